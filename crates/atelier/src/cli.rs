@@ -1,0 +1,184 @@
+//! The command line: subcommands and every flag, each with its `ATELIER_*` environment variable.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// atelier: one self-hosted server for visual AI.
+///
+/// Settings come from, highest precedence first: command-line flags, `ATELIER_*` environment
+/// variables, the TOML file given by `--config` (or `ATELIER_CONFIG`), then built-in defaults.
+#[derive(Debug, Parser)]
+#[command(name = "atelier", version, about, long_about)]
+pub struct Cli {
+    /// TOML settings file (optional). See README.md for its sections.
+    #[arg(long, global = true, env = "ATELIER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log format.
+    #[arg(long, global = true, env = "ATELIER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter, in `tracing` syntax (e.g. `info`, `atelier_platform=debug`).
+    #[arg(long, global = true, env = "ATELIER_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// atelier's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web UI, with in-process job workers.
+    Serve(ServeArgs),
+    /// Run job workers only (no HTTP), sharing the database and store with the API nodes.
+    Worker(WorkerArgs),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+}
+
+/// Flags of `atelier serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ATELIER_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+
+    /// In-process job workers; 0 serves the API only [default: 2].
+    #[arg(long, env = "ATELIER_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Mark the session cookie `Secure` (when served behind HTTPS) [default: false].
+    #[arg(long, env = "ATELIER_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+
+    /// Database, store, limits and job settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Flags of `atelier worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once by this process [default: 2].
+    #[arg(long, env = "ATELIER_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Database, store, limits and job settings.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Flags shared by every command that opens the database and the store.
+#[derive(Debug, Args, Default)]
+pub struct StoreArgs {
+    /// Folder for local state: the SQLite file, the local object folder, upload spool files
+    /// [default: ./data].
+    #[arg(long, env = "ATELIER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB` [default: sqlite://DATA_DIR/atelier.db].
+    #[arg(long, env = "ATELIER_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Object store: a folder, `file:///path`, or
+    /// `s3://bucket/prefix?endpoint=URL&region=R&allow_http=true` (credentials from
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`) [default: DATA_DIR/objects].
+    #[arg(long, env = "ATELIER_STORAGE", value_name = "SPEC")]
+    pub storage: Option<String>,
+
+    /// Largest upload, in bytes [default: 52428800 (50 MiB)].
+    #[arg(long, env = "ATELIER_MAX_UPLOAD_BYTES", value_name = "BYTES")]
+    pub max_upload_bytes: Option<u64>,
+
+    /// Largest image, in pixels (width × height) [default: 50000000].
+    #[arg(long, env = "ATELIER_MAX_IMAGE_PIXELS", value_name = "PIXELS")]
+    pub max_image_pixels: Option<u64>,
+
+    /// Largest image side, in pixels [default: 20000].
+    #[arg(long, env = "ATELIER_MAX_IMAGE_SIDE", value_name = "PIXELS")]
+    pub max_image_side: Option<u32>,
+
+    /// Session lifetime, in seconds [default: 2592000 (30 days)].
+    #[arg(long, env = "ATELIER_SESSION_TTL_SECS", value_name = "SECS")]
+    pub session_ttl_secs: Option<u64>,
+
+    /// Lifetime of signed download links, in seconds [default: 3600].
+    #[arg(long, env = "ATELIER_LINK_TTL_SECS", value_name = "SECS")]
+    pub link_ttl_secs: Option<u64>,
+
+    /// Hand out presigned S3 URLs for downloads when the store is S3 [default: true].
+    #[arg(long, env = "ATELIER_PRESIGN_S3", value_name = "BOOL")]
+    pub presign_s3: Option<bool>,
+
+    /// Queued + running jobs one account may have [default: 3].
+    #[arg(long, env = "ATELIER_MAX_ACTIVE_JOBS", value_name = "N")]
+    pub max_active_jobs: Option<u32>,
+
+    /// Attempts per job before it fails for good [default: 3].
+    #[arg(long, env = "ATELIER_JOB_MAX_ATTEMPTS", value_name = "N")]
+    pub job_max_attempts: Option<u32>,
+
+    /// Job lease without heartbeat, in milliseconds [default: 30000].
+    #[arg(long, env = "ATELIER_JOB_LEASE_MS", value_name = "MS")]
+    pub job_lease_ms: Option<u64>,
+
+    /// First retry delay, in milliseconds; doubles per attempt [default: 2000].
+    #[arg(long, env = "ATELIER_JOB_BACKOFF_MS", value_name = "MS")]
+    pub job_backoff_ms: Option<u64>,
+
+    /// Idle workers look for jobs this often, in milliseconds [default: 1000].
+    #[arg(long, env = "ATELIER_JOB_POLL_MS", value_name = "MS")]
+    pub job_poll_ms: Option<u64>,
+
+    /// Fault injection for drills and tests: hold each claimed job this long before running it
+    /// [default: 0].
+    #[arg(
+        long,
+        env = "ATELIER_JOB_STALL_MS",
+        value_name = "MS",
+        hide_short_help = true
+    )]
+    pub job_stall_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "atelier",
+            "serve",
+            "--bind",
+            "0.0.0.0:9000",
+            "--workers",
+            "0",
+        ])
+        .expect("parse");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.bind, Some("0.0.0.0:9000".parse().expect("addr")));
+        assert_eq!(args.workers, Some(0));
+    }
+}

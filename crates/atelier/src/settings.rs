@@ -1,0 +1,277 @@
+//! Settings, resolved once at start-up in layers: flags, then `ATELIER_*` environment variables
+//! (clap reads both, flags first), then the optional TOML file, then defaults.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use atelier_platform::{PlatformConfig, storage::StorageLocation};
+use atelier_server::ServerConfig;
+use serde::Deserialize;
+
+use crate::cli::{Cli, Command, LogFormat, StoreArgs};
+
+/// The TOML file's shape; every field optional. Unknown keys are errors, so typos surface.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// See `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// See `--database-url`.
+    pub database_url: Option<String>,
+    /// See `--storage`.
+    pub storage: Option<String>,
+    /// `[server]`.
+    #[serde(default)]
+    pub server: FileServer,
+    /// `[limits]`.
+    #[serde(default)]
+    pub limits: FileLimits,
+    /// `[auth]`.
+    #[serde(default)]
+    pub auth: FileAuth,
+    /// `[jobs]`.
+    #[serde(default)]
+    pub jobs: FileJobs,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: FileLog,
+}
+
+/// `[server]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServer {
+    /// See `--bind`.
+    pub bind: Option<SocketAddr>,
+    /// See `--workers`.
+    pub workers: Option<usize>,
+    /// See `--secure-cookies`.
+    pub secure_cookies: Option<bool>,
+}
+
+/// `[limits]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    /// See `--max-upload-bytes`.
+    pub max_upload_bytes: Option<u64>,
+    /// See `--max-image-pixels`.
+    pub max_image_pixels: Option<u64>,
+    /// See `--max-image-side`.
+    pub max_image_side: Option<u32>,
+}
+
+/// `[auth]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuth {
+    /// See `--session-ttl-secs`.
+    pub session_ttl_secs: Option<u64>,
+    /// See `--link-ttl-secs`.
+    pub link_ttl_secs: Option<u64>,
+    /// See `--presign-s3`.
+    pub presign_s3: Option<bool>,
+}
+
+/// `[jobs]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJobs {
+    /// See `--max-active-jobs`.
+    pub max_active_per_account: Option<u32>,
+    /// See `--job-max-attempts`.
+    pub max_attempts: Option<u32>,
+    /// See `--job-lease-ms`.
+    pub lease_ms: Option<u64>,
+    /// See `--job-backoff-ms`.
+    pub backoff_ms: Option<u64>,
+    /// See `--job-poll-ms`.
+    pub poll_ms: Option<u64>,
+}
+
+/// `[log]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLog {
+    /// See `--log-format`.
+    pub format: Option<LogFormat>,
+    /// See `--log`.
+    pub filter: Option<String>,
+}
+
+/// Resolved logging settings.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Text or JSON.
+    pub format: LogFormat,
+    /// `tracing` filter.
+    pub filter: String,
+}
+
+/// Everything resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Logging.
+    pub log: LogSettings,
+    /// The platform.
+    pub platform: PlatformConfig,
+    /// The HTTP server (for `serve`; `workers` also sizes `atelier worker`).
+    pub server: ServerConfig,
+}
+
+impl Settings {
+    /// Resolves the settings for `cli`'s command.
+    pub fn load(cli: &Cli) -> anyhow::Result<Self> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text)
+                    .with_context(|| format!("bad settings file {}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let log = LogSettings {
+            format: cli
+                .log_format
+                .or(file.log.format)
+                .unwrap_or(LogFormat::Text),
+            filter: cli
+                .log
+                .clone()
+                .or(file.log.filter.clone())
+                .unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
+        };
+        let (store, workers, bind, secure) = match &cli.command {
+            Command::Serve(args) => (&args.store, args.workers, args.bind, args.secure_cookies),
+            Command::Worker(args) => (&args.store, args.workers, None, None),
+            Command::Migrate(args) => (args, None, None, None),
+        };
+        let platform = platform_config(store, &file)?;
+        let defaults = ServerConfig::default();
+        let server = ServerConfig {
+            bind: bind.or(file.server.bind).unwrap_or(defaults.bind),
+            workers: workers.or(file.server.workers).unwrap_or(defaults.workers),
+            secure_cookies: secure
+                .or(file.server.secure_cookies)
+                .unwrap_or(defaults.secure_cookies),
+            shutdown_grace: defaults.shutdown_grace,
+        };
+        Ok(Settings {
+            log,
+            platform,
+            server,
+        })
+    }
+}
+
+fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<PlatformConfig> {
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./data"));
+    let mut config = PlatformConfig::embedded(&data_dir);
+    if let Some(url) = args.database_url.clone().or(file.database_url.clone()) {
+        config.database_url = url;
+    }
+    if let Some(spec) = args.storage.clone().or(file.storage.clone()) {
+        config.storage = StorageLocation::parse(&spec)?;
+    }
+    let limits = &file.limits;
+    if let Some(bytes) = args.max_upload_bytes.or(limits.max_upload_bytes) {
+        config.uploads.max_bytes = bytes;
+    }
+    if let Some(pixels) = args.max_image_pixels.or(limits.max_image_pixels) {
+        config.uploads.decode.max_pixels = pixels;
+    }
+    if let Some(side) = args.max_image_side.or(limits.max_image_side) {
+        config.uploads.decode.max_side = side;
+    }
+    let auth = &file.auth;
+    if let Some(secs) = args.session_ttl_secs.or(auth.session_ttl_secs) {
+        config.session_ttl = Duration::from_secs(secs);
+    }
+    if let Some(secs) = args.link_ttl_secs.or(auth.link_ttl_secs) {
+        config.link_ttl = Duration::from_secs(secs);
+    }
+    if let Some(presign) = args.presign_s3.or(auth.presign_s3) {
+        config.presign_s3_downloads = presign;
+    }
+    let jobs = &file.jobs;
+    if let Some(n) = args.max_active_jobs.or(jobs.max_active_per_account) {
+        config.jobs.max_active_per_account = n;
+    }
+    if let Some(n) = args.job_max_attempts.or(jobs.max_attempts) {
+        anyhow::ensure!(n >= 1, "job max attempts must be at least 1");
+        config.jobs.max_attempts = n;
+    }
+    if let Some(ms) = args.job_lease_ms.or(jobs.lease_ms) {
+        anyhow::ensure!(ms >= 100, "the job lease must be at least 100 ms");
+        config.jobs.lease = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.job_backoff_ms.or(jobs.backoff_ms) {
+        config.jobs.backoff_base = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.job_poll_ms.or(jobs.poll_ms) {
+        config.jobs.poll_interval = Duration::from_millis(ms.max(10));
+    }
+    if let Some(ms) = args.job_stall_ms {
+        config.jobs.stall_after_claim = Duration::from_millis(ms);
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("atelier.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/atelier\"\n[server]\nworkers = 5\nbind = \"0.0.0.0:9000\"\n[jobs]\nmax_active_per_account = 7\n",
+        )
+        .expect("write");
+        let cli = Cli::try_parse_from([
+            "atelier",
+            "--config",
+            path.to_str().expect("utf8"),
+            "serve",
+            "--workers",
+            "1",
+        ])
+        .expect("parse");
+        let settings = Settings::load(&cli).expect("load");
+        assert_eq!(settings.server.workers, 1, "flag wins");
+        assert_eq!(
+            settings.server.bind,
+            "0.0.0.0:9000".parse().expect("addr"),
+            "file beats default"
+        );
+        assert_eq!(settings.platform.jobs.max_active_per_account, 7);
+        assert_eq!(
+            settings.platform.database_url,
+            "sqlite:///srv/atelier/atelier.db"
+        );
+        assert_eq!(settings.platform.jobs.max_attempts, 3, "default");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("atelier.toml");
+        std::fs::write(&path, "[server]\nworkerz = 5\n").expect("write");
+        let cli = Cli::try_parse_from([
+            "atelier",
+            "--config",
+            path.to_str().expect("utf8"),
+            "migrate",
+        ])
+        .expect("parse");
+        assert!(Settings::load(&cli).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod decode;
+pub mod encode;
+pub mod resize;
+pub mod sniff;
+
+pub use decode::{DecodeError, DecodeLimits, decode_image, read_dimensions};
+pub use encode::{EncodeError, OutputFormat, encode};
+pub use image::{DynamicImage, RgbImage, RgbaImage};
+pub use resize::fit_within;
+pub use sniff::{MediaKind, sniff};

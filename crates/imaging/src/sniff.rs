@@ -1,0 +1,113 @@
+//! Content sniffing: the real type of a file, from its magic bytes.
+
+/// A file type atelier accepts, as told by the file's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    /// JPEG (`FF D8 FF`).
+    Jpeg,
+    /// PNG (`89 50 4E 47 0D 0A 1A 0A`).
+    Png,
+    /// WebP (`RIFF....WEBP`).
+    Webp,
+    /// GIF 87a or 89a.
+    Gif,
+    /// ISO base media file (MP4/MOV family, `....ftyp`).
+    Mp4,
+}
+
+impl MediaKind {
+    /// The IANA media type to serve the file with.
+    pub fn mime(self) -> &'static str {
+        match self {
+            MediaKind::Jpeg => "image/jpeg",
+            MediaKind::Png => "image/png",
+            MediaKind::Webp => "image/webp",
+            MediaKind::Gif => "image/gif",
+            MediaKind::Mp4 => "video/mp4",
+        }
+    }
+
+    /// A short lowercase name (`jpeg`, `png`, `webp`, `gif`, `mp4`), stable for storage and APIs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MediaKind::Jpeg => "jpeg",
+            MediaKind::Png => "png",
+            MediaKind::Webp => "webp",
+            MediaKind::Gif => "gif",
+            MediaKind::Mp4 => "mp4",
+        }
+    }
+
+    /// Parses the short name written by [`MediaKind::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Png, Self::Webp, Self::Gif, Self::Mp4]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+    }
+
+    /// Whether the kind is a still or animated image (as opposed to video).
+    pub fn is_image(self) -> bool {
+        !matches!(self, MediaKind::Mp4)
+    }
+}
+
+/// The number of leading bytes [`sniff`] needs to decide.
+pub const SNIFF_LEN: usize = 16;
+
+/// Tells a file's type from its first bytes; `None` when it is none of the accepted kinds.
+pub fn sniff(head: &[u8]) -> Option<MediaKind> {
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Some(MediaKind::Jpeg);
+    }
+    if head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        return Some(MediaKind::Png);
+    }
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        return Some(MediaKind::Webp);
+    }
+    if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        return Some(MediaKind::Gif);
+    }
+    if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        return Some(MediaKind::Mp4);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_magic_number_is_recognised() {
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(MediaKind::Jpeg));
+        assert_eq!(
+            sniff(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0]),
+            Some(MediaKind::Png)
+        );
+        assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(MediaKind::Webp));
+        assert_eq!(sniff(b"GIF89a\x01\0"), Some(MediaKind::Gif));
+        assert_eq!(sniff(b"\0\0\0\x18ftypmp42"), Some(MediaKind::Mp4));
+    }
+
+    #[test]
+    fn text_and_short_input_are_not_recognised() {
+        assert_eq!(sniff(b"hello, I am a png"), None);
+        assert_eq!(sniff(b""), None);
+        assert_eq!(sniff(b"RIFF"), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in [
+            MediaKind::Jpeg,
+            MediaKind::Png,
+            MediaKind::Webp,
+            MediaKind::Gif,
+            MediaKind::Mp4,
+        ] {
+            assert_eq!(MediaKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(MediaKind::from_name("bmp"), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! The platform's configuration: plain typed sections, filled by the binary from flags, the
+//! environment and a TOML file (see the `atelier` crate for the precedence).
+
+use std::{path::PathBuf, time::Duration};
+
+use crate::{storage::StorageLocation, uploads::UploadLimits};
+
+/// Everything the platform needs to open its database and store and run jobs.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// `sqlite://PATH` (embedded) or `postgres://…` (scaled out).
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    pub db_max_connections: u32,
+    /// Where blobs are stored.
+    pub storage: StorageLocation,
+    /// Folder for local state: temporary spool files (and, by default, the database and blobs).
+    pub data_dir: PathBuf,
+    /// Upload limits.
+    pub uploads: UploadLimits,
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+    /// How long a signed download link stays valid.
+    pub link_ttl: Duration,
+    /// Serve S3 objects through presigned S3 URLs (true) or through atelier's own signed route.
+    pub presign_s3_downloads: bool,
+    /// The job queue's settings.
+    pub jobs: JobsConfig,
+}
+
+impl PlatformConfig {
+    /// The embedded defaults: SQLite and a local object folder under `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            database_url: format!("sqlite://{}", data_dir.join("atelier.db").display()),
+            db_max_connections: 8,
+            storage: StorageLocation::Local {
+                root: data_dir.join("objects"),
+            },
+            data_dir,
+            uploads: UploadLimits::default(),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            link_ttl: Duration::from_secs(3600),
+            presign_s3_downloads: true,
+            jobs: JobsConfig::default(),
+        }
+    }
+
+    /// Where uploads are spooled before they are validated.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
+    }
+}
+
+/// The job queue's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobsConfig {
+    /// Queued + running jobs one account may have at once.
+    pub max_active_per_account: u32,
+    /// Runs a job gets before it is failed for good.
+    pub max_attempts: u32,
+    /// How long a claimed job stays leased without a heartbeat.
+    pub lease: Duration,
+    /// First retry delay; doubled on each further attempt.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How often idle workers look for work when no wake-up arrives.
+    pub poll_interval: Duration,
+    /// Fault injection for drills and tests: hold each claimed job this long (heartbeating) before
+    /// running it, so a worker can be killed mid-job. Zero in production.
+    pub stall_after_claim: Duration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            max_active_per_account: 3,
+            max_attempts: 3,
+            lease: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(1),
+            stall_after_claim: Duration::ZERO,
+        }
+    }
+}
+
+impl JobsConfig {
+    /// The delay before retry number `attempt` (1-based): base × 2^(attempt−1), capped.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+        self.backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let config = JobsConfig {
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(10),
+            ..JobsConfig::default()
+        };
+        assert_eq!(config.backoff(1), Duration::from_secs(2));
+        assert_eq!(config.backoff(2), Duration::from_secs(4));
+        assert_eq!(config.backoff(3), Duration::from_secs(8));
+        assert_eq!(config.backoff(4), Duration::from_secs(10));
+        assert_eq!(config.backoff(100), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,206 @@
+//! The database: one connection pool over SQLite (embedded) or PostgreSQL (scaled out), and the
+//! migrations for each. Queries are written once with `$n` placeholders, which both drivers accept;
+//! the few places where the dialects differ ask [`Db::backend`].
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyPoolOptions, install_default_drivers},
+    migrate::Migrator,
+};
+
+use crate::error::{PlatformError, PlatformResult};
+
+/// sqlx's error type, re-exported for callers that match on platform errors.
+pub use sqlx::Error as SqlxError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which SQL engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Tells the backend from a database URL.
+    pub fn of_url(url: &str) -> PlatformResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(PlatformError::Invalid(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+            )))
+        }
+    }
+}
+
+/// A connection pool and the dialect it speaks.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl Db {
+    /// Connects to `url` (creating the SQLite file and its folder when needed) and runs migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> PlatformResult<Self> {
+        install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(&url).await?;
+        let db = Db { pool, backend, url };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> PlatformResult<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect behind the pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL the pool was opened with (for LISTEN connections).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> PlatformResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes sure a SQLite URL creates its file and that the file's folder exists.
+fn prepare_sqlite_url(url: &str) -> PlatformResult<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Err(PlatformError::Invalid(
+            "an in-memory SQLite database would lose every job on restart: give a file path".into(),
+        ));
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|err| {
+            PlatformError::Invalid(format!(
+                "cannot create the database folder {}: {err}",
+                parent.display()
+            ))
+        })?;
+    }
+    let mut query = query.to_owned();
+    if !query.split('&').any(|pair| pair.starts_with("mode=")) {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str("mode=rwc");
+    }
+    let url = format!("sqlite://{path}?{query}");
+    // Validate early, with a clear message, rather than at first connection.
+    sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .map_err(|err| PlatformError::Invalid(format!("bad SQLite URL {url:?}: {err}")))?;
+    Ok(url)
+}
+
+/// Current time as Unix milliseconds, the unit of every timestamp column.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Whether an error is a unique-constraint violation (on either backend).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db_err) => {
+            db_err.is_unique_violation()
+                || db_err
+                    .code()
+                    .is_some_and(|code| code == "23505" || code == "2067" || code == "1555")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_told_from_the_url_scheme() {
+        assert_eq!(
+            Backend::of_url("sqlite://data/a.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(Backend::of_url("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn sqlite_urls_gain_create_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/atelier.db");
+        let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).expect("url");
+        assert!(url.ends_with("?mode=rwc"), "{url}");
+        assert!(path.parent().expect("parent").is_dir());
+    }
+
+    #[test]
+    fn in_memory_sqlite_is_refused() {
+        assert!(prepare_sqlite_url("sqlite::memory:").is_err());
+    }
+}

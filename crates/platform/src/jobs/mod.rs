@@ -1,0 +1,114 @@
+//! Jobs: long work done outside requests. `queue` stores and moves them through their states,
+//! `worker` runs them, `registry` knows the kinds, one module per built-in kind.
+
+pub mod queue;
+pub mod registry;
+pub mod thumbnail;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use registry::{JobContext, JobFailure, JobHandler, JobRegistry, Progress};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for a worker (or for its retry time).
+    Queued,
+    /// Leased by a worker.
+    Running,
+    /// Finished with an output.
+    Succeeded,
+    /// Finished with an error record.
+    Failed,
+    /// Stopped by its owner.
+    Canceled,
+}
+
+impl JobStatus {
+    /// Every status, in life order.
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Canceled,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the job can still change.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// The structured error of a failed attempt (the seed's `error.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobErrorRecord {
+    /// Stable kebab-case code, e.g. `bad-input`, `worker-lost`, `panic`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Whether another attempt was (or would have been) made.
+    pub retryable: bool,
+    /// The attempt that failed (1-based).
+    pub attempt: i64,
+    /// When, Unix milliseconds.
+    pub at: i64,
+}
+
+/// A job as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Job {
+    /// Opaque id (`job_…`).
+    pub id: String,
+    /// The job kind, e.g. `thumbnail`.
+    pub kind: String,
+    /// Owner's user id.
+    pub owner_id: i64,
+    /// The kind's parameters, as validated at creation.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// Where the job is in its life.
+    pub status: JobStatus,
+    /// 0–100.
+    pub progress: i64,
+    /// The stage the job is in, as named by its kind.
+    pub stage: Option<String>,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// Earliest time the next attempt may start, Unix milliseconds.
+    pub run_at: i64,
+    /// The last error (for a failed job, why it failed; for a queued retry, why the last run did).
+    pub error: Option<JobErrorRecord>,
+    /// The result, for a succeeded job.
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<serde_json::Value>,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+    /// First start, Unix milliseconds.
+    pub started_at: Option<i64>,
+    /// End time, Unix milliseconds.
+    pub finished_at: Option<i64>,
+}

@@ -1,0 +1,389 @@
+//! The durable queue: creating, reading, cancelling, claiming and finishing jobs, each a short
+//! statement so no transaction is held while a job runs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Job, JobErrorRecord, JobStatus};
+use crate::{
+    JobsConfig, Platform, PlatformError, PlatformResult,
+    accounts::User,
+    db::{Backend, Db, now_ms},
+    secrets::random_id,
+};
+
+/// The PostgreSQL channel that wakes workers on every node.
+pub const WAKE_CHANNEL: &str = "atelier_jobs";
+
+const COLUMNS: &str = "id, kind, owner_id, params, status, progress, stage, attempts, max_attempts, \
+    run_at, error, output, created_at, updated_at, started_at, finished_at";
+
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> PlatformResult<Job> {
+    let status: String = row.try_get("status")?;
+    let parse_json = |text: Option<String>| -> PlatformResult<Option<Value>> {
+        text.map(|t| serde_json::from_str(&t).map_err(PlatformError::internal))
+            .transpose()
+    };
+    let error = row
+        .try_get::<Option<String>, _>("error")?
+        .map(|t| serde_json::from_str::<JobErrorRecord>(&t).map_err(PlatformError::internal))
+        .transpose()?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        owner_id: row.try_get("owner_id")?,
+        params: parse_json(Some(row.try_get("params")?))?.unwrap_or(Value::Null),
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| PlatformError::Internal(format!("unknown job status {status:?}")))?,
+        progress: row.try_get("progress")?,
+        stage: row.try_get("stage")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        error,
+        output: parse_json(row.try_get("output")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// Validates `params` with the kind's handler and queues a job for `owner`, unless the owner
+/// already has `max_active_per_account` queued or running jobs.
+pub async fn enqueue(
+    platform: &Platform,
+    owner: &User,
+    kind: &str,
+    params: Value,
+) -> PlatformResult<Job> {
+    let handler = platform.jobs().get(kind).ok_or_else(|| {
+        PlatformError::Invalid(format!(
+            "unknown job kind {kind:?}; known kinds: {}",
+            platform.jobs().kinds().join(", ")
+        ))
+    })?;
+    let params = handler.prepare(platform, owner, params).await?;
+    insert(
+        platform.db(),
+        &platform.config().jobs,
+        owner.id,
+        kind,
+        &params,
+    )
+    .await?
+    .map(|job| {
+        platform.wake_workers();
+        job
+    })
+    .ok_or(PlatformError::TooManyActiveJobs {
+        limit: platform.config().jobs.max_active_per_account,
+    })
+}
+
+/// Inserts a queued job if the owner is under the cap; `None` when the cap is reached.
+async fn insert(
+    db: &Db,
+    config: &JobsConfig,
+    owner_id: i64,
+    kind: &str,
+    params: &Value,
+) -> PlatformResult<Option<Job>> {
+    let id = random_id("job");
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    if db.backend() == Backend::Postgres {
+        // Serialise this owner's inserts so two concurrent requests cannot both pass the cap.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(owner_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, kind, owner_id, params, status, progress, attempts, max_attempts, \
+                           run_at, created_at, updated_at) \
+         SELECT $1, $2, $3, $4, 'queued', 0, 0, $5, $6, $6, $6 \
+         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $3 AND status IN ('queued', 'running')) < $7",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(owner_id)
+    .bind(params.to_string())
+    .bind(i64::from(config.max_attempts.max(1)))
+    .bind(now)
+    .bind(i64::from(config.max_active_per_account))
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKE_CHANNEL)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    get_any(db, &id).await.map(Some)
+}
+
+/// A job by id, whoever owns it (for workers and internal use).
+pub async fn get_any(db: &Db, id: &str) -> PlatformResult<Job> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM jobs WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(PlatformError::NotFound("job"))?;
+    from_row(&row)
+}
+
+/// A job by id if `owner_id` owns it; others' jobs are "not found".
+pub async fn get_owned(db: &Db, owner_id: i64, id: &str) -> PlatformResult<Job> {
+    let job = get_any(db, id).await?;
+    if job.owner_id != owner_id {
+        return Err(PlatformError::NotFound("job"));
+    }
+    Ok(job)
+}
+
+/// The owner's jobs, newest first, optionally of one status.
+pub async fn list_owned(
+    db: &Db,
+    owner_id: i64,
+    status: Option<JobStatus>,
+    limit: i64,
+) -> PlatformResult<Vec<Job>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM jobs WHERE owner_id = $1 AND ($2 = '' OR status = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    )))
+    .bind(owner_id)
+    .bind(status.map(JobStatus::as_str).unwrap_or(""))
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Cancels a queued or running job. A running job's worker notices at its next heartbeat.
+pub async fn cancel(db: &Db, owner_id: i64, id: &str) -> PlatformResult<Job> {
+    let now = now_ms();
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'canceled', finished_at = $1, updated_at = $1 \
+         WHERE id = $2 AND owner_id = $3 AND status IN ('queued', 'running')",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(owner_id)
+    .execute(db.pool())
+    .await?;
+    let job = get_owned(db, owner_id, id).await?;
+    if updated.rows_affected() == 0 {
+        return Err(PlatformError::Conflict(format!(
+            "job {id} is already {} and cannot be canceled",
+            job.status.as_str()
+        )));
+    }
+    Ok(job)
+}
+
+/// Claims the oldest due queued job of one of `kinds` for `worker_id`, with a lease.
+pub async fn claim(
+    db: &Db,
+    config: &JobsConfig,
+    worker_id: &str,
+    kinds: &[&str],
+) -> PlatformResult<Option<Job>> {
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let kind_list = (0..kinds.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lock = match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        // SQLite runs one writer at a time: the UPDATE below is atomic on its own.
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1, \
+                lease_expires_at = $2, started_at = COALESCE(started_at, $3), updated_at = $3, \
+                progress = 0, stage = NULL \
+         WHERE status = 'queued' AND id = ( \
+             SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 AND kind IN ({kind_list}) \
+             ORDER BY run_at, created_at LIMIT 1 {lock}) \
+         RETURNING {COLUMNS}"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(worker_id)
+        .bind(now + ms(config.lease))
+        .bind(now);
+    for kind in kinds {
+        query = query.bind(*kind);
+    }
+    let row = query.fetch_optional(db.pool()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// The lease was extended: carry on.
+    Extended,
+    /// The job was canceled or its lease was taken by another worker: stop.
+    Lost,
+}
+
+/// Extends the lease and saves progress.
+pub async fn heartbeat(
+    db: &Db,
+    config: &JobsConfig,
+    id: &str,
+    worker_id: &str,
+    progress: u8,
+    stage: Option<&str>,
+) -> PlatformResult<Heartbeat> {
+    let now = now_ms();
+    let updated = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1, progress = $2, stage = $3, updated_at = $4 \
+         WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
+    )
+    .bind(now + ms(config.lease))
+    .bind(i64::from(progress))
+    .bind(stage)
+    .bind(now)
+    .bind(id)
+    .bind(worker_id)
+    .execute(db.pool())
+    .await?;
+    Ok(if updated.rows_affected() == 1 {
+        Heartbeat::Extended
+    } else {
+        Heartbeat::Lost
+    })
+}
+
+/// Records success; `false` when the lease was lost meanwhile (the result is dropped).
+pub async fn complete(db: &Db, id: &str, worker_id: &str, output: &Value) -> PlatformResult<bool> {
+    let now = now_ms();
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'succeeded', progress = 100, output = $1, finished_at = $2, \
+                updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+    )
+    .bind(output.to_string())
+    .bind(now)
+    .bind(id)
+    .bind(worker_id)
+    .execute(db.pool())
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Records a failed attempt: queued again after a backoff when retryable and attempts remain,
+/// failed for good otherwise. Returns the resulting status, or `None` if the lease was lost.
+pub async fn fail(
+    db: &Db,
+    config: &JobsConfig,
+    job: &Job,
+    worker_id: &str,
+    code: &str,
+    message: &str,
+    retryable: bool,
+) -> PlatformResult<Option<JobStatus>> {
+    let now = now_ms();
+    let will_retry = retryable && job.attempts < job.max_attempts;
+    let record = JobErrorRecord {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        retryable: will_retry,
+        attempt: job.attempts,
+        at: now,
+    };
+    let record = serde_json::to_string(&record).map_err(PlatformError::internal)?;
+    let (status, run_at, finished_at) = if will_retry {
+        let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+        (JobStatus::Queued, now + ms(config.backoff(attempt)), None)
+    } else {
+        (JobStatus::Failed, job.run_at, Some(now))
+    };
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = $1, error = $2, run_at = $3, finished_at = $4, updated_at = $5, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
+    )
+    .bind(status.as_str())
+    .bind(record)
+    .bind(run_at)
+    .bind(finished_at)
+    .bind(now)
+    .bind(&job.id)
+    .bind(worker_id)
+    .execute(db.pool())
+    .await?;
+    Ok((updated.rows_affected() == 1).then_some(status))
+}
+
+/// Frees jobs whose worker stopped heartbeating: queued again while attempts remain, failed
+/// (`worker-lost`) otherwise. Returns how many jobs were freed.
+pub async fn reap_expired(db: &Db) -> PlatformResult<u64> {
+    let now = now_ms();
+    let record = |retryable: bool| {
+        serde_json::json!({
+            "code": "worker-lost",
+            "message": "the worker running this job stopped responding (crashed, killed or cut off)",
+            "retryable": retryable,
+            "attempt": 0,
+            "at": now,
+        })
+        .to_string()
+    };
+    let failed = sqlx::query(
+        "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, updated_at = $2, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE status = 'running' AND lease_expires_at < $2 AND attempts >= max_attempts",
+    )
+    .bind(record(false))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    let requeued = sqlx::query(
+        "UPDATE jobs SET status = 'queued', error = $1, run_at = $2, updated_at = $2, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE status = 'running' AND lease_expires_at < $2 AND attempts < max_attempts",
+    )
+    .bind(record(true))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(failed.rows_affected() + requeued.rows_affected())
+}
+
+/// Job counts by kind and status, for metrics.
+pub async fn counts(db: &Db) -> PlatformResult<Vec<(String, JobStatus, i64)>> {
+    let rows = sqlx::query("SELECT kind, status, COUNT(*) AS n FROM jobs GROUP BY kind, status")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .filter_map(|row| {
+            let status: String = match row.try_get("status") {
+                Ok(s) => s,
+                Err(err) => return Some(Err(err.into())),
+            };
+            let status = JobStatus::parse(&status)?;
+            Some((|| Ok((row.try_get("kind")?, status, row.try_get("n")?)))())
+        })
+        .collect()
+}

@@ -1,0 +1,186 @@
+//! The job kinds a process can run, and the contract between a kind and the worker.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU8, Ordering},
+    },
+};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::Job;
+use crate::{Platform, PlatformError, PlatformResult, accounts::User};
+
+/// One kind of job: how to check its parameters when it is created, and how to run it.
+pub trait JobHandler: Send + Sync + std::fmt::Debug + 'static {
+    /// The stable snake_case name stored in `jobs.kind`.
+    fn kind(&self) -> &'static str;
+
+    /// Validates and normalises `params` for `owner` at creation time (including ownership of
+    /// any inputs); the returned value is what `run` will see.
+    fn prepare<'a>(
+        &'a self,
+        platform: &'a Platform,
+        owner: &'a User,
+        params: Value,
+    ) -> BoxFuture<'a, PlatformResult<Value>>;
+
+    /// Runs one attempt. Must be idempotent: a retried attempt starts again from the inputs.
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>>;
+}
+
+/// Why an attempt failed, and whether another attempt could succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// Stable kebab-case code.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// Whether a retry may help (a flaky store) or not (a corrupt input).
+    pub retryable: bool,
+}
+
+impl JobFailure {
+    /// A failure no retry can fix.
+    pub fn abort(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// A failure a later attempt may not meet.
+    pub fn retry(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+impl From<PlatformError> for JobFailure {
+    fn from(err: PlatformError) -> Self {
+        match err {
+            PlatformError::Database(_) | PlatformError::Storage(_) | PlatformError::Internal(_) => {
+                JobFailure::retry("infrastructure", err.to_string())
+            }
+            PlatformError::NotFound(_) => JobFailure::abort("input-missing", err.to_string()),
+            other => JobFailure::abort("bad-input", other.to_string()),
+        }
+    }
+}
+
+/// Progress and cancellation shared between a running job and its worker's heartbeat.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<ProgressState>);
+
+#[derive(Debug, Default)]
+struct ProgressState {
+    percent: AtomicU8,
+    stage: Mutex<Option<String>>,
+    canceled: AtomicBool,
+}
+
+impl Progress {
+    /// Records `percent` (clamped to 0–100) and the stage name; cheap, callable from any thread.
+    pub fn report(&self, percent: u8, stage: &str) {
+        self.0.percent.store(percent.min(100), Ordering::Relaxed);
+        if let Ok(mut current) = self.0.stage.lock() {
+            if current.as_deref() != Some(stage) {
+                *current = Some(stage.to_owned());
+            }
+        }
+    }
+
+    /// The last reported percent and stage.
+    pub fn snapshot(&self) -> (u8, Option<String>) {
+        let stage = self.0.stage.lock().ok().and_then(|s| s.clone());
+        (self.0.percent.load(Ordering::Relaxed), stage)
+    }
+
+    /// Whether the job was canceled or its lease lost: the job should stop soon.
+    pub fn is_canceled(&self) -> bool {
+        self.0.canceled.load(Ordering::Relaxed)
+    }
+
+    /// Marks the job as canceled.
+    pub fn cancel(&self) {
+        self.0.canceled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a running job gets.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The job row as claimed.
+    pub job: Job,
+    /// The platform (database, store).
+    pub platform: Platform,
+    /// Where to report progress and see cancellation.
+    pub progress: Progress,
+}
+
+/// The job kinds this process knows, by name.
+#[derive(Debug, Default)]
+pub struct JobRegistry {
+    handlers: BTreeMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+impl JobRegistry {
+    /// Every built-in kind: the one place job kinds are registered.
+    pub fn standard() -> Self {
+        let mut registry = Self::default();
+        registry.register(super::thumbnail::Thumbnail);
+        registry
+    }
+
+    /// Adds a kind (replacing one of the same name).
+    pub fn register(&mut self, handler: impl JobHandler) {
+        self.handlers.insert(handler.kind(), Arc::new(handler));
+    }
+
+    /// The handler for `kind`.
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
+        self.handlers.get(kind).cloned()
+    }
+
+    /// The names of every kind, sorted.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        self.handlers.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_clamped_and_keeps_the_stage() {
+        let progress = Progress::default();
+        progress.report(150, "encode");
+        assert_eq!(progress.snapshot(), (100, Some("encode".to_owned())));
+        assert!(!progress.is_canceled());
+        progress.cancel();
+        assert!(progress.is_canceled());
+    }
+
+    #[test]
+    fn infrastructure_errors_are_retried_and_input_errors_are_not() {
+        assert!(JobFailure::from(PlatformError::Internal("disk".into())).retryable);
+        assert!(!JobFailure::from(PlatformError::BadImage("truncated".into())).retryable);
+        assert_eq!(
+            JobFailure::from(PlatformError::NotFound("upload")).code,
+            "input-missing"
+        );
+    }
+
+    #[test]
+    fn the_standard_registry_has_the_thumbnail_kind() {
+        assert_eq!(JobRegistry::standard().kinds(), vec!["thumbnail"]);
+    }
+}

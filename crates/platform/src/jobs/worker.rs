@@ -1,0 +1,209 @@
+//! The worker loop: claim a job, run it on its own task (so a panic stays inside it), heartbeat
+//! while it runs, record the outcome. `spawn` starts N such loops in one process.
+
+use std::time::Duration;
+
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::{
+    Job, JobContext, JobFailure, JobStatus, Progress,
+    queue::{self, Heartbeat, WAKE_CHANNEL},
+};
+use crate::{Platform, db::Backend};
+
+/// Starts `count` workers; they stop claiming when `shutdown` turns true and return once their
+/// current job is done.
+pub fn spawn(
+    platform: &Platform,
+    count: usize,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let mut handles = Vec::with_capacity(count + 1);
+    if platform.db().backend() == Backend::Postgres {
+        handles.push(tokio::spawn(listen_for_wakeups(
+            platform.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let process = crate::secrets::random_token(6);
+    for index in 0..count {
+        let worker_id = format!("{}-{process}-{index}", hostname());
+        handles.push(tokio::spawn(run_worker(
+            platform.clone(),
+            worker_id,
+            shutdown.clone(),
+        )));
+    }
+    handles
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned())
+}
+
+/// Forwards PostgreSQL `NOTIFY atelier_jobs` to this process's idle workers.
+async fn listen_for_wakeups(platform: Platform, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let listener = async {
+            let mut listener = sqlx::postgres::PgListener::connect(platform.db().url()).await?;
+            listener.listen(WAKE_CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                platform.wake_workers();
+            }
+            #[expect(unreachable_code, reason = "the loop only ends with an error")]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = listener => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "job wake-up listener failed; retrying (workers keep polling)");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn run_worker(platform: Platform, worker_id: String, mut shutdown: watch::Receiver<bool>) {
+    let kinds = platform.jobs().kinds();
+    tracing::info!(%worker_id, ?kinds, "worker started");
+    while !*shutdown.borrow() {
+        let claimed = async {
+            queue::reap_expired(platform.db()).await?;
+            queue::claim(platform.db(), &platform.config().jobs, &worker_id, &kinds).await
+        }
+        .await;
+        match claimed {
+            Ok(Some(job)) => run_job(&platform, &worker_id, job).await,
+            Ok(None) => {
+                let poll = platform.config().jobs.poll_interval;
+                tokio::select! {
+                    _ = platform.woken() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%worker_id, error = %err, "could not claim a job; retrying");
+                tokio::time::sleep(platform.config().jobs.poll_interval).await;
+            }
+        }
+    }
+    tracing::info!(%worker_id, "worker stopped");
+}
+
+/// Runs one claimed job to its end (or until its lease is lost), then records the outcome.
+async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
+    let config = platform.config().jobs;
+    let started = std::time::Instant::now();
+    metrics::gauge!("atelier_workers_busy").increment(1.0);
+    tracing::info!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    let progress = Progress::default();
+    let outcome = match platform.jobs().get(&job.kind) {
+        None => Some(Err(JobFailure::abort(
+            "unknown-kind",
+            format!("no handler for job kind {:?}", job.kind),
+        ))),
+        Some(handler) => {
+            let ctx = JobContext {
+                job: job.clone(),
+                platform: platform.clone(),
+                progress: progress.clone(),
+            };
+            let stall = config.stall_after_claim;
+            let task = tokio::spawn(async move {
+                if !stall.is_zero() {
+                    tokio::time::sleep(stall).await;
+                }
+                handler.run(ctx).await
+            });
+            supervise(platform, worker_id, &job, &progress, task).await
+        }
+    };
+    metrics::gauge!("atelier_workers_busy").decrement(1.0);
+    let Some(outcome) = outcome else {
+        tracing::info!(job_id = %job.id, "job canceled or its lease lost; result dropped");
+        return;
+    };
+    let recorded = match &outcome {
+        Ok(output) => queue::complete(platform.db(), &job.id, worker_id, output)
+            .await
+            .map(|done| done.then_some(JobStatus::Succeeded)),
+        Err(failure) => {
+            tracing::warn!(job_id = %job.id, code = %failure.code, message = %failure.message, "job attempt failed");
+            queue::fail(
+                platform.db(),
+                &config,
+                &job,
+                worker_id,
+                &failure.code,
+                &failure.message,
+                failure.retryable,
+            )
+            .await
+        }
+    };
+    match recorded {
+        Ok(Some(status)) => {
+            metrics::counter!("atelier_job_attempts_total", "kind" => job.kind.clone(), "outcome" => status.as_str())
+                .increment(1);
+            metrics::histogram!("atelier_job_duration_seconds", "kind" => job.kind.clone())
+                .record(started.elapsed().as_secs_f64());
+            tracing::info!(job_id = %job.id, status = status.as_str(), elapsed_ms = started.elapsed().as_millis() as u64, "job attempt finished");
+        }
+        Ok(None) => tracing::info!(job_id = %job.id, "lease lost before the outcome was saved"),
+        // The lease will expire and the job will be retried: nothing is lost.
+        Err(err) => tracing::error!(job_id = %job.id, error = %err, "could not record job outcome"),
+    }
+}
+
+/// Waits for the job's task while heartbeating; `None` when the lease was lost or the job canceled.
+async fn supervise(
+    platform: &Platform,
+    worker_id: &str,
+    job: &Job,
+    progress: &Progress,
+    mut task: JoinHandle<Result<serde_json::Value, JobFailure>>,
+) -> Option<Result<serde_json::Value, JobFailure>> {
+    let config = platform.config().jobs;
+    let mut beat = tokio::time::interval((config.lease / 3).max(Duration::from_millis(50)));
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return Some(match joined {
+                    Ok(result) => result,
+                    Err(err) if err.is_panic() => {
+                        let message = err.into_panic().downcast_ref::<&str>().map(|s| (*s).to_owned())
+                            .unwrap_or_else(|| "the job panicked".to_owned());
+                        Err(JobFailure::abort("panic", message))
+                    }
+                    Err(err) => Err(JobFailure::retry("aborted", err.to_string())),
+                });
+            }
+            _ = beat.tick() => {
+                let (percent, stage) = progress.snapshot();
+                match queue::heartbeat(platform.db(), &config, &job.id, worker_id, percent, stage.as_deref()).await {
+                    Ok(Heartbeat::Extended) => {}
+                    Ok(Heartbeat::Lost) => {
+                        progress.cancel();
+                        // Give the job a moment to notice, then stop waiting for it.
+                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut task).await;
+                        task.abort();
+                        return None;
+                    }
+                    Err(err) => tracing::warn!(job_id = %job.id, error = %err, "heartbeat failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+#![doc = include_str!("../README.md")]
+
+pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod families;
+pub mod jobs;
+pub mod secrets;
+pub mod signing;
+pub mod storage;
+pub mod uploads;
+
+use std::{ops::Deref, sync::Arc, time::Duration};
+
+pub use config::{JobsConfig, PlatformConfig};
+pub use error::{PlatformError, PlatformResult};
+
+use crate::{db::Db, jobs::JobRegistry, signing::UrlSigner, storage::Storage, uploads::Upload};
+
+/// The shared platform: database, object store, link signer and job kinds. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Platform(Arc<PlatformInner>);
+
+/// What [`Platform`] holds.
+#[derive(Debug)]
+pub struct PlatformInner {
+    config: PlatformConfig,
+    db: Db,
+    storage: Storage,
+    signer: UrlSigner,
+    jobs: JobRegistry,
+    wake: tokio::sync::Notify,
+}
+
+impl Deref for Platform {
+    type Target = PlatformInner;
+    fn deref(&self) -> &PlatformInner {
+        &self.0
+    }
+}
+
+/// Whether each dependency answers, for `/readyz`.
+#[derive(Debug)]
+pub struct Readiness {
+    /// The database's answer.
+    pub database: PlatformResult<()>,
+    /// The object store's answer.
+    pub storage: PlatformResult<()>,
+}
+
+impl Platform {
+    /// Opens the database (running migrations) and the object store.
+    pub async fn open(config: PlatformConfig) -> PlatformResult<Self> {
+        let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+        let storage = Storage::open(&config.storage)?;
+        let signer = UrlSigner::load_or_create(&db).await?;
+        Ok(Platform(Arc::new(PlatformInner {
+            config,
+            db,
+            storage,
+            signer,
+            jobs: JobRegistry::standard(),
+            wake: tokio::sync::Notify::new(),
+        })))
+    }
+}
+
+impl PlatformInner {
+    /// The configuration the platform was opened with.
+    pub fn config(&self) -> &PlatformConfig {
+        &self.config
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The object store.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The download-link signer.
+    pub fn signer(&self) -> &UrlSigner {
+        &self.signer
+    }
+
+    /// The registered job kinds.
+    pub fn jobs(&self) -> &JobRegistry {
+        &self.jobs
+    }
+
+    /// Wakes this process's idle workers (new work was queued).
+    pub fn wake_workers(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Waits until [`PlatformInner::wake_workers`] is called.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Probes the database and the object store.
+    pub async fn readiness(&self) -> Readiness {
+        Readiness {
+            database: self.db.ping().await,
+            storage: self.storage.ping().await,
+        }
+    }
+
+    /// An expiring download link for an upload: a presigned S3 URL when the store is S3 and
+    /// presigning is on, otherwise atelier's own signed route (relative to the server's root).
+    pub async fn download_link(&self, upload: &Upload) -> PlatformResult<String> {
+        let ttl = self.config.link_ttl;
+        if self.config.presign_s3_downloads
+            && let Some(url) = self
+                .storage
+                .presigned_get(&Storage::blob_key(&upload.sha256), ttl)
+                .await?
+        {
+            return Ok(url);
+        }
+        let expires = db::now_ms() / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(3600);
+        let object = upload.object_name();
+        let signature = self.signer.sign(&object, expires);
+        Ok(format!(
+            "/api/v1/files/{object}?expires={expires}&sig={signature}"
+        ))
+    }
+
+    /// How long signed links last.
+    pub fn link_ttl(&self) -> Duration {
+        self.config.link_ttl
+    }
+}

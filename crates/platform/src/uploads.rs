@@ -1,0 +1,440 @@
+//! Uploads: a byte stream is spooled to a temporary file while it is hashed, size-capped and
+//! sniffed; images are then decoded under pixel limits; only a fully valid file reaches the object
+//! store, under its content hash. A failure at any step stores nothing.
+
+use std::io::Write;
+
+use atelier_imaging::{DecodeLimits, MediaKind, decode_image, sniff};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Row};
+use utoipa::ToSchema;
+
+use crate::{
+    Platform,
+    db::now_ms,
+    error::{PlatformError, PlatformResult},
+    secrets::random_id,
+    storage::Storage,
+};
+
+/// Limits on what an upload may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest accepted file, in bytes.
+    pub max_bytes: u64,
+    /// Pixel limits for images.
+    pub decode: DecodeLimits,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 50 * 1024 * 1024,
+            decode: DecodeLimits::default(),
+        }
+    }
+}
+
+/// A stored file, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Upload {
+    /// Opaque id (`upl_…`).
+    pub id: String,
+    /// Owner's user id.
+    pub owner_id: i64,
+    /// SHA-256 of the content (hex); also its key in the object store.
+    pub sha256: String,
+    /// The sniffed type: `jpeg`, `png`, `webp`, `gif` or `mp4`.
+    pub kind: String,
+    /// The media type matching `kind`.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Width in pixels (images only).
+    pub width: Option<i64>,
+    /// Height in pixels (images only).
+    pub height: Option<i64>,
+    /// The client's file name, informational only.
+    pub filename: Option<String>,
+    /// The job that produced this file, for job outputs.
+    pub job_id: Option<String>,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl Upload {
+    /// The file's type.
+    pub fn media_kind(&self) -> PlatformResult<MediaKind> {
+        MediaKind::from_name(&self.kind)
+            .ok_or_else(|| PlatformError::Internal(format!("unknown stored kind {:?}", self.kind)))
+    }
+
+    /// The name the signed download link carries: `<sha256>.<kind>`.
+    pub fn object_name(&self) -> String {
+        format!("{}.{}", self.sha256, self.kind)
+    }
+}
+
+/// A file received completely into a temporary file, hashed and sniffed, not yet stored.
+#[derive(Debug)]
+pub struct Spooled {
+    /// The temporary file; removed when dropped.
+    pub file: tempfile::NamedTempFile,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The sniffed type.
+    pub kind: MediaKind,
+}
+
+/// Receives `stream` into a temporary file in `tmp_dir`, refusing it as soon as it passes
+/// `max_bytes` or its first bytes show a type atelier does not accept.
+pub async fn spool<S, E>(
+    mut stream: S,
+    max_bytes: u64,
+    tmp_dir: &std::path::Path,
+) -> PlatformResult<Spooled>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    std::fs::create_dir_all(tmp_dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(tmp_dir)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head: Vec<u8> = Vec::with_capacity(atelier_imaging::sniff::SNIFF_LEN);
+    let mut kind = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|err| PlatformError::Invalid(format!("upload interrupted: {err}")))?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(PlatformError::PayloadTooLarge { limit: max_bytes });
+        }
+        if kind.is_none() {
+            let need = atelier_imaging::sniff::SNIFF_LEN - head.len();
+            head.extend_from_slice(&chunk[..need.min(chunk.len())]);
+            if head.len() >= atelier_imaging::sniff::SNIFF_LEN {
+                kind = Some(sniff_or_refuse(&head)?);
+            }
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    if size == 0 {
+        return Err(PlatformError::Invalid("the file is empty".into()));
+    }
+    let kind = match kind {
+        Some(kind) => kind,
+        None => sniff_or_refuse(&head)?,
+    };
+    file.flush()?;
+    Ok(Spooled {
+        file,
+        sha256: hex::encode(hasher.finalize()),
+        size,
+        kind,
+    })
+}
+
+fn sniff_or_refuse(head: &[u8]) -> PlatformResult<MediaKind> {
+    sniff(head).ok_or_else(|| {
+        PlatformError::UnsupportedMediaType(
+            "the file is not a JPEG, PNG, WebP, GIF or MP4 (judged by its content, not its name)"
+                .into(),
+        )
+    })
+}
+
+/// Decodes a spooled image under `limits`, returning its dimensions.
+async fn check_image(path: std::path::PathBuf, limits: DecodeLimits) -> PlatformResult<(u32, u32)> {
+    tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&path)?;
+        let image = decode_image(&bytes, &limits)
+            .map_err(|err| PlatformError::BadImage(err.to_string()))?;
+        Ok((image.width(), image.height()))
+    })
+    .await?
+}
+
+/// Receives, validates and stores a client's upload for `owner_id`.
+pub async fn ingest<S, E>(
+    platform: &Platform,
+    owner_id: i64,
+    stream: S,
+    filename: Option<String>,
+) -> PlatformResult<Upload>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let limits = platform.config().uploads;
+    let spooled = spool(stream, limits.max_bytes, &platform.config().tmp_dir()).await?;
+    let (width, height) = if spooled.kind.is_image() {
+        let (w, h) = check_image(spooled.file.path().to_owned(), limits.decode).await?;
+        (Some(i64::from(w)), Some(i64::from(h)))
+    } else {
+        (None, None)
+    };
+    let key = Storage::blob_key(&spooled.sha256);
+    if !platform.storage().exists(&key).await? {
+        platform
+            .storage()
+            .put_file(&key, spooled.file.path())
+            .await?;
+    }
+    let filename =
+        filename.map(|name| name.chars().filter(|c| !c.is_control()).take(255).collect());
+    insert(
+        platform,
+        NewUploadRow {
+            owner_id,
+            sha256: spooled.sha256,
+            kind: spooled.kind,
+            size: spooled.size,
+            width,
+            height,
+            filename,
+            job_id: None,
+        },
+    )
+    .await
+}
+
+/// Stores bytes a job produced, as an upload of the job's owner.
+pub async fn store_output(
+    platform: &Platform,
+    owner_id: i64,
+    job_id: &str,
+    bytes: Vec<u8>,
+    dimensions: Option<(u32, u32)>,
+) -> PlatformResult<Upload> {
+    let kind = sniff(&bytes)
+        .ok_or_else(|| PlatformError::Internal("job produced an unknown file type".into()))?;
+    let sha256 = crate::secrets::sha256_hex(&bytes);
+    let size = bytes.len() as u64;
+    let key = Storage::blob_key(&sha256);
+    if !platform.storage().exists(&key).await? {
+        platform
+            .storage()
+            .put_bytes(&key, Bytes::from(bytes))
+            .await?;
+    }
+    insert(
+        platform,
+        NewUploadRow {
+            owner_id,
+            sha256,
+            kind,
+            size,
+            width: dimensions.map(|(w, _)| i64::from(w)),
+            height: dimensions.map(|(_, h)| i64::from(h)),
+            filename: None,
+            job_id: Some(job_id.to_owned()),
+        },
+    )
+    .await
+}
+
+struct NewUploadRow {
+    owner_id: i64,
+    sha256: String,
+    kind: MediaKind,
+    size: u64,
+    width: Option<i64>,
+    height: Option<i64>,
+    filename: Option<String>,
+    job_id: Option<String>,
+}
+
+async fn insert(platform: &Platform, row: NewUploadRow) -> PlatformResult<Upload> {
+    let upload = Upload {
+        id: random_id("upl"),
+        owner_id: row.owner_id,
+        sha256: row.sha256,
+        kind: row.kind.name().to_owned(),
+        content_type: row.kind.mime().to_owned(),
+        size: i64::try_from(row.size).map_err(PlatformError::internal)?,
+        width: row.width,
+        height: row.height,
+        filename: row.filename,
+        job_id: row.job_id,
+        created_at: now_ms(),
+    };
+    sqlx::query(
+        "INSERT INTO uploads (id, owner_id, sha256, kind, size, width, height, filename, job_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&upload.id)
+    .bind(upload.owner_id)
+    .bind(&upload.sha256)
+    .bind(&upload.kind)
+    .bind(upload.size)
+    .bind(upload.width)
+    .bind(upload.height)
+    .bind(&upload.filename)
+    .bind(&upload.job_id)
+    .bind(upload.created_at)
+    .execute(platform.db().pool())
+    .await?;
+    Ok(upload)
+}
+
+const COLUMNS: &str =
+    "id, owner_id, sha256, kind, size, width, height, filename, job_id, created_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> PlatformResult<Upload> {
+    let kind: String = row.try_get("kind")?;
+    let content_type = MediaKind::from_name(&kind)
+        .map(|k| k.mime().to_owned())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    Ok(Upload {
+        id: row.try_get("id")?,
+        owner_id: row.try_get("owner_id")?,
+        sha256: row.try_get("sha256")?,
+        kind,
+        content_type,
+        size: row.try_get("size")?,
+        width: row.try_get("width")?,
+        height: row.try_get("height")?,
+        filename: row.try_get("filename")?,
+        job_id: row.try_get("job_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The upload `id` if `owner_id` owns it; others' uploads are "not found".
+pub async fn get_owned(platform: &Platform, owner_id: i64, id: &str) -> PlatformResult<Upload> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM uploads WHERE id = $1 AND owner_id = $2"
+    )))
+    .bind(id)
+    .bind(owner_id)
+    .fetch_optional(platform.db().pool())
+    .await?
+    .ok_or(PlatformError::NotFound("upload"))?;
+    from_row(&row)
+}
+
+/// The owner's uploads, newest first.
+pub async fn list_owned(
+    platform: &Platform,
+    owner_id: i64,
+    limit: i64,
+) -> PlatformResult<Vec<Upload>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM uploads WHERE owner_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+    )))
+    .bind(owner_id)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(platform.db().pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Deletes an upload; its blob goes too when no other upload shares the content.
+pub async fn delete_owned(platform: &Platform, owner_id: i64, id: &str) -> PlatformResult<()> {
+    let upload = get_owned(platform, owner_id, id).await?;
+    sqlx::query("DELETE FROM uploads WHERE id = $1")
+        .bind(&upload.id)
+        .execute(platform.db().pool())
+        .await?;
+    let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM uploads WHERE sha256 = $1")
+        .bind(&upload.sha256)
+        .fetch_one(platform.db().pool())
+        .await?
+        .try_get("n")?;
+    if remaining == 0 {
+        platform
+            .storage()
+            .delete(&Storage::blob_key(&upload.sha256))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether any upload holds the blob `sha256` with kind `kind` (so a signed link may serve it).
+pub async fn blob_kind_known(
+    platform: &Platform,
+    sha256: &str,
+    kind: &str,
+) -> PlatformResult<bool> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM uploads WHERE sha256 = $1 AND kind = $2")
+        .bind(sha256)
+        .bind(kind)
+        .fetch_one(platform.db().pool())
+        .await?
+        .try_get("n")?;
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_png_split_across_chunks_is_sniffed_and_hashed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let png: &'static [u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let spooled = spool(chunks(&[&png[..3], &png[3..]]), 1000, dir.path())
+            .await
+            .expect("spool");
+        assert_eq!(spooled.kind, MediaKind::Png);
+        assert_eq!(spooled.size, png.len() as u64);
+        assert_eq!(spooled.sha256, crate::secrets::sha256_hex(png));
+    }
+
+    #[tokio::test]
+    async fn text_is_refused_as_unsupported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = spool(
+            chunks(&[b"hello, I am definitely a png file"]),
+            1000,
+            dir.path(),
+        )
+        .await
+        .expect_err("refused");
+        assert!(
+            matches!(err, PlatformError::UnsupportedMediaType(_)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_past_the_cap_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big: &'static [u8] = &[0xFF; 600];
+        let err = spool(chunks(&[b"\xFF\xD8\xFF\xE0", big, big]), 1000, dir.path())
+            .await
+            .expect_err("too large");
+        assert!(
+            matches!(err, PlatformError::PayloadTooLarge { limit: 1000 }),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_stream_is_invalid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = spool(chunks(&[]), 1000, dir.path())
+            .await
+            .expect_err("empty");
+        assert!(matches!(err, PlatformError::Invalid(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,142 @@
+//! `Application`: bind, build the router, start in-process workers, serve until told to stop.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use atelier_platform::{Platform, PlatformConfig, jobs::worker};
+use axum::{Router, http::header, response::Html, routing::get};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{
+    error::ApiError,
+    openapi::{ApiDoc, swagger_ui},
+    routes,
+    state::{App, AppState},
+    telemetry,
+};
+
+/// The HTTP server's own settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// In-process job workers (0 = API only).
+    pub workers: usize,
+    /// Mark the session cookie `Secure` (serve behind HTTPS).
+    pub secure_cookies: bool,
+    /// How long to let in-flight requests and jobs finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 2,
+            secure_cookies: false,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the platform and binds the listener.
+    pub async fn build(server: ServerConfig, platform: PlatformConfig) -> anyhow::Result<Self> {
+        let platform = Platform::open(platform).await?;
+        Self::with_platform(server, platform).await
+    }
+
+    /// Binds the listener around an already opened platform.
+    pub async fn with_platform(server: ServerConfig, platform: Platform) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(server.bind).await?;
+        let state = AppState(Arc::new(App {
+            platform,
+            config: server,
+        }));
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The platform behind the server.
+    pub fn platform(&self) -> &Platform {
+        &self.state.platform
+    }
+
+    /// Serves until `shutdown` resolves, then stops claiming jobs and drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        metrics::gauge!("atelier_workers_busy").set(0.0);
+        let workers = worker::spawn(&self.state.platform, self.state.config.workers, stop_rx);
+        let grace = self.state.config.shutdown_grace;
+        let addr = self.local_addr()?;
+        tracing::info!(%addr, workers = self.state.config.workers, "atelier is listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new jobs are claimed");
+                let _ = stop_tx.send(true);
+            })
+            .await?;
+        drain(workers, grace).await;
+        self.state.platform.db().close().await;
+        Ok(())
+    }
+}
+
+async fn drain(workers: Vec<JoinHandle<()>>, grace: Duration) {
+    let all = futures::future::join_all(workers);
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!(
+            "workers still busy after the grace period; their jobs will be retried after their leases expire"
+        );
+    }
+}
+
+/// The whole router: the API (with its OpenAPI document), Swagger UI, the UI, and fallbacks.
+pub fn router(state: AppState) -> Router {
+    let max_upload = state.platform.config().uploads.max_bytes;
+    let (api, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::router(max_upload))
+        .split_for_parts();
+    telemetry::recorder();
+    api.merge(swagger_ui(document))
+        .route("/", get(index))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(telemetry::track_requests))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_panic| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+                "a handler panicked"
+            )))
+        }))
+        .with_state(state)
+}
+
+async fn index() -> impl axum::response::IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(include_str!("../../../web/index.html")),
+    )
+}

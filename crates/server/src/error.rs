@@ -1,0 +1,162 @@
+//! `ApiError`: every failure becomes one status code and a JSON body
+//! `{"error": {"code": "kebab-case", "message": "…"}}`. Server-side details are logged, not sent.
+
+use atelier_platform::PlatformError;
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The error body every failing endpoint returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable kebab-case code, e.g. `unauthenticated`, `too-many-active-jobs`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A platform failure.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The request itself is malformed (bad JSON, bad multipart, bad query).
+    #[error("{message}")]
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// No route matches.
+    #[error("no such endpoint")]
+    RouteNotFound,
+    /// The route exists but not with this method.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// A queue is full; retry after the given number of seconds.
+    #[error("{message}")]
+    Overloaded {
+        /// Explanation.
+        message: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// Anything else that is the server's fault.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 with a code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The status and stable code of this error: the one place errors meet status codes.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Platform(err) => match err {
+                PlatformError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
+                PlatformError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+                PlatformError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                PlatformError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                PlatformError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                PlatformError::TooManyActiveJobs { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too-many-active-jobs")
+                }
+                PlatformError::PayloadTooLarge { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
+                }
+                PlatformError::UnsupportedMediaType(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+                }
+                PlatformError::BadImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
+                PlatformError::Database(_)
+                | PlatformError::Storage(_)
+                | PlatformError::Migration(_)
+                | PlatformError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "no-such-endpoint"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+            "something went wrong on the server; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message,
+                },
+            }),
+        )
+            .into_response();
+        if let ApiError::Overloaded { retry_after, .. } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_active_job_cap_is_a_429() {
+        let err = ApiError::from(PlatformError::TooManyActiveJobs { limit: 3 });
+        assert_eq!(
+            err.status_and_code(),
+            (StatusCode::TOO_MANY_REQUESTS, "too-many-active-jobs")
+        );
+    }
+
+    #[test]
+    fn database_errors_are_500s_without_details() {
+        let err = ApiError::from(PlatformError::Database(sqlx_like_error()));
+        assert_eq!(err.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    fn sqlx_like_error() -> atelier_platform::db::SqlxError {
+        atelier_platform::db::SqlxError::PoolTimedOut
+    }
+}

@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{Application, ServerConfig};
+pub use error::ApiError;
+pub use state::AppState;

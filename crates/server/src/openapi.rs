@@ -1,0 +1,46 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and Swagger UI with its
+//! assets embedded in the binary (no network needed to view `/docs`).
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// The document's fixed parts; paths are added by the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "atelier", description = "One self-hosted server for visual AI: draw together, 3D photos, classify, detect, detector studio."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Register, log in, log out, who am I"),
+        (name = "families", description = "Families and invitation codes"),
+        (name = "uploads", description = "Files in, signed links out"),
+        (name = "jobs", description = "Long work: queue, progress, results, cancel"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the handlers refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("opaque")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Swagger UI at `/docs`, reading `/openapi.json`.
+pub fn swagger_ui(document: utoipa::openapi::OpenApi) -> SwaggerUi {
+    SwaggerUi::new("/docs").url("/openapi.json", document)
+}

@@ -1,0 +1,93 @@
+//! Families: create, join with an invitation code, read (members only).
+
+use atelier_platform::{
+    PlatformError,
+    families::{self, Family},
+};
+use axum::{extract::State, http::StatusCode};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiResult, ErrorBody},
+    extract::{CurrentUser, Json, Path},
+    state::AppState,
+};
+
+/// A new family.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateFamily {
+    /// Display name, 1–100 characters.
+    pub name: String,
+}
+
+/// Joining a family.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct JoinFamily {
+    /// The family's invitation code.
+    pub invitation_code: String,
+}
+
+/// Creates a family with the caller as its first member.
+#[utoipa::path(post, path = "/api/v1/families", tag = "families", request_body = CreateFamily, security(("bearer" = [])),
+    responses((status = 201, body = Family), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Json(request): Json<CreateFamily>,
+) -> ApiResult<(StatusCode, Json<Family>)> {
+    let family = families::create(state.platform.db(), &user, &request.name).await?;
+    Ok((StatusCode::CREATED, Json(family)))
+}
+
+/// Joins the family with this invitation code.
+#[utoipa::path(post, path = "/api/v1/families/join", tag = "families", request_body = JoinFamily, security(("bearer" = [])),
+    responses((status = 200, body = Family), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn join(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Json(request): Json<JoinFamily>,
+) -> ApiResult<Json<Family>> {
+    Ok(Json(
+        families::join(state.platform.db(), &user, &request.invitation_code).await?,
+    ))
+}
+
+/// The caller's family and its members.
+#[utoipa::path(get, path = "/api/v1/families/mine", tag = "families", security(("bearer" = [])),
+    responses((status = 200, body = Family), (status = 404, body = ErrorBody)))]
+pub async fn mine(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<Json<Family>> {
+    let id = user.family_id.ok_or(PlatformError::NotFound(
+        "family (you have not created or joined one)",
+    ))?;
+    Ok(Json(
+        families::get_for(state.platform.db(), &user, id).await?,
+    ))
+}
+
+/// A family, for its members only.
+#[utoipa::path(get, path = "/api/v1/families/{id}", tag = "families", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Family id")),
+    responses((status = 200, body = Family), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Family>> {
+    Ok(Json(
+        families::get_for(state.platform.db(), &user, id).await?,
+    ))
+}
+
+/// Family routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(join))
+        .routes(routes!(mine))
+        .routes(routes!(get))
+}

@@ -1,0 +1,94 @@
+//! Liveness and readiness probes.
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{extract::Json, state::AppState, telemetry};
+
+/// `/healthz` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process answers.
+    pub status: &'static str,
+    /// The server's version.
+    pub version: &'static str,
+}
+
+/// One dependency's state in `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Check {
+    /// Whether it answered.
+    pub ok: bool,
+    /// What it is (backend, location).
+    pub detail: String,
+    /// The error, when it did not answer.
+    pub error: Option<String>,
+}
+
+/// `/readyz` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not-ready`.
+    pub status: &'static str,
+    /// The database.
+    pub database: Check,
+    /// The object store.
+    pub storage: Check,
+    /// In-process workers, and the job kinds this process runs.
+    pub workers: usize,
+    /// Job kinds registered.
+    pub job_kinds: Vec<&'static str>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The database and the object store both answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let probe = state.platform.readiness().await;
+    let check = |result: Result<(), atelier_platform::PlatformError>, detail: String| Check {
+        ok: result.is_ok(),
+        detail,
+        error: result.err().map(|err| err.to_string()),
+    };
+    let database = check(
+        probe.database,
+        format!("{:?}", state.platform.db().backend()).to_lowercase(),
+    );
+    let storage = check(
+        probe.storage,
+        state.platform.storage().description().to_owned(),
+    );
+    let ready = database.ok && storage.ok;
+    let body = Readiness {
+        status: if ready { "ready" } else { "not-ready" },
+        database,
+        storage,
+        workers: state.config.workers,
+        job_kinds: state.platform.jobs().kinds(),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// The probes and the metrics page.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(telemetry::metrics_page))
+}
