@@ -118,9 +118,26 @@ pub fn read_dimensions(bytes: &[u8], limits: &DecodeLimits) -> Result<(u32, u32)
     Ok((width, height))
 }
 
+/// Whether a JPEG's entropy-coded data ends with the end-of-image marker. JPEG decoders quietly
+/// grey-fill a file cut short, so truncation is checked here: after the last start-of-scan
+/// marker (`FF DA`) there must be an end-of-image marker (`FF D9`); inside scan data a literal
+/// `FF` is always followed by `00` or a restart marker, so the pair cannot occur by chance.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|pair| pair == [0xFF, 0xDA]);
+    match last_scan {
+        Some(scan) => bytes[scan..].windows(2).any(|pair| pair == [0xFF, 0xD9]),
+        None => false,
+    }
+}
+
 /// Decodes a whole image, refusing it before allocation when it exceeds `limits`.
 pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, DecodeError> {
     read_dimensions(bytes, limits)?;
+    if sniff(bytes) == Some(MediaKind::Jpeg) && !jpeg_is_complete(bytes) {
+        return Err(DecodeError::Corrupt(
+            "the JPEG data ends before its end-of-image marker".into(),
+        ));
+    }
     let reader = reader(bytes, limits)?;
     reader.decode().map_err(|err| match err {
         image::ImageError::Limits(_) => DecodeError::MemoryLimit(limits.max_alloc_bytes),
@@ -197,6 +214,22 @@ mod tests {
         let err = decode_image(&bytes[..bytes.len() / 2], &DecodeLimits::default())
             .expect_err("truncated");
         assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_corrupt() {
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            32,
+            32,
+            image::Rgb([200, 10, 10]),
+        ));
+        let jpeg = encode(&image, OutputFormat::Jpeg { quality: 90 }).expect("jpeg");
+        assert!(decode_image(&jpeg, &DecodeLimits::default()).is_ok());
+        let cut = &jpeg[..jpeg.len() - 10];
+        assert!(matches!(
+            decode_image(cut, &DecodeLimits::default()),
+            Err(DecodeError::Corrupt(_))
+        ));
     }
 
     #[test]

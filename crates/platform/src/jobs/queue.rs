@@ -279,8 +279,8 @@ pub async fn heartbeat(
 pub async fn complete(db: &Db, id: &str, worker_id: &str, output: &Value) -> PlatformResult<bool> {
     let now = now_ms();
     let updated = sqlx::query(
-        "UPDATE jobs SET status = 'succeeded', progress = 100, output = $1, finished_at = $2, \
-                updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
+        "UPDATE jobs SET status = 'succeeded', progress = 100, output = $1, error = NULL, \
+                finished_at = $2, updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
          WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
     )
     .bind(output.to_string())
@@ -337,38 +337,57 @@ pub async fn fail(
 }
 
 /// Frees jobs whose worker stopped heartbeating: queued again while attempts remain, failed
-/// (`worker-lost`) otherwise. Returns how many jobs were freed.
+/// (`worker-lost`) otherwise. Returns how many jobs were freed. Each update is guarded by the
+/// expired lease it saw, so a job whose worker just renewed it is left alone.
 pub async fn reap_expired(db: &Db) -> PlatformResult<u64> {
     let now = now_ms();
-    let record = |retryable: bool| {
-        serde_json::json!({
-            "code": "worker-lost",
-            "message": "the worker running this job stopped responding (crashed, killed or cut off)",
-            "retryable": retryable,
-            "attempt": 0,
-            "at": now,
-        })
-        .to_string()
-    };
-    let failed = sqlx::query(
-        "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, updated_at = $2, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE status = 'running' AND lease_expires_at < $2 AND attempts >= max_attempts",
+    let expired = sqlx::query(
+        "SELECT id, attempts, max_attempts, lease_owner FROM jobs \
+         WHERE status = 'running' AND lease_expires_at < $1",
     )
-    .bind(record(false))
     .bind(now)
-    .execute(db.pool())
+    .fetch_all(db.pool())
     .await?;
-    let requeued = sqlx::query(
-        "UPDATE jobs SET status = 'queued', error = $1, run_at = $2, updated_at = $2, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE status = 'running' AND lease_expires_at < $2 AND attempts < max_attempts",
-    )
-    .bind(record(true))
-    .bind(now)
-    .execute(db.pool())
-    .await?;
-    Ok(failed.rows_affected() + requeued.rows_affected())
+    let mut freed = 0;
+    for row in expired {
+        let id: String = row.try_get("id")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        let max_attempts: i64 = row.try_get("max_attempts")?;
+        let lease_owner: Option<String> = row.try_get("lease_owner")?;
+        let retry = attempts < max_attempts;
+        let record = JobErrorRecord {
+            code: "worker-lost".to_owned(),
+            message: "the worker running this job stopped responding (crashed, killed or cut off)"
+                .to_owned(),
+            retryable: retry,
+            attempt: attempts,
+            at: now,
+        };
+        let record = serde_json::to_string(&record).map_err(PlatformError::internal)?;
+        let (status, finished_at) = if retry {
+            (JobStatus::Queued, None)
+        } else {
+            (JobStatus::Failed, Some(now))
+        };
+        let updated = sqlx::query(
+            "UPDATE jobs SET status = $1, error = $2, run_at = $3, finished_at = $4, updated_at = $3, \
+                    lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $5 AND status = 'running' AND lease_expires_at < $3 AND lease_owner = $6",
+        )
+        .bind(status.as_str())
+        .bind(record)
+        .bind(now)
+        .bind(finished_at)
+        .bind(&id)
+        .bind(lease_owner)
+        .execute(db.pool())
+        .await?;
+        if updated.rows_affected() == 1 {
+            tracing::warn!(job_id = %id, attempt = attempts, retry, "job lease expired; worker presumed lost");
+            freed += 1;
+        }
+    }
+    Ok(freed)
 }
 
 /// Job counts by kind and status, for metrics.

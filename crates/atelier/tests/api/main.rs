@@ -1,0 +1,10 @@
+//! atelier's API tests: the real server over HTTP on an ephemeral port, on SQLite + a local folder
+//! and (when `.ci/run` provides them) PostgreSQL + an S3-compatible store.
+
+mod accounts;
+mod families;
+mod helpers;
+mod jobs;
+mod operations;
+mod processes;
+mod uploads;
