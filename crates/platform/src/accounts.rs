@@ -240,11 +240,11 @@ pub async fn open_session(db: &Db, user_id: i64, ttl: Duration) -> PlatformResul
 
 /// The user a session token belongs to; expired, revoked and unknown tokens are refused.
 pub async fn authenticate(db: &Db, token: &str) -> PlatformResult<User> {
-    let row = sqlx::query(AssertSqlSafe(format!(
+    let row = sqlx::query(
         "SELECT u.id, u.username, u.gender, u.role, u.family_id, u.created_at, \
                 s.expires_at, s.revoked_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
-    )))
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+    )
     .bind(sha256_hex(token.as_bytes()))
     .fetch_optional(db.pool())
     .await?

@@ -265,6 +265,17 @@ impl Storage {
         }
     }
 
+    /// Every key under `prefix` (e.g. `blobs/`), for maintenance and tests.
+    pub async fn list_keys(&self, prefix: &str) -> PlatformResult<Vec<String>> {
+        let prefix = ObjectPath::from(prefix);
+        let mut keys = Vec::new();
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            keys.push(meta?.location.to_string());
+        }
+        Ok(keys)
+    }
+
     /// Checks that the store answers (a HEAD of a key that need not exist).
     pub async fn ping(&self) -> PlatformResult<()> {
         self.exists(&ObjectPath::from("readyz-probe"))

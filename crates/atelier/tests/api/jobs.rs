@@ -215,7 +215,45 @@ async fn a_failed_job_keeps_its_error_record_and_frees_its_slot(backend: Backend
     app.stop().await;
 }
 
+async fn concurrent_creations_never_exceed_the_cap(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        AppOptions {
+            workers: 0,
+            tweak: Box::new(|config| config.jobs.max_active_per_account = 3),
+        },
+    )
+    .await;
+    let token = app.user().await;
+    let source = app.upload_ok(&token, images::png(8, 8)).await;
+    let params = json!({"upload_id": source["id"]});
+    let attempts = (0..12).map(|_| app.create_job(&token, "thumbnail", params.clone()));
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((created, refused), (3, 9), "{statuses:?}");
+    let queued: Vec<Value> = app
+        .get(&token, "/api/v1/jobs?status=queued")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(queued.len(), 3);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    concurrent_creations_never_exceed_the_cap,
     a_thumbnail_job_runs_from_queued_to_succeeded,
     the_active_job_cap_refuses_with_429_and_cancel_frees_a_slot,
     a_failed_job_keeps_its_error_record_and_frees_its_slot,

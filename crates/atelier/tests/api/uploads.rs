@@ -63,6 +63,16 @@ async fn accepted_types_are_stored_and_downloadable(backend: Backend) {
         );
     }
     assert_eq!(uploads_list(&app, &token).await.len(), 4);
+    assert_eq!(
+        app.platform
+            .storage()
+            .list_keys("blobs")
+            .await
+            .expect("list")
+            .len(),
+        4,
+        "one blob per file"
+    );
 
     // An MP4 (by its `ftyp` box) is accepted without pixel checks.
     let mut mp4 = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();

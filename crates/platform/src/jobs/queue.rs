@@ -78,10 +78,7 @@ pub async fn enqueue(
         &params,
     )
     .await?
-    .map(|job| {
-        platform.wake_workers();
-        job
-    })
+    .inspect(|_| platform.wake_workers())
     .ok_or(PlatformError::TooManyActiveJobs {
         limit: platform.config().jobs.max_active_per_account,
     })

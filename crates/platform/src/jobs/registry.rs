@@ -90,10 +90,10 @@ impl Progress {
     /// Records `percent` (clamped to 0–100) and the stage name; cheap, callable from any thread.
     pub fn report(&self, percent: u8, stage: &str) {
         self.0.percent.store(percent.min(100), Ordering::Relaxed);
-        if let Ok(mut current) = self.0.stage.lock() {
-            if current.as_deref() != Some(stage) {
-                *current = Some(stage.to_owned());
-            }
+        if let Ok(mut current) = self.0.stage.lock()
+            && current.as_deref() != Some(stage)
+        {
+            *current = Some(stage.to_owned());
         }
     }
 
