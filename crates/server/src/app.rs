@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     error::ApiError,
+    models::{Models, ModelsConfig},
     openapi::{ApiDoc, swagger_ui},
     routes,
     state::{App, AppState},
@@ -28,6 +29,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How long to let in-flight requests and jobs finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Neural models (classification).
+    pub models: ModelsConfig,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             workers: 2,
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(20),
+            models: ModelsConfig::under(std::path::Path::new("./data")),
         }
     }
 }
@@ -58,9 +62,11 @@ impl Application {
     /// Binds the listener around an already opened platform.
     pub async fn with_platform(server: ServerConfig, platform: Platform) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(server.bind).await?;
+        let models = Models::new(server.models.clone());
         let state = AppState(Arc::new(App {
             platform,
             config: server,
+            models,
         }));
         let router = router(state.clone());
         Ok(Self {
@@ -88,6 +94,14 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         metrics::gauge!("atelier_workers_busy").set(0.0);
         let workers = worker::spawn(&self.state.platform, self.state.config.workers, stop_rx);
+        if self.state.models.config().warm_up {
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                if let Err(err) = state.models.runtime().await {
+                    tracing::warn!(error = %err, "no inference runtime: classification is unavailable");
+                }
+            });
+        }
         let grace = self.state.config.shutdown_grace;
         let addr = self.local_addr()?;
         tracing::info!(%addr, workers = self.state.config.workers, "atelier is listening");

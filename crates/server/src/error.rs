@@ -46,6 +46,12 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
+    /// The request names a model that does not exist.
+    #[error("{0}")]
+    UnknownModel(String),
+    /// The model exists but cannot be loaded or fetched on this server.
+    #[error("{0}")]
+    ModelUnavailable(String),
     /// A queue is full; retry after the given number of seconds.
     #[error("{message}")]
     Overloaded {
@@ -95,6 +101,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "no-such-endpoint"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            ApiError::UnknownModel(_) => (StatusCode::NOT_FOUND, "unknown-model"),
+            ApiError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model-unavailable"),
             ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

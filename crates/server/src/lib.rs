@@ -3,6 +3,7 @@
 pub mod app;
 pub mod error;
 pub mod extract;
+pub mod models;
 pub mod openapi;
 pub mod routes;
 pub mod state;

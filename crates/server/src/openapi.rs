@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "families", description = "Families and invitation codes"),
         (name = "uploads", description = "Files in, signed links out"),
         (name = "jobs", description = "Long work: queue, progress, results, cancel"),
+        (name = "classify", description = "ImageNet classification with dynamic batching"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -17,6 +17,8 @@ pub struct App {
     pub platform: Platform,
     /// The server's own settings.
     pub config: ServerConfig,
+    /// Neural models: runtime, registry, loaded classifiers.
+    pub models: crate::models::Models,
 }
 
 impl Deref for AppState {

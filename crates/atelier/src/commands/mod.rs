@@ -1,6 +1,8 @@
 //! One file per subcommand.
 
+mod classify;
 mod migrate;
+mod models;
 mod serve;
 mod worker;
 
@@ -12,6 +14,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve(_) => serve::run(settings).await,
         Command::Worker(_) => worker::run(settings).await,
         Command::Migrate(_) => migrate::run(settings).await,
+        Command::Classify(args) => classify::run(args, settings).await,
+        Command::Models(args) => models::run(args, settings).await,
     }
 }
 

@@ -142,6 +142,18 @@ impl Drop for Sandbox {
     }
 }
 
+/// Models for tests: one cache shared by every test of the run (the model and the ONNX Runtime
+/// library are fetched once), chosen lazily.
+pub fn test_models_config() -> atelier_server::models::ModelsConfig {
+    let cache = std::env::var("ATELIER_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("atelier-cache"));
+    let mut config = atelier_server::models::ModelsConfig::under(&cache);
+    config.cache_dir = cache;
+    config.warm_up = false;
+    config
+}
+
 /// A short random lowercase suffix.
 pub fn random_suffix() -> String {
     atelier_platform::secrets::random_code(10).to_lowercase()
@@ -198,6 +210,7 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         workers: options.workers,
         secure_cookies: false,
         shutdown_grace: Duration::from_secs(5),
+        models: test_models_config(),
     };
     let app = Application::build(server, config).await.expect("build app");
     let base = format!("http://{}", app.local_addr().expect("addr"));

@@ -2,6 +2,7 @@
 //! and (when `.ci/run` provides them) PostgreSQL + an S3-compatible store.
 
 mod accounts;
+mod classify;
 mod families;
 mod helpers;
 mod jobs;

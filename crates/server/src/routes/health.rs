@@ -40,6 +40,9 @@ pub struct Readiness {
     pub workers: usize,
     /// Job kinds registered.
     pub job_kinds: Vec<&'static str>,
+    /// The inference runtime (ONNX Runtime or the rten fallback) and why; null until chosen.
+    #[schema(value_type = Option<Object>)]
+    pub inference: Option<atelier_infer::RuntimeInfo>,
 }
 
 /// The process is up.
@@ -76,6 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         storage,
         workers: state.config.workers,
         job_kinds: state.platform.jobs().kinds(),
+        inference: state.models.runtime_info(),
     };
     let status = if ready {
         StatusCode::OK

@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `router()`, merged here.
 
 pub mod accounts;
+pub mod classify;
 pub mod families;
 pub mod files;
 pub mod health;
@@ -20,4 +21,5 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(uploads::router(max_upload_bytes))
         .merge(files::router())
         .merge(jobs::router())
+        .merge(classify::router(max_upload_bytes))
 }

@@ -1,0 +1,258 @@
+//! Classification: `POST /api/v1/classify` (top-k, model choice) and the COMPSCI 532 seed's own
+//! call, `POST /` with a multipart `file`, answered exactly `{"class_id", "class_name"}`.
+
+use atelier_classify::{Classification, ClassifyError, RgbImage};
+use atelier_imaging::decode_image;
+use atelier_infer::InferError;
+use atelier_platform::PlatformError;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{Json, Query},
+    models::ModelsError,
+    routes::uploads::Form,
+    state::AppState,
+};
+
+/// Most classes a request may ask for.
+const MAX_TOP_K: usize = 100;
+
+/// Options, as query parameters or as text parts of the form.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ClassifyQuery {
+    /// How many ranked classes to return (1–100, default 5).
+    pub top_k: Option<usize>,
+    /// The model (default: the server's default classifier, `efficientnet-lite0`).
+    pub model: Option<String>,
+}
+
+/// The multipart form: the image in `file`, and optionally `top_k` and `model`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ClassifyForm {
+    /// The image (JPEG, PNG, WebP or GIF).
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// How many ranked classes to return.
+    top_k: Option<usize>,
+    /// The model.
+    model: Option<String>,
+}
+
+/// One ranked class.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankedClass {
+    /// The class id (a WordNet id for ImageNet models, e.g. `n02099601`).
+    pub class_id: String,
+    /// The class name (e.g. `golden_retriever`).
+    pub class_name: String,
+    /// Softmax probability.
+    pub score: f32,
+}
+
+/// The answer of `POST /api/v1/classify`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClassifyResponse {
+    /// The top class's id.
+    pub class_id: String,
+    /// The top class's name.
+    pub class_name: String,
+    /// The top class's probability.
+    pub score: f32,
+    /// The best classes, best first.
+    pub top_k: Vec<RankedClass>,
+    /// The model that answered.
+    pub model: String,
+}
+
+/// The seed's answer, field for field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedAnswer {
+    /// WordNet id, e.g. `n02099601`.
+    pub class_id: String,
+    /// Class name, e.g. `golden_retriever`.
+    pub class_name: String,
+}
+
+impl From<ModelsError> for ApiError {
+    fn from(err: ModelsError) -> Self {
+        match err {
+            ModelsError::Unknown(_) => ApiError::UnknownModel(err.to_string()),
+            ModelsError::Unavailable { .. } => ApiError::ModelUnavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<ClassifyError> for ApiError {
+    fn from(err: ClassifyError) -> Self {
+        match err {
+            ClassifyError::Preprocess(err) => PlatformError::BadImage(err.to_string()).into(),
+            ClassifyError::Infer(InferError::QueueFull { capacity }) => ApiError::Overloaded {
+                message: format!(
+                    "the classifier's queue is full ({capacity} images waiting); retry shortly"
+                ),
+                retry_after: 1,
+            },
+            other => ApiError::Internal(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+/// The parts of a classify form.
+struct Request {
+    image: Vec<u8>,
+    options: ClassifyQuery,
+}
+
+async fn read_form(
+    mut form: Multipart,
+    max_bytes: u64,
+    mut options: ClassifyQuery,
+) -> ApiResult<Request> {
+    let mut image = None;
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
+    {
+        match field.name() {
+            Some("top_k") | Some("model") => {
+                let name = field.name().map(str::to_owned);
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?;
+                if name.as_deref() == Some("top_k") {
+                    let k = text.trim().parse().map_err(|_| {
+                        ApiError::bad_request("bad-top-k", "top_k must be a number")
+                    })?;
+                    options.top_k = Some(k);
+                } else {
+                    options.model = Some(text.trim().to_owned());
+                }
+            }
+            _ if image.is_none()
+                && (field.name() == Some("file") || field.file_name().is_some()) =>
+            {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field
+                    .chunk()
+                    .await
+                    .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
+                {
+                    if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                        return Err(PlatformError::PayloadTooLarge { limit: max_bytes }.into());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                image = Some(bytes);
+            }
+            _ => {}
+        }
+    }
+    let image = image.ok_or_else(|| {
+        ApiError::bad_request("missing-file", "the form has no part named `file`")
+    })?;
+    Ok(Request { image, options })
+}
+
+/// Decodes, preprocesses (off the async runtime) and classifies one image.
+async fn classify_image(state: &AppState, request: Request) -> ApiResult<Classification> {
+    let top_k = request.options.top_k.unwrap_or(5);
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        return Err(
+            PlatformError::Invalid(format!("top_k must be between 1 and {MAX_TOP_K}")).into(),
+        );
+    }
+    let loaded = state
+        .models
+        .classifier(request.options.model.as_deref())
+        .await?;
+    let limits = state.platform.config().uploads.decode;
+    let prepare = loaded.clone();
+    let tensor = tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let rgb = decode_image(&request.image, &limits)
+            .map_err(|err| match err {
+                atelier_imaging::DecodeError::UnsupportedType => {
+                    PlatformError::UnsupportedMediaType(err.to_string())
+                }
+                other => PlatformError::BadImage(other.to_string()),
+            })?
+            .into_rgb8();
+        let image =
+            RgbImage::new(rgb.width(), rgb.height(), rgb.as_raw()).map_err(ClassifyError::from)?;
+        Ok(prepare.classifier.prepare(image)?)
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))??;
+    let outputs = loaded
+        .executor
+        .infer(tensor)
+        .await
+        .map_err(ClassifyError::from)?;
+    Ok(loaded.classifier.interpret_outputs(&outputs, top_k)?)
+}
+
+/// Classifies an image: the top class, the `top_k` best, and the model that answered.
+#[utoipa::path(post, path = "/api/v1/classify", tag = "classify", params(ClassifyQuery),
+    request_body(content = ClassifyForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = ClassifyResponse), (status = 404, body = ErrorBody, description = "unknown model"),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 503, body = ErrorBody, description = "queue full (Retry-After) or model unavailable")))]
+pub async fn classify(
+    State(state): State<AppState>,
+    Query(query): Query<ClassifyQuery>,
+    Form(form): Form,
+) -> ApiResult<Json<ClassifyResponse>> {
+    let request = read_form(form, state.platform.config().uploads.max_bytes, query).await?;
+    let answer = classify_image(&state, request).await?;
+    Ok(Json(ClassifyResponse {
+        class_id: answer.class_id,
+        class_name: answer.class_name,
+        score: answer.score,
+        top_k: answer
+            .top_k
+            .into_iter()
+            .map(|p| RankedClass {
+                class_id: p.class_id,
+                class_name: p.class_name,
+                score: p.score,
+            })
+            .collect(),
+        model: answer.model,
+    }))
+}
+
+/// The COMPSCI 532 seed's call: `curl -F file=@dog.jpg http://host/` → `{"class_id", "class_name"}`.
+#[utoipa::path(post, path = "/", tag = "classify",
+    request_body(content = ClassifyForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = SeedAnswer), (status = 422, body = ErrorBody)))]
+pub async fn seed_classify(
+    State(state): State<AppState>,
+    Form(form): Form,
+) -> ApiResult<Json<SeedAnswer>> {
+    let request = read_form(
+        form,
+        state.platform.config().uploads.max_bytes,
+        ClassifyQuery::default(),
+    )
+    .await?;
+    let answer = classify_image(&state, request).await?;
+    Ok(Json(SeedAnswer {
+        class_id: answer.class_id,
+        class_name: answer.class_name,
+    }))
+}
+
+/// Classification routes.
+pub fn router(max_bytes: u64) -> OpenApiRouter<AppState> {
+    let limit = usize::try_from(max_bytes.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
+    OpenApiRouter::new()
+        .routes(routes!(classify))
+        .routes(routes!(seed_classify))
+        .layer(DefaultBodyLimit::max(limit))
+}
