@@ -108,7 +108,7 @@ wait_ready() {      # $1 = url, $2 = model, $3 = seconds
 # processes other than the server used meanwhile ("others", in cores; wrk's own share included).
 wait_quiet() {
   local deadline=$((SECONDS + QUIET_WAIT))
-  while pgrep -x "$BUSY_PATTERN" >/dev/null && ((SECONDS < deadline)); do sleep 5; done
+  while ps -e -o comm= | grep -qxE "$BUSY_PATTERN" && ((SECONDS < deadline)); do sleep 5; done
 }
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 server_jiffies() {  # CPU of the server and its descendants
@@ -165,16 +165,19 @@ gunicorn_side() {   # the same app under gunicorn, 2 sync workers
 atelier_side() {
   [[ -x $ATELIER ]] || { log "no atelier binary at $ATELIER (cargo build --release)"; return 1; }
   atelier_import_densenet "$MODEL_DIR/densenet121.onnx"
-  local port name path model
+  local port endpoints endpoint name path model
+  mapfile -t endpoints <<<"$ATELIER_ENDPOINTS"
   port=$(free_port)
   start atelier atelier_serve "$port"
   # The first start may provision ONNX Runtime and the default model (downloads, once).
-  while read -r name path model; do
+  for endpoint in "${endpoints[@]}"; do
+    read -r name path model <<<"$endpoint"
     wait_ready "http://127.0.0.1:$port$path" "$model" 300
-  done <<<"$ATELIER_ENDPOINTS"
-  while read -r name path model; do
+  done
+  for endpoint in "${endpoints[@]}"; do
+    read -r name path model <<<"$endpoint"
     load "$name" "http://127.0.0.1:$port$path" "$model"
-  done <<<"$ATELIER_ENDPOINTS"
+  done
   stop
 }
 

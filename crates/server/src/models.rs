@@ -5,10 +5,11 @@
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
-use atelier_classify::Classifier;
+use atelier_classify::{Classification, Classifier, ClassifyError, RgbImage};
+use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
 use atelier_infer::{
     BatchObserver, BatchStats, BatchingConfig, BatchingExecutor, OrtLibraryConfig, Registry,
-    RegistryError, Runtime, RuntimeConfig, RuntimeInfo, RuntimePreference,
+    RegistryError, Runtime, RuntimeConfig, RuntimeInfo, RuntimePreference, Tensor,
 };
 use tokio::sync::{Mutex, OnceCell};
 
@@ -69,6 +70,42 @@ pub struct LoadedClassifier {
     pub classifier: Classifier,
     /// The batching executor.
     pub executor: BatchingExecutor,
+}
+
+/// Why an encoded image could not become a model input.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The bytes are not a decodable image within the limits.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The decoded image could not be preprocessed.
+    #[error(transparent)]
+    Classify(#[from] ClassifyError),
+}
+
+impl LoadedClassifier {
+    /// Decodes an encoded image under `limits` (any colour type: grey, 16-bit and alpha become
+    /// 8-bit RGB) and prepares the model's input. CPU-bound: call it off the async runtime.
+    pub fn prepare_encoded(
+        &self,
+        bytes: &[u8],
+        limits: &DecodeLimits,
+    ) -> Result<Tensor, PrepareError> {
+        let rgb = decode_image(bytes, limits)?.into_rgb8();
+        let image =
+            RgbImage::new(rgb.width(), rgb.height(), rgb.as_raw()).map_err(ClassifyError::from)?;
+        Ok(self.classifier.prepare(image)?)
+    }
+
+    /// Runs a prepared input through the batching executor and ranks `top_k` classes.
+    pub async fn classify_prepared(
+        &self,
+        input: Tensor,
+        top_k: usize,
+    ) -> Result<Classification, ClassifyError> {
+        let outputs = self.executor.infer(input).await?;
+        self.classifier.interpret_outputs(&outputs, top_k)
+    }
 }
 
 /// The runtime, the registry and the loaded models of one server.

@@ -5,8 +5,7 @@
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
-use atelier_classify::RgbImage;
-use atelier_imaging::{DecodeLimits, decode_image};
+use atelier_imaging::DecodeLimits;
 use atelier_server::models::{LoadedClassifier, Models};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -50,14 +49,11 @@ async fn classify_file(
     let tensor = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let rgb = decode_image(&bytes, &limits)?.into_rgb8();
-        let image = RgbImage::new(rgb.width(), rgb.height(), rgb.as_raw())?;
-        Ok(prepare.classifier.prepare(image)?)
+        Ok(prepare.prepare_encoded(&bytes, &limits)?)
     })
     .await??;
-    let outputs = loaded.executor.infer(tensor).await?;
     Ok(serde_json::to_value(
-        loaded.classifier.interpret_outputs(&outputs, top_k)?,
+        loaded.classify_prepared(tensor, top_k).await?,
     )?)
 }
 

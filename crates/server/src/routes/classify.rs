@@ -1,8 +1,8 @@
 //! Classification: `POST /api/v1/classify` (top-k, model choice) and the COMPSCI 532 seed's own
 //! call, `POST /` with a multipart `file`, answered exactly `{"class_id", "class_name"}`.
 
-use atelier_classify::{Classification, ClassifyError, RgbImage};
-use atelier_imaging::decode_image;
+use atelier_classify::{Classification, ClassifyError};
+use atelier_imaging::DecodeError;
 use atelier_infer::InferError;
 use atelier_platform::PlatformError;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
@@ -13,7 +13,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Query},
-    models::ModelsError,
+    models::{ModelsError, PrepareError},
     routes::uploads::Form,
     state::AppState,
 };
@@ -83,6 +83,18 @@ impl From<ModelsError> for ApiError {
         match err {
             ModelsError::Unknown(_) => ApiError::UnknownModel(err.to_string()),
             ModelsError::Unavailable { .. } => ApiError::ModelUnavailable(err.to_string()),
+        }
+    }
+}
+
+impl From<PrepareError> for ApiError {
+    fn from(err: PrepareError) -> Self {
+        match err {
+            PrepareError::Decode(DecodeError::UnsupportedType) => {
+                PlatformError::UnsupportedMediaType(DecodeError::UnsupportedType.to_string()).into()
+            }
+            PrepareError::Decode(other) => PlatformError::BadImage(other.to_string()).into(),
+            PrepareError::Classify(err) => err.into(),
         }
     }
 }
@@ -174,27 +186,11 @@ async fn classify_image(state: &AppState, request: Request) -> ApiResult<Classif
         .await?;
     let limits = state.platform.config().uploads.decode;
     let prepare = loaded.clone();
-    let tensor = tokio::task::spawn_blocking(move || -> ApiResult<_> {
-        let rgb = decode_image(&request.image, &limits)
-            .map_err(|err| match err {
-                atelier_imaging::DecodeError::UnsupportedType => {
-                    PlatformError::UnsupportedMediaType(err.to_string())
-                }
-                other => PlatformError::BadImage(other.to_string()),
-            })?
-            .into_rgb8();
-        let image =
-            RgbImage::new(rgb.width(), rgb.height(), rgb.as_raw()).map_err(ClassifyError::from)?;
-        Ok(prepare.classifier.prepare(image)?)
-    })
-    .await
-    .map_err(|err| ApiError::Internal(err.into()))??;
-    let outputs = loaded
-        .executor
-        .infer(tensor)
-        .await
-        .map_err(ClassifyError::from)?;
-    Ok(loaded.classifier.interpret_outputs(&outputs, top_k)?)
+    let tensor =
+        tokio::task::spawn_blocking(move || prepare.prepare_encoded(&request.image, &limits))
+            .await
+            .map_err(|err| ApiError::Internal(err.into()))??;
+    Ok(loaded.classify_prepared(tensor, top_k).await?)
 }
 
 /// Classifies an image: the top class, the `top_k` best, and the model that answered.
