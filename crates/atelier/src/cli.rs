@@ -42,7 +42,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API and the web UI, with in-process job workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run job workers only (no HTTP), sharing the database and store with the API nodes.
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
@@ -51,6 +51,44 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Manage the model cache: list, fetch, import, verify.
     Models(ModelsArgs),
+    /// Detect objects in an image with an OpenCV Haar/LBP cascade; prints the boxes as JSON.
+    Detect(DetectArgs),
+}
+
+/// Flags of `atelier detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// Cascade short name (e.g. frontalface_default, eye, lbp_frontalcatface) or a path to a cascade XML file.
+    #[arg(long, default_value = "frontalface_default")]
+    pub cascade: String,
+
+    /// Pyramid step, > 1.
+    #[arg(long, default_value_t = 1.1)]
+    pub scale_factor: f64,
+
+    /// Neighbours a detection needs.
+    #[arg(long, default_value_t = 3)]
+    pub min_neighbors: u32,
+
+    /// Smallest object size, pixels (WIDTHxHEIGHT).
+    #[arg(long, value_name = "WxH")]
+    pub min_size: Option<String>,
+
+    /// Largest object size, pixels (WIDTHxHEIGHT).
+    #[arg(long, value_name = "WxH")]
+    pub max_size: Option<String>,
+
+    /// Also write the image with boxes drawn to this PNG file.
+    #[arg(long, value_name = "OUT.png")]
+    pub draw: Option<PathBuf>,
+
+    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
+    #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
+    pub cascades_dir: Option<PathBuf>,
 }
 
 /// Flags of `atelier classify`.
@@ -175,6 +213,10 @@ pub struct ServeArgs {
     /// Model settings.
     #[command(flatten)]
     pub models: ModelArgs,
+
+    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
+    #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
+    pub cascades_dir: Option<PathBuf>,
 
     /// Database, store, limits and job settings.
     #[command(flatten)]

@@ -182,6 +182,7 @@ impl Settings {
             Command::Migrate(args) => (args, None, None, None, &no_models),
             Command::Classify(args) => (&no_store, None, None, None, &args.models),
             Command::Models(args) => (&no_store, None, None, None, &args.models),
+            Command::Detect(_) => (&no_store, None, None, None, &no_models),
         };
         let mut platform = platform_config(store, &file)?;
         match &cli.command {
@@ -203,6 +204,11 @@ impl Settings {
                 .unwrap_or(defaults.secure_cookies),
             shutdown_grace: defaults.shutdown_grace,
             models,
+            cascades_dir: match &cli.command {
+                Command::Serve(args) => args.cascades_dir.clone(),
+                Command::Detect(args) => args.cascades_dir.clone(),
+                _ => None,
+            },
         };
         Ok(Settings {
             log,

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod decode;
+pub mod draw;
 pub mod encode;
 pub mod resize;
 pub mod sniff;
 
 pub use decode::{DecodeError, DecodeLimits, decode_image, read_dimensions};
+pub use draw::{BoxOutline, draw_boxes};
 pub use encode::{EncodeError, OutputFormat, encode};
 pub use image::{DynamicImage, RgbImage, RgbaImage};
 pub use resize::fit_within;

@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Neural models (classification).
     pub models: ModelsConfig,
+    /// Folder of OpenCV cascade files (default: OpenCV's usual install folders).
+    pub cascades_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +43,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             shutdown_grace: Duration::from_secs(20),
             models: ModelsConfig::under(std::path::Path::new("./data")),
+            cascades_dir: None,
         }
     }
 }
@@ -63,10 +66,12 @@ impl Application {
     pub async fn with_platform(server: ServerConfig, platform: Platform) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(server.bind).await?;
         let models = Models::new(server.models.clone());
+        let detectors = crate::detectors::Detectors::new(server.cascades_dir.clone());
         let state = AppState(Arc::new(App {
             platform,
             config: server,
             models,
+            detectors,
         }));
         let router = router(state.clone());
         Ok(Self {

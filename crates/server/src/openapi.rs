@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "uploads", description = "Files in, signed links out"),
         (name = "jobs", description = "Long work: queue, progress, results, cancel"),
         (name = "classify", description = "ImageNet classification with dynamic batching"),
+        (name = "detect", description = "Haar/LBP cascade detection, OpenCV-exact"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

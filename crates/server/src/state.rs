@@ -19,6 +19,8 @@ pub struct App {
     pub config: ServerConfig,
     /// Neural models: runtime, registry, loaded classifiers.
     pub models: crate::models::Models,
+    /// Cascade detectors.
+    pub detectors: crate::detectors::Detectors,
 }
 
 impl Deref for AppState {

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod classify;
+mod detect;
 mod migrate;
 mod models;
 mod serve;
@@ -16,6 +17,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate(_) => migrate::run(settings).await,
         Command::Classify(args) => classify::run(args, settings).await,
         Command::Models(args) => models::run(args, settings).await,
+        Command::Detect(args) => detect::run(args, settings).await,
     }
 }
 

@@ -211,6 +211,7 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         secure_cookies: false,
         shutdown_grace: Duration::from_secs(5),
         models: test_models_config(),
+        cascades_dir: None,
     };
     let app = Application::build(server, config).await.expect("build app");
     let base = format!("http://{}", app.local_addr().expect("addr"));

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod classify;
+mod detect;
 mod families;
 mod helpers;
 mod jobs;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod classify;
+pub mod detect;
 pub mod families;
 pub mod files;
 pub mod health;
@@ -22,4 +23,5 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(files::router())
         .merge(jobs::router())
         .merge(classify::router(max_upload_bytes))
+        .merge(detect::router(max_upload_bytes))
 }
