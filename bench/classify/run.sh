@@ -139,7 +139,7 @@ load() {            # $1 = name, $2 = url, $3 = model
   done
 }
 
-SEED_ENV=(env SEED_WEIGHTS="$MODEL_DIR/densenet121.pt"
+SEED_ENV=(env PYTHONDONTWRITEBYTECODE=1 SEED_WEIGHTS="$MODEL_DIR/densenet121.pt"
   SEED_CLASS_INDEX="$REPO/crates/classify/data/imagenet_class_index.json")
 
 flask_side() {      # the seed as it ran: Flask's dev server (threaded)

@@ -54,8 +54,10 @@ def main(paths):
     if not seeds or not contenders:
         return
     # Goals (issue 7), judged against the better seed configuration at each point.
-    best_rps = max(med[(s, GOAL_RPS_CONC)]["rps"] for s in seeds if (s, GOAL_RPS_CONC) in med)
-    best_p50 = min(med[(s, GOAL_P50_CONC)]["p50_ms"] for s in seeds if (s, GOAL_P50_CONC) in med)
+    best_rps = max((med[(s, GOAL_RPS_CONC)]["rps"] for s in seeds if (s, GOAL_RPS_CONC) in med), default=None)
+    best_p50 = min((med[(s, GOAL_P50_CONC)]["p50_ms"] for s in seeds if (s, GOAL_P50_CONC) in med), default=None)
+    if best_rps is None or best_p50 is None:
+        return
     print(f"\nGoals against the better seed figure (req/s at c={GOAL_RPS_CONC}: {best_rps:.2f}, "
           f"p50 at c={GOAL_P50_CONC}: {best_p50:.1f} ms):")
     for server in contenders:
