@@ -3,7 +3,10 @@
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
-use atelier_haar::{Cascade, CascadeEntry, HaarError, catalogue, default_cascade_dirs};
+use atelier_haar::{Cascade, CascadeEntry, HaarError, Rect, catalogue, default_cascade_dirs};
+use atelier_imaging::{
+    BoxOutline, DynamicImage, EncodeError, OutputFormat, RgbImage, draw_boxes, encode,
+};
 use tokio::sync::Mutex;
 
 /// Why a cascade could not be had.
@@ -78,4 +81,20 @@ impl Detectors {
         parsed.insert(name.to_owned(), cascade.clone());
         Ok(cascade)
     }
+}
+
+/// The image with each detection outlined in red (lines scaled to the image), as PNG bytes.
+pub fn png_with_boxes(mut image: RgbImage, boxes: &[Rect]) -> Result<Vec<u8>, EncodeError> {
+    let outlines: Vec<BoxOutline> = boxes
+        .iter()
+        .map(|b| BoxOutline {
+            x: b.x.into(),
+            y: b.y.into(),
+            width: b.width.into(),
+            height: b.height.into(),
+        })
+        .collect();
+    let thickness = (image.width().max(image.height()) / 300).max(2);
+    draw_boxes(&mut image, &outlines, [255, 40, 40], thickness);
+    encode(&DynamicImage::ImageRgb8(image), OutputFormat::Png)
 }

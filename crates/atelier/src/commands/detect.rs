@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use atelier_haar::{Cascade, DetectParams, GrayImage, Size, rgb_to_gray};
-use atelier_imaging::{BoxOutline, DynamicImage, OutputFormat, decode_image, draw_boxes, encode};
-use atelier_server::detectors::Detectors;
+use atelier_imaging::decode_image;
+use atelier_server::detectors::{Detectors, png_with_boxes};
 use serde_json::json;
 
 use crate::{cli::DetectArgs, settings::Settings};
@@ -58,23 +58,8 @@ pub async fn run(args: DetectArgs, settings: Settings) -> anyhow::Result<()> {
                "elapsed_ms": elapsed.as_secs_f64() * 1000.0})
     );
     if let Some(out) = args.draw {
-        let mut drawn = rgb;
-        let outlines: Vec<BoxOutline> = boxes
-            .iter()
-            .map(|b| BoxOutline {
-                x: b.x.into(),
-                y: b.y.into(),
-                width: b.width.into(),
-                height: b.height.into(),
-            })
-            .collect();
-        let thickness = (drawn.width().max(drawn.height()) / 300).max(2);
-        draw_boxes(&mut drawn, &outlines, [255, 40, 40], thickness);
-        std::fs::write(
-            &out,
-            encode(&DynamicImage::ImageRgb8(drawn), OutputFormat::Png)?,
-        )
-        .with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::write(&out, png_with_boxes(rgb, &boxes)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
     }
     Ok(())
 }

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use atelier_haar::{Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
-use atelier_imaging::{
-    BoxOutline, DecodeError, DecodeLimits, OutputFormat, decode_image, draw_boxes, encode,
-};
+use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
 use atelier_platform::{PlatformError, storage::Storage, uploads};
 use axum::{
     extract::{DefaultBodyLimit, Multipart, State},
@@ -20,7 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    detectors::DetectorsError,
+    detectors::{DetectorsError, png_with_boxes},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path, Query},
     routes::uploads::Form,
@@ -213,26 +211,11 @@ async fn run_detection(
     .map_err(|err| ApiError::Internal(err.into()))?
 }
 
-fn png_with_boxes(
-    mut image: atelier_imaging::RgbImage,
+fn png_response(
+    image: atelier_imaging::RgbImage,
     boxes: &[atelier_haar::Rect],
 ) -> ApiResult<Response> {
-    let outlines: Vec<BoxOutline> = boxes
-        .iter()
-        .map(|b| BoxOutline {
-            x: b.x.into(),
-            y: b.y.into(),
-            width: b.width.into(),
-            height: b.height.into(),
-        })
-        .collect();
-    let thickness = (image.width().max(image.height()) / 300).max(2);
-    draw_boxes(&mut image, &outlines, [255, 40, 40], thickness);
-    let png = encode(
-        &atelier_imaging::DynamicImage::ImageRgb8(image),
-        OutputFormat::Png,
-    )
-    .map_err(|err| ApiError::Internal(err.into()))?;
+    let png = png_with_boxes(image, boxes).map_err(|err| ApiError::Internal(err.into()))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
@@ -275,7 +258,7 @@ pub async fn detect(
     let limits = state.platform.config().uploads.decode;
     let (image, boxes) = run_detection(request.image, cascade, query.params(), limits).await?;
     if query.draw.unwrap_or(false) {
-        return png_with_boxes(image, &boxes);
+        return png_response(image, &boxes);
     }
     Ok(Json(Detection {
         cascade: name,
@@ -329,7 +312,7 @@ pub async fn processed_upload(
     let (_, cascade) = cascade_for(&state, &query, None).await?;
     let limits = state.platform.config().uploads.decode;
     let (image, boxes) = run_detection(bytes.to_vec(), cascade, query.params(), limits).await?;
-    png_with_boxes(image, &boxes)
+    png_response(image, &boxes)
 }
 
 /// Detection routes.
