@@ -174,6 +174,11 @@ pub struct ModelArgs {
     #[arg(long, env = "ATELIER_INFER_THREADS", value_name = "N")]
     pub infer_threads: Option<usize>,
 
+    /// Single-threaded model instances a batch is split across (a lone image still runs on
+    /// one instance with --infer-threads threads); 1 turns splitting off [default: 2].
+    #[arg(long, env = "ATELIER_INFER_LANES", value_name = "N")]
+    pub infer_lanes: Option<usize>,
+
     /// Most images run as one batch [default: 8].
     #[arg(long, env = "ATELIER_MAX_BATCH", value_name = "N")]
     pub max_batch: Option<usize>,

@@ -51,6 +51,8 @@ pub struct FileModels {
     pub runtime: Option<String>,
     /// See `--infer-threads`.
     pub threads: Option<usize>,
+    /// See `--infer-lanes`.
+    pub lanes: Option<usize>,
     /// See `--max-batch`.
     pub max_batch: Option<usize>,
     /// See `--max-batch-delay-ms`.
@@ -237,6 +239,10 @@ fn models_config(
     }
     if let Some(threads) = args.infer_threads.or(file.threads) {
         config.intra_threads = threads.max(1);
+    }
+    if let Some(lanes) = args.infer_lanes.or(file.lanes) {
+        anyhow::ensure!((1..=64).contains(&lanes), "infer lanes must be 1–64");
+        config.lanes = lanes;
     }
     if let Some(batch) = args.max_batch.or(file.max_batch) {
         anyhow::ensure!((1..=256).contains(&batch), "max batch must be 1–256");

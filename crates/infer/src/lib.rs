@@ -5,6 +5,7 @@ pub mod batching;
 pub mod convert;
 pub mod download;
 mod error;
+pub mod lanes;
 pub mod manifest;
 mod ort_backend;
 pub mod ort_dylib;
@@ -18,6 +19,7 @@ pub use batching::{
     BatchObserver, BatchStats, BatchingConfig, BatchingExecutor, ExecutorCounters, Pending,
 };
 pub use error::InferError;
+pub use lanes::LanedModel;
 pub use manifest::{InputSpec, Manifest, ModelEntry};
 pub use ort_dylib::{OrtLibraryConfig, default_cache_dir};
 pub use registry::{Registry, RegistryError, ResolvedModel};

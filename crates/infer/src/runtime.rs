@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::ort_backend::OrtEnvironment;
 use crate::ort_dylib::{self, LibrarySource, OrtLibraryConfig};
 use crate::rten_backend::RtenModel;
-use crate::{BackendKind, InferError, Model};
+use crate::{BackendKind, InferError, LanedModel, Model};
 
 /// Which runtime to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -155,14 +155,34 @@ impl Runtime {
 
     /// Loads an ONNX model file on this runtime.
     pub fn load(&self, path: &Path) -> Result<Box<dyn Model>, InferError> {
+        self.load_with_threads(path, self.intra_threads)
+    }
+
+    /// Loads an ONNX model file on this runtime with its own intra-op thread count.
+    pub fn load_with_threads(
+        &self,
+        path: &Path,
+        intra_threads: usize,
+    ) -> Result<Box<dyn Model>, InferError> {
+        let threads = intra_threads.max(1);
         match &self.ort {
-            Some(env) => Ok(Box::new(env.load(
-                path,
-                self.intra_threads,
-                self.spinning,
-            )?)),
-            None => Ok(Box::new(RtenModel::load(path, self.intra_threads)?)),
+            Some(env) => Ok(Box::new(env.load(path, threads, self.spinning)?)),
+            None => Ok(Box::new(RtenModel::load(path, threads)?)),
         }
+    }
+
+    /// Loads an ONNX model as a [`LanedModel`]: a lone input runs on an instance with the
+    /// runtime's intra-op threads, a batch is split across `lanes` single-threaded instances.
+    /// With fewer than two lanes this is [`Runtime::load`].
+    pub fn load_laned(&self, path: &Path, lanes: usize) -> Result<Box<dyn Model>, InferError> {
+        if lanes < 2 {
+            return self.load(path);
+        }
+        let solo = self.load(path)?;
+        let lanes = (0..lanes)
+            .map(|_| self.load_with_threads(path, 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(LanedModel::new(solo, lanes)))
     }
 
     /// Loads an ONNX model file on rten, whatever the chosen runtime (for comparisons).

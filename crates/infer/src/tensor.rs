@@ -81,6 +81,56 @@ impl Tensor {
             })
             .collect())
     }
+    /// Cuts the first axis into at most `parts` contiguous slices whose sizes differ by at
+    /// most one (the first slices take the extra items); never returns an empty slice.
+    pub fn slice_batch(&self, parts: usize) -> Result<Vec<Tensor>, InferError> {
+        let batch = self.shape.first().copied().unwrap_or(0);
+        if batch == 0 || parts == 0 {
+            return Err(InferError::BadInput(format!(
+                "cannot cut shape {:?} into {parts} slices",
+                self.shape
+            )));
+        }
+        let parts = parts.min(batch);
+        let item = self.data.len() / batch;
+        let (base, extra) = (batch / parts, batch % parts);
+        let mut slices = Vec::with_capacity(parts);
+        let mut start = 0;
+        for index in 0..parts {
+            let count = base + usize::from(index < extra);
+            let mut shape = self.shape.clone();
+            shape[0] = count;
+            slices.push(Tensor {
+                shape,
+                data: self.data[start * item..(start + count) * item].to_vec(),
+            });
+            start += count;
+        }
+        Ok(slices)
+    }
+
+    /// Joins tensors along their first axis; all other dimensions must agree.
+    pub fn concat_batches(parts: &[&Tensor]) -> Result<Tensor, InferError> {
+        let Some(first) = parts.first() else {
+            return Err(InferError::BadOutput("cannot join zero tensors".into()));
+        };
+        let rest = first.shape.get(1..).unwrap_or_default();
+        let mut batch = 0;
+        let mut data = Vec::with_capacity(parts.iter().map(|p| p.data.len()).sum());
+        for part in parts {
+            if part.shape.get(1..).unwrap_or_default() != rest || part.shape.is_empty() {
+                return Err(InferError::ShapeMismatch {
+                    expected: first.shape.clone(),
+                    got: part.shape.clone(),
+                });
+            }
+            batch += part.shape[0];
+            data.extend_from_slice(&part.data);
+        }
+        let mut shape = first.shape.clone();
+        shape[0] = batch;
+        Tensor::new(shape, data)
+    }
 }
 
 /// The shape of one batch item: `[1, c, h, w]` and `[c, h, w]` both give `[c, h, w]`.
@@ -131,6 +181,30 @@ impl Outputs {
     /// Whether there are no outputs.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Joins the outputs of runs on consecutive slices of one batch, output by output.
+    pub fn concat_batches(parts: &[Outputs]) -> Result<Outputs, InferError> {
+        let Some(first) = parts.first() else {
+            return Err(InferError::BadOutput("cannot join zero outputs".into()));
+        };
+        let mut joined = Vec::with_capacity(first.0.len());
+        for (index, (name, _)) in first.0.iter().enumerate() {
+            let tensors = parts
+                .iter()
+                .map(|part| {
+                    part.0
+                        .get(index)
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, t)| t)
+                        .ok_or_else(|| {
+                            InferError::BadOutput(format!("a slice lacks output {name}"))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            joined.push((name.clone(), Tensor::concat_batches(&tensors)?));
+        }
+        Ok(Outputs(joined))
     }
 
     /// Splits batched outputs into one [`Outputs`] per batch item.

@@ -22,6 +22,9 @@ pub struct ModelsConfig {
     pub runtime: RuntimePreference,
     /// Threads inside one operator.
     pub intra_threads: usize,
+    /// Single-threaded instances a batch is split across (see [`atelier_infer::LanedModel`]);
+    /// below 2, every batch runs on one instance with `intra_threads` threads.
+    pub lanes: usize,
     /// Dynamic batching.
     pub batching: BatchingConfig,
     /// Whether missing models and the ONNX Runtime library may be fetched from their registries.
@@ -39,6 +42,7 @@ impl ModelsConfig {
             cache_dir: data_dir.join("models"),
             runtime: RuntimePreference::Auto,
             intra_threads: 2,
+            lanes: 2,
             batching: BatchingConfig::default(),
             allow_download: true,
             default_classifier: "efficientnet-lite0".to_owned(),
@@ -217,7 +221,7 @@ fn load_classifier(
     let executor = BatchingExecutor::spawn(
         name,
         &config.batching,
-        || runtime.load(&path),
+        || runtime.load_laned(&path, config.lanes),
         Some(observer()),
     )
     .map_err(|err| unavailable(name, err))?;

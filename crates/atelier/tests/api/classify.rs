@@ -136,6 +136,24 @@ async fn concurrent_requests_are_batched_and_all_answered() {
     app.stop().await;
 }
 
+/// A CMYK JPEG (Adobe APP14, as print workflows and some cameras write) is converted to RGB, not
+/// refused and not colour-inverted: the cat stays a cat. The fixture is scikit-image's `chelsea` at
+/// 300 × 200, written by Pillow with `convert("CMYK").save(path, quality=85)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmyk_jpeg_is_read_in_the_right_colours() {
+    let app = app().await;
+    let cmyk = include_bytes!("../fixtures/chelsea-cmyk.jpg").to_vec();
+    let response = post_image(&app, "/api/v1/classify", cmyk, &[("top_k", "5")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.expect("json");
+    let cats = ["n02123045", "n02123159", "n02124075"]; // tabby, tiger cat, Egyptian cat
+    assert!(
+        cats.contains(&answer["class_id"].as_str().unwrap_or_default()),
+        "a CMYK cat is still a cat: {answer}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_images_are_answered_and_bad_ones_refused_clearly() {
     let app = app().await;

@@ -14,7 +14,7 @@ use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{Json, Query},
     models::{ModelsError, PrepareError},
-    routes::uploads::Form,
+    routes::uploads::{Form, bad_multipart, read_part},
     state::AppState,
 };
 
@@ -32,7 +32,10 @@ pub struct ClassifyQuery {
 
 /// The multipart form: the image in `file`, and optionally `top_k` and `model`.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "describes the multipart form to OpenAPI; never built"
+)]
 pub struct ClassifyForm {
     /// The image (JPEG, PNG, WebP or GIF).
     #[schema(format = Binary, value_type = String)]
@@ -126,18 +129,11 @@ async fn read_form(
     mut options: ClassifyQuery,
 ) -> ApiResult<Request> {
     let mut image = None;
-    while let Some(mut field) = form
-        .next_field()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-    {
+    while let Some(mut field) = form.next_field().await.map_err(bad_multipart)? {
         match field.name() {
             Some("top_k") | Some("model") => {
                 let name = field.name().map(str::to_owned);
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?;
+                let text = field.text().await.map_err(bad_multipart)?;
                 if name.as_deref() == Some("top_k") {
                     let k = text.trim().parse().map_err(|_| {
                         ApiError::bad_request("bad-top-k", "top_k must be a number")
@@ -150,18 +146,7 @@ async fn read_form(
             _ if image.is_none()
                 && (field.name() == Some("file") || field.file_name().is_some()) =>
             {
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field
-                    .chunk()
-                    .await
-                    .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-                {
-                    if (bytes.len() + chunk.len()) as u64 > max_bytes {
-                        return Err(PlatformError::PayloadTooLarge { limit: max_bytes }.into());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                image = Some(bytes);
+                image = Some(read_part(&mut field, max_bytes).await?);
             }
             _ => {}
         }

@@ -21,7 +21,7 @@ use crate::{
     detectors::{DetectorsError, png_with_boxes},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path, Query},
-    routes::uploads::Form,
+    routes::uploads::{Form, bad_multipart, read_part},
     state::AppState,
 };
 
@@ -71,7 +71,10 @@ impl DetectQuery {
 
 /// The multipart form: the image in `file`, optionally your own cascade in `cascade_xml`.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "describes the multipart form to OpenAPI; never built"
+)]
 pub struct DetectForm {
     /// The image (JPEG, PNG, WebP or GIF).
     #[schema(format = Binary, value_type = String)]
@@ -151,28 +154,14 @@ struct DetectRequest {
 async fn read_form(mut form: Multipart, max_bytes: u64) -> ApiResult<DetectRequest> {
     let mut image = None;
     let mut cascade_xml = None;
-    while let Some(mut field) = form
-        .next_field()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-    {
+    while let Some(mut field) = form.next_field().await.map_err(bad_multipart)? {
         let is_cascade = field.name() == Some("cascade_xml");
         let limit = if is_cascade {
             MAX_CASCADE_XML_BYTES as u64
         } else {
             max_bytes
         };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(PlatformError::PayloadTooLarge { limit }.into());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_part(&mut field, limit).await?;
         if is_cascade {
             cascade_xml = Some(bytes);
         } else if image.is_none() {

@@ -32,7 +32,10 @@ pub struct UploadView {
 
 /// The multipart form of an upload: one file part named `file`.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "describes the multipart form to OpenAPI; never built"
+)]
 pub struct UploadForm {
     /// The file: JPEG, PNG, WebP, GIF or MP4 (judged by content).
     #[schema(format = Binary, value_type = String)]
@@ -60,6 +63,26 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                 ApiError::bad_request("expected-multipart", rejection.body_text())
             })
     }
+}
+
+/// Reads one multipart part into memory, refusing it with 413 once it passes `limit` bytes.
+pub(crate) async fn read_part(
+    field: &mut axum::extract::multipart::Field<'_>,
+    limit: u64,
+) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(PlatformError::PayloadTooLarge { limit }.into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// A malformed multipart body, as a 400 with code `bad-multipart`.
+pub(crate) fn bad_multipart(err: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::bad_request("bad-multipart", err.body_text())
 }
 
 pub(crate) async fn view(state: &AppState, upload: Upload) -> ApiResult<UploadView> {
@@ -96,7 +119,7 @@ fn multipart_error(err: axum::extract::multipart::MultipartError, state: &AppSta
         }
         .into()
     } else {
-        ApiError::bad_request("bad-multipart", err.body_text())
+        bad_multipart(err)
     }
 }
 
