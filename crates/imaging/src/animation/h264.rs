@@ -45,8 +45,8 @@ impl Default for Mp4Options {
 
 /// Encodes `frames` as an H.264 MP4 at `fps` (1–120), with the default [`AnimationLimits`].
 ///
-/// Odd sizes are padded to even by repeating the last column / row; the file records the padded
-/// size.
+/// Odd sides are padded to even, and sides under 16 pixels to 16 (OpenH264's minimum), by
+/// repeating the last column / row; the file records the padded size.
 pub fn encode_mp4(
     frames: &[RgbaImage],
     fps: u32,

@@ -292,6 +292,13 @@ struct Bin {
 }
 
 impl Bin {
+    fn add(&mut self, other: &Bin) {
+        self.count += other.count;
+        for (mine, theirs) in self.sum.iter_mut().zip(other.sum) {
+            *mine += theirs;
+        }
+    }
+
     fn mean(&self) -> [f64; 3] {
         let n = self.count as f64;
         [
@@ -346,10 +353,7 @@ fn histogram(frames: &[RgbaImage], mode: PixelMode) -> Vec<Bin> {
             || vec![Bin::default(); size],
             |mut a, b| {
                 for (x, y) in a.iter_mut().zip(b) {
-                    x.count += y.count;
-                    for k in 0..3 {
-                        x.sum[k] += y.sum[k];
-                    }
+                    x.add(&y);
                 }
                 a
             },
@@ -428,15 +432,11 @@ fn total(spread: [f64; 3]) -> f64 {
 }
 
 fn mean_color(bins: &[Bin]) -> [u8; 3] {
-    let mut count = 0u64;
-    let mut sum = [0u64; 3];
+    let mut total = Bin::default();
     for bin in bins {
-        count += bin.count;
-        for k in 0..3 {
-            sum[k] += bin.sum[k];
-        }
+        total.add(bin);
     }
-    let count = count.max(1);
+    let (count, sum) = (total.count.max(1), total.sum);
     [
         ((sum[0] + count / 2) / count) as u8,
         ((sum[1] + count / 2) / count) as u8,
@@ -458,10 +458,7 @@ fn kmeans(bins: &[Bin], mut palette: Vec<[u8; 3]>) -> Vec<[u8; 3]> {
                     let m = bin.mean();
                     let index = nearest(&palette, [m[0] as i32, m[1] as i32, m[2] as i32]);
                     let group = &mut groups[usize::from(index)];
-                    group.count += bin.count;
-                    for k in 0..3 {
-                        group.sum[k] += bin.sum[k];
-                    }
+                    group.add(bin);
                     groups
                 },
             )
@@ -469,10 +466,7 @@ fn kmeans(bins: &[Bin], mut palette: Vec<[u8; 3]>) -> Vec<[u8; 3]> {
                 || vec![Bin::default(); palette.len()],
                 |mut a, b| {
                     for (x, y) in a.iter_mut().zip(b) {
-                        x.count += y.count;
-                        for k in 0..3 {
-                            x.sum[k] += y.sum[k];
-                        }
+                        x.add(&y);
                     }
                     a
                 },

@@ -1,5 +1,6 @@
 //! RGBA → I420 (YUV 4:2:0, BT.601 limited range) for the H.264 encoder: alpha is composited onto a
-//! background, odd sizes are padded to even by repeating the last column / row.
+//! background; odd sides are padded to even, and sides under 16 to 16, by repeating the last
+//! column / row.
 
 use image::RgbaImage;
 
@@ -17,9 +18,13 @@ pub(crate) struct I420 {
     pub v: Vec<u8>,
 }
 
-/// The even size a `width` × `height` frame is padded to.
+/// OpenH264 refuses pictures smaller than one macroblock on either side.
+const MIN_SIDE: u32 = 16;
+
+/// The size a `width` × `height` frame is padded to: even, and at least 16 on each side.
 pub(crate) fn padded_size(width: u32, height: u32) -> (u32, u32) {
-    (width + (width & 1), height + (height & 1))
+    let pad = |side: u32| (side + (side & 1)).max(MIN_SIDE);
+    (pad(width), pad(height))
 }
 
 #[inline]
@@ -114,18 +119,24 @@ mod tests {
 
     #[test]
     fn odd_sizes_are_padded_by_repeating_the_edge() {
-        let mut frame = RgbaImage::from_pixel(3, 1, image::Rgba([0, 0, 0, 255]));
-        frame.put_pixel(2, 0, image::Rgba([255, 255, 255, 255]));
+        let mut frame = RgbaImage::from_pixel(17, 19, image::Rgba([0, 0, 0, 255]));
+        for y in 0..19 {
+            frame.put_pixel(16, y, image::Rgba([255, 255, 255, 255]));
+        }
         let yuv = rgba_to_i420(&frame, [0, 0, 0]);
-        assert_eq!((yuv.width, yuv.height), (4, 2));
-        assert_eq!(yuv.y, vec![16, 16, 235, 235, 16, 16, 235, 235]);
-        assert_eq!(yuv.u.len(), 2);
+        assert_eq!((yuv.width, yuv.height), (18, 20));
+        for row in yuv.y.chunks_exact(18) {
+            assert_eq!(&row[15..], &[16, 235, 235]);
+        }
+        assert_eq!(yuv.u.len(), 9 * 10);
+        assert_eq!(padded_size(3, 1), (16, 16));
+        assert_eq!(padded_size(640, 361), (640, 362));
     }
 
     #[test]
     fn transparent_pixels_take_the_background_colour() {
-        let frame = RgbaImage::from_pixel(2, 2, image::Rgba([0, 0, 0, 0]));
+        let frame = RgbaImage::from_pixel(16, 16, image::Rgba([0, 0, 0, 0]));
         let yuv = rgba_to_i420(&frame, [255, 255, 255]);
-        assert_eq!(yuv.y, vec![235; 4]);
+        assert_eq!(yuv.y, vec![235; 256]);
     }
 }
