@@ -61,6 +61,8 @@ const HIST_BITS: u32 = 5;
 /// Pixels looked at when building the histogram; larger inputs are sampled with a stride.
 const HISTOGRAM_SAMPLE: u64 = 4_000_000;
 const KMEANS_PASSES: usize = 3;
+/// Most error (per channel, in levels) a pixel takes from its neighbours when dithering.
+const MAX_CARRIED_ERROR: i32 = 32;
 
 #[inline]
 fn pack(rgb: [u8; 3]) -> u32 {
@@ -160,23 +162,22 @@ impl Quantizer {
             None if dither => self.map_dithered(frame, rect, mode, transparent),
             None => {
                 let mut out = Vec::with_capacity(rect.width as usize * rect.height as usize);
-                for y in rect.y..rect.y + rect.height {
-                    for x in rect.x..rect.x + rect.width {
-                        out.push(match mode.rgb(frame.get_pixel(x, y).0) {
+                for row in rect_rows(frame, rect) {
+                    out.extend(row.chunks_exact(4).map(
+                        |p| match mode.rgb([p[0], p[1], p[2], p[3]]) {
                             None => transparent,
-                            Some(c) => self.nearest_cached([
-                                i32::from(c[0]),
-                                i32::from(c[1]),
-                                i32::from(c[2]),
-                            ]),
-                        });
-                    }
+                            Some(c) => self.nearest_cached(c.map(i32::from)),
+                        },
+                    ));
                 }
                 out
             }
         }
     }
 
+    /// Serpentine Floyd–Steinberg. The diffused error is damped (×7/8) and what a pixel receives
+    /// is capped (±[`MAX_CARRIED_ERROR`]), so a region whose colour falls between distant palette
+    /// entries gets a regular pattern instead of stray far-off pixels.
     fn map_dithered(
         &self,
         frame: &RgbaImage,
@@ -185,36 +186,38 @@ impl Quantizer {
         transparent: u8,
     ) -> Vec<u8> {
         let width = rect.width as usize;
-        let mut out = Vec::with_capacity(width * rect.height as usize);
+        let mut out = vec![transparent; width * rect.height as usize];
         // Errors ×16 for this row and the next, with one guard cell on each side.
         let mut current = vec![[0i32; 3]; width + 2];
         let mut next = vec![[0i32; 3]; width + 2];
-        let raw = frame.as_raw();
-        let stride = frame.width() as usize * 4;
-        for y in rect.y..rect.y + rect.height {
-            let row = &raw[y as usize * stride..][..stride];
-            for (i, x) in (rect.x..rect.x + rect.width).enumerate() {
-                let at = x as usize * 4;
-                let pixel = [row[at], row[at + 1], row[at + 2], row[at + 3]];
-                let Some(c) = mode.rgb(pixel) else {
-                    out.push(transparent);
+        for (row_index, (row, out_row)) in rect_rows(frame, rect)
+            .zip(out.chunks_exact_mut(width))
+            .enumerate()
+        {
+            let backwards = row_index % 2 == 1;
+            for step in 0..width {
+                let i = if backwards { width - 1 - step } else { step };
+                let p = &row[i * 4..i * 4 + 4];
+                let Some(c) = mode.rgb([p[0], p[1], p[2], p[3]]) else {
                     continue;
                 };
-                let e = current[i + 1];
-                let wanted = [
-                    (i32::from(c[0]) + (e[0] + 8).div_euclid(16)).clamp(0, 255),
-                    (i32::from(c[1]) + (e[1] + 8).div_euclid(16)).clamp(0, 255),
-                    (i32::from(c[2]) + (e[2] + 8).div_euclid(16)).clamp(0, 255),
-                ];
-                let index = self.nearest_cached(wanted);
-                out.push(index);
-                let got = self.palette[usize::from(index)];
+                let carried = current[i + 1];
+                let mut wanted = [0i32; 3];
                 for k in 0..3 {
-                    let err = wanted[k] - i32::from(got[k]);
-                    current[i + 2][k] += err * 7;
-                    next[i][k] += err * 3;
+                    let e = ((carried[k] + 8) >> 4).clamp(-MAX_CARRIED_ERROR, MAX_CARRIED_ERROR);
+                    wanted[k] = (i32::from(c[k]) + e).clamp(0, 255);
+                }
+                let index = self.nearest_cached(wanted);
+                out_row[i] = index;
+                let got = self.palette[usize::from(index)];
+                // Guard cells: index i + 1 is this pixel; ahead and behind depend on direction.
+                let (ahead, behind) = if backwards { (i, i + 2) } else { (i + 2, i) };
+                for k in 0..3 {
+                    let err = (wanted[k] - i32::from(got[k])) * 7 / 8;
+                    current[ahead][k] += err * 7;
+                    next[behind][k] += err * 3;
                     next[i + 1][k] += err * 5;
-                    next[i + 2][k] += err;
+                    next[ahead][k] += err;
                 }
             }
             std::mem::swap(&mut current, &mut next);
@@ -222,6 +225,18 @@ impl Quantizer {
         }
         out
     }
+}
+
+/// The RGBA bytes of each row of `rect` in `frame`.
+fn rect_rows(frame: &RgbaImage, rect: Rect) -> impl Iterator<Item = &[u8]> {
+    let stride = frame.width() as usize * 4;
+    let (left, right) = (rect.x as usize * 4, (rect.x + rect.width) as usize * 4);
+    frame
+        .as_raw()
+        .chunks_exact(stride)
+        .skip(rect.y as usize)
+        .take(rect.height as usize)
+        .map(move |row| &row[left..right])
 }
 
 fn map_exact(
@@ -233,9 +248,9 @@ fn map_exact(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(rect.width as usize * rect.height as usize);
     let mut last: Option<(u32, u8)> = None;
-    for y in rect.y..rect.y + rect.height {
-        for x in rect.x..rect.x + rect.width {
-            let Some(c) = mode.rgb(frame.get_pixel(x, y).0) else {
+    for row in rect_rows(frame, rect) {
+        for p in row.chunks_exact(4) {
+            let Some(c) = mode.rgb([p[0], p[1], p[2], p[3]]) else {
                 out.push(transparent);
                 continue;
             };
