@@ -1,7 +1,8 @@
 //! Times the animation encoders on synthetic frames (moving shapes over a drifting gradient, like
 //! a drawn character dancing over a parallax background): GIF with and without dithering, and MP4.
-//! Prints one line per encoder with the median of the runs; with `--out DIR` also writes the
-//! frames as PNG (for the ffmpeg reference in `bench/encode/run.sh`) and the encoded files.
+//! Prints one line per encoder with the median wall and CPU time of the runs; with `--out DIR` also
+//! writes the frames as raw RGBA (`frames.rgba`, the input of the ffmpeg reference in
+//! `bench/encode/run.sh`) and the encoded files.
 //!
 //! Usage: `encode_bench [--frames 150] [--size 512] [--fps 30] [--runs 5] [--out DIR]`
 
@@ -131,10 +132,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| frame(i, args.frames, args.size))
         .collect();
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir.join("frames"))?;
-        for (i, f) in frames.iter().enumerate() {
-            f.save(dir.join("frames").join(format!("{i:04}.png")))?;
-        }
+        std::fs::create_dir_all(dir)?;
+        let raw: Vec<u8> = frames
+            .iter()
+            .flat_map(|f| f.as_raw().iter().copied())
+            .collect();
+        std::fs::write(dir.join("frames.rgba"), raw)?;
     }
     println!(
         "{} frames of {}x{} at {} fps, {} runs, {} rayon threads",

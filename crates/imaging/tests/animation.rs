@@ -237,6 +237,16 @@ fn repeated_frames_stay_frames_and_decode_unchanged() {
 }
 
 #[test]
+fn encoding_is_deterministic_whatever_the_thread_scheduling() {
+    let frames = gradient_frames(8, 96, 64);
+    let gif = || encode_gif(&frames, 24, &GifOptions::default()).expect("gif");
+    assert_eq!(gif(), gif());
+    let frames = gradient_frames(40, 32, 32);
+    let mp4 = || encode_mp4(&frames, 10, &Mp4Options::default()).expect("mp4");
+    assert_eq!(mp4(), mp4());
+}
+
+#[test]
 fn gif_input_errors_are_typed() {
     let frames = four_colour_frames(2);
     let options = GifOptions::default();

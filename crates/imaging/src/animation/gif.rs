@@ -169,13 +169,22 @@ fn clear_unchanged(
     indices: &mut [u8],
     transparent: u8,
 ) {
-    let mut at = 0;
-    for y in rect.y..rect.y + rect.height {
-        for x in rect.x..rect.x + rect.width {
-            if previous.get_pixel(x, y) == frame.get_pixel(x, y) {
-                indices[at] = transparent;
+    let stride = frame.width() as usize * 4;
+    let (left, right) = (rect.x as usize * 4, (rect.x + rect.width) as usize * 4);
+    let rows = previous
+        .as_raw()
+        .chunks_exact(stride)
+        .zip(frame.as_raw().chunks_exact(stride))
+        .skip(rect.y as usize)
+        .zip(indices.chunks_exact_mut(rect.width as usize));
+    for ((before, now), out) in rows {
+        let pixels = before[left..right]
+            .chunks_exact(4)
+            .zip(now[left..right].chunks_exact(4));
+        for ((p, q), index) in pixels.zip(out) {
+            if p == q {
+                *index = transparent;
             }
-            at += 1;
         }
     }
 }
