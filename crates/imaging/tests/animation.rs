@@ -115,6 +115,17 @@ fn transparency_is_kept_even_where_it_appears_over_an_earlier_opaque_frame() {
 }
 
 #[test]
+fn fully_transparent_frames_encode_and_decode_as_transparent() {
+    let frames = vec![RgbaImage::from_pixel(5, 4, CLEAR); 3];
+    let bytes = encode_gif(&frames, 10, &GifOptions::default()).expect("encode");
+    let decoded = decode_gif(&bytes);
+    assert_eq!(decoded.len(), 3);
+    for frame in &decoded {
+        assert!(frame.buffer().pixels().all(|p| p.0[3] == 0));
+    }
+}
+
+#[test]
 fn a_background_colour_replaces_transparency() {
     let mut frame = RgbaImage::from_pixel(4, 4, CLEAR);
     frame.put_pixel(1, 1, RED);
@@ -578,7 +589,7 @@ fn ffprobe_counts_every_frame_and_ffmpeg_decodes_the_colour() {
 }
 
 #[test]
-fn ffprobe_reads_our_gif_frames_and_duration() {
+fn ffprobe_reads_our_gif_size_and_frames() {
     if !ffprobe_available() {
         return;
     }
