@@ -492,6 +492,29 @@ fn mp4_input_errors_are_typed() {
     assert!(demux_mp4(&bytes[..bytes.len() - 10]).is_err());
 }
 
+#[test]
+fn readers_survive_truncated_and_corrupted_files() {
+    let mp4 = encode_mp4(&gradient_frames(3, 16, 16), 10, &Mp4Options::default()).expect("mp4");
+    let gif = encode_gif(&four_colour_frames(3), 10, &GifOptions::default()).expect("gif");
+    for cut in 0..mp4.len() {
+        let _ = demux_mp4(&mp4[..cut]);
+    }
+    for cut in 0..gif.len() {
+        let _ = inspect_gif(&gif[..cut]);
+    }
+    // Every byte of the MP4 header set to 0xff in turn: errors or answers, never a panic.
+    let moov_end = mp4.windows(4).position(|w| w == b"mdat").expect("mdat");
+    for at in 0..moov_end {
+        let mut bad = mp4.clone();
+        bad[at] = 0xff;
+        if let Ok(track) = demux_mp4(&bad) {
+            for i in 0..track.samples.len() {
+                let _ = track.annex_b(i);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- ffprobe / ffmpeg
 
 /// Whether ffprobe runs; when `ATELIER_REQUIRE_FFPROBE=1` its absence fails the test.

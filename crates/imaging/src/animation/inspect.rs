@@ -345,7 +345,7 @@ fn sample_sizes(stsz: &[u8]) -> Result<Vec<u32>, AnimationError> {
     if uniform != 0 {
         let n = r.u32()? as usize;
         // A uniform size with a forged huge count would allocate; cap by what the file could hold.
-        if n > 1 << 28 {
+        if n > 1 << 24 {
             return Err(malformed(format!("{n} samples")));
         }
         return Ok(vec![uniform; n]);
@@ -417,9 +417,9 @@ fn read_samples(
         let mut at = usize::try_from(offset).map_err(|_| malformed("offset too large".into()))?;
         for _ in 0..per_chunk {
             let Some(&size) = sizes.get(next) else { break };
-            let data = bytes
-                .get(at..at + size as usize)
-                .ok_or_else(|| malformed(format!("sample {next} lies outside the file")))?;
+            let outside = || malformed(format!("sample {next} lies outside the file"));
+            let end = at.checked_add(size as usize).ok_or_else(outside)?;
+            let data = bytes.get(at..end).ok_or_else(outside)?;
             let number = next as u32 + 1;
             samples.push(Mp4Sample {
                 data: data.to_vec(),
@@ -428,7 +428,7 @@ fn read_samples(
                     .is_none_or(|k| k.binary_search(&number).is_ok()),
                 duration: durations.get(next).copied().unwrap_or(0),
             });
-            at += size as usize;
+            at = end;
             next += 1;
         }
     }
