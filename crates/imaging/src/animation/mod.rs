@@ -55,14 +55,12 @@ pub enum AnimationError {
         /// The limit it exceeded.
         limit: u64,
     },
-    /// The frame rate is 0 or above the encoder's maximum.
-    #[error("frame rate {fps} is not in 1..={max}")]
-    InvalidFps {
-        /// The requested frames per second.
-        fps: u32,
-        /// The highest rate this encoder accepts.
-        max: u32,
-    },
+    /// The frame rate is 0 or above the maximum (`AnimationLimits::max_fps`, 120 by default; GIF
+    /// at most 100).
+    #[error(
+        "frame rate out of range: it must be at least 1 and at most 120 (GIF: 100) or the configured limit"
+    )]
+    InvalidFps,
     /// A parameter is out of range (e.g. zero columns, zero-sized frames).
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
@@ -145,7 +143,7 @@ pub(crate) fn check_frames(
 /// Checks `fps` is in `1..=max`.
 pub(crate) fn check_fps(fps: u32, max: u32) -> Result<(), AnimationError> {
     if fps == 0 || fps > max {
-        return Err(AnimationError::InvalidFps { fps, max });
+        return Err(AnimationError::InvalidFps);
     }
     Ok(())
 }
