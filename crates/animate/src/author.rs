@@ -16,7 +16,9 @@ fn skeleton() -> Vec<BvhJoint> {
         parent,
         offset,
         channels: if parent.is_none() {
-            vec![Xposition, Yposition, Zposition, Zrotation, Xrotation, Yrotation]
+            vec![
+                Xposition, Yposition, Zposition, Zrotation, Xrotation, Yrotation,
+            ]
         } else {
             rot.clone()
         },
@@ -29,16 +31,36 @@ fn skeleton() -> Vec<BvhJoint> {
         j("neck", Some(2), [0.0, 22.0, 0.0], Some([0.0, 12.0, 0.0])),
         j("right_shoulder", Some(2), [-16.0, 0.0, 0.0], None),
         j("right_elbow", Some(4), [0.0, -27.0, 0.0], None),
-        j("right_hand", Some(5), [0.0, -25.0, 0.0], Some([0.0, -8.0, 0.0])),
+        j(
+            "right_hand",
+            Some(5),
+            [0.0, -25.0, 0.0],
+            Some([0.0, -8.0, 0.0]),
+        ),
         j("left_shoulder", Some(2), [16.0, 0.0, 0.0], None),
         j("left_elbow", Some(7), [0.0, -27.0, 0.0], None),
-        j("left_hand", Some(8), [0.0, -25.0, 0.0], Some([0.0, -8.0, 0.0])),
+        j(
+            "left_hand",
+            Some(8),
+            [0.0, -25.0, 0.0],
+            Some([0.0, -8.0, 0.0]),
+        ),
         j("right_hip", Some(0), [-9.0, 0.0, 0.0], None),
         j("right_knee", Some(10), [0.0, -42.0, 0.0], None),
-        j("right_foot", Some(11), [0.0, -42.0, 0.0], Some([0.0, 0.0, 10.0])),
+        j(
+            "right_foot",
+            Some(11),
+            [0.0, -42.0, 0.0],
+            Some([0.0, 0.0, 10.0]),
+        ),
         j("left_hip", Some(0), [9.0, 0.0, 0.0], None),
         j("left_knee", Some(13), [0.0, -42.0, 0.0], None),
-        j("left_foot", Some(14), [0.0, -42.0, 0.0], Some([0.0, 0.0, 10.0])),
+        j(
+            "left_foot",
+            Some(14),
+            [0.0, -42.0, 0.0],
+            Some([0.0, 0.0, 10.0]),
+        ),
     ]
 }
 
@@ -51,7 +73,11 @@ struct Pose {
 
 /// Ground contact while authoring: the root height that puts the lower foot `lift` above y = 0.
 fn ground(joints: &[BvhJoint], row: &mut [f64], lift: f64) {
-    let b = Bvh { joints: joints.to_vec(), frame_time: 1.0, frames: Vec::new() };
+    let b = Bvh {
+        joints: joints.to_vec(),
+        frame_time: 1.0,
+        frames: Vec::new(),
+    };
     row[1] = 0.0;
     let w = b.world_positions(row);
     let low = w[12][1].min(w[15][1]);
@@ -77,7 +103,6 @@ fn pose(m: Motion, t: f64) -> Pose {
             z[5] = 12.0;
             z[8] = -12.0;
             z[2] = 3.0 * s(t, 2.0, 0.0);
-            
         }
         Motion::Run => {
             let w = s(t, 1.0, 0.0);
@@ -111,7 +136,11 @@ fn pose(m: Motion, t: f64) -> Pose {
             } else {
                 0.0
             };
-            let air = if (0.3..0.7).contains(&t) { ((t - 0.3) / 0.4 * std::f64::consts::PI).sin() } else { 0.0 };
+            let air = if (0.3..0.7).contains(&t) {
+                ((t - 0.3) / 0.4 * std::f64::consts::PI).sin()
+            } else {
+                0.0
+            };
             z[10] = -35.0 * crouch - 10.0 * air; // knees out, feet back under the hips
             z[13] = 35.0 * crouch + 10.0 * air;
             z[11] = 70.0 * crouch + 20.0 * air;
@@ -170,5 +199,9 @@ pub fn clip(m: Motion) -> Bvh {
             row
         })
         .collect();
-    Bvh { joints, frame_time: 1.0 / fps, frames }
+    Bvh {
+        joints,
+        frame_time: 1.0 / fps,
+        frames,
+    }
 }

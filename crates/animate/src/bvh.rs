@@ -90,19 +90,36 @@ impl<'a> Tokens<'a> {
         Tokens { items, pos: 0 }
     }
     fn line(&self) -> usize {
-        self.items.get(self.pos.saturating_sub(1).min(self.items.len().saturating_sub(1))).map_or(0, |t| t.0)
+        self.items
+            .get(
+                self.pos
+                    .saturating_sub(1)
+                    .min(self.items.len().saturating_sub(1)),
+            )
+            .map_or(0, |t| t.0)
     }
     fn err(&self, message: impl Into<String>) -> AnimateError {
-        AnimateError::Bvh { line: self.line(), message: message.into() }
+        AnimateError::Bvh {
+            line: self.line(),
+            message: message.into(),
+        }
     }
     fn next(&mut self) -> Result<&'a str, AnimateError> {
-        let t = self.items.get(self.pos).map(|t| t.1).ok_or_else(|| self.err("unexpected end of file"))?;
+        let t = self
+            .items
+            .get(self.pos)
+            .map(|t| t.1)
+            .ok_or_else(|| self.err("unexpected end of file"))?;
         self.pos += 1;
         Ok(t)
     }
     fn expect(&mut self, word: &str) -> Result<(), AnimateError> {
         let t = self.next()?;
-        if t == word { Ok(()) } else { Err(self.err(format!("expected {word:?}, found {t:?}"))) }
+        if t == word {
+            Ok(())
+        } else {
+            Err(self.err(format!("expected {word:?}, found {t:?}")))
+        }
     }
     fn number(&mut self) -> Result<f64, AnimateError> {
         let t = self.next()?;
@@ -138,16 +155,26 @@ pub fn parse(text: &str) -> Result<Bvh, AnimateError> {
     let width: usize = joints.iter().map(|j: &BvhJoint| j.channels.len()).sum();
     let mut frames = Vec::with_capacity(n as usize);
     for _ in 0..n as usize {
-        let row = (0..width).map(|_| t.number()).collect::<Result<Vec<_>, _>>()?;
+        let row = (0..width)
+            .map(|_| t.number())
+            .collect::<Result<Vec<_>, _>>()?;
         frames.push(row);
     }
     if t.pos != t.items.len() {
         return Err(t.err("trailing data after the last frame"));
     }
-    Ok(Bvh { joints, frame_time, frames })
+    Ok(Bvh {
+        joints,
+        frame_time,
+        frames,
+    })
 }
 
-fn parse_joint(t: &mut Tokens<'_>, parent: Option<usize>, out: &mut Vec<BvhJoint>) -> Result<(), AnimateError> {
+fn parse_joint(
+    t: &mut Tokens<'_>,
+    parent: Option<usize>,
+    out: &mut Vec<BvhJoint>,
+) -> Result<(), AnimateError> {
     if out.len() >= MAX_JOINTS {
         return Err(t.err("too many joints"));
     }
@@ -166,7 +193,13 @@ fn parse_joint(t: &mut Tokens<'_>, parent: Option<usize>, out: &mut Vec<BvhJoint
         channels.push(Channel::parse(c).ok_or_else(|| t.err(format!("unknown channel {c:?}")))?);
     }
     let me = out.len();
-    out.push(BvhJoint { name, parent, offset, channels, end_site: None });
+    out.push(BvhJoint {
+        name,
+        parent,
+        offset,
+        channels,
+        end_site: None,
+    });
     loop {
         match t.next()? {
             "JOINT" => parse_joint(t, Some(me), out)?,
@@ -192,7 +225,11 @@ pub fn write(b: &Bvh) -> String {
         let j = &b.joints[i];
         let kind = if j.parent.is_none() { "ROOT" } else { "JOINT" };
         let _ = writeln!(s, "{pad}{kind} {}\n{pad}{{", j.name);
-        let _ = writeln!(s, "{pad}  OFFSET {} {} {}", j.offset[0], j.offset[1], j.offset[2]);
+        let _ = writeln!(
+            s,
+            "{pad}  OFFSET {} {} {}",
+            j.offset[0], j.offset[1], j.offset[2]
+        );
         let ch: Vec<&str> = j.channels.iter().map(|c| c.name()).collect();
         let _ = writeln!(s, "{pad}  CHANNELS {} {}", ch.len(), ch.join(" "));
         for (k, c) in b.joints.iter().enumerate() {
@@ -201,12 +238,21 @@ pub fn write(b: &Bvh) -> String {
             }
         }
         if let Some(e) = j.end_site {
-            let _ = writeln!(s, "{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {} {} {}\n{pad}  }}", e[0], e[1], e[2]);
+            let _ = writeln!(
+                s,
+                "{pad}  End Site\n{pad}  {{\n{pad}    OFFSET {} {} {}\n{pad}  }}",
+                e[0], e[1], e[2]
+            );
         }
         let _ = writeln!(s, "{pad}}}");
     }
     joint(b, 0, 0, &mut s);
-    let _ = writeln!(s, "MOTION\nFrames: {}\nFrame Time: {}", b.frames.len(), b.frame_time);
+    let _ = writeln!(
+        s,
+        "MOTION\nFrames: {}\nFrame Time: {}",
+        b.frames.len(),
+        b.frame_time
+    );
     for row in &b.frames {
         let v: Vec<String> = row.iter().map(|x| format!("{x:.3}")).collect();
         let _ = writeln!(s, "{}", v.join(" "));
@@ -247,7 +293,11 @@ impl Bvh {
         let i = (f.floor() as usize).min(n - 1);
         let j = (i + 1) % n;
         let a = f - i as f64;
-        self.frames[i].iter().zip(&self.frames[j]).map(|(x, y)| x + (y - x) * a).collect()
+        self.frames[i]
+            .iter()
+            .zip(&self.frames[j])
+            .map(|(x, y)| x + (y - x) * a)
+            .collect()
     }
 
     /// Length of the clip in seconds.
@@ -279,7 +329,10 @@ impl Bvh {
                 None => (r, trans),
                 Some(p) => {
                     let o = apply(&rots[p], trans);
-                    (mul(&rots[p], &r), [pos[p][0] + o[0], pos[p][1] + o[1], pos[p][2] + o[2]])
+                    (
+                        mul(&rots[p], &r),
+                        [pos[p][0] + o[0], pos[p][1] + o[1], pos[p][2] + o[2]],
+                    )
                 }
             };
             rots.push(wr);
@@ -307,7 +360,10 @@ mod tests {
         assert_eq!(b.joints[1].parent, Some(0));
         assert_eq!(b.joints[1].end_site, Some([1.0, 0.0, 0.0]));
         let p = b.world_positions(&b.frames[1]);
-        assert!((p[1][0] - 2.0).abs() < 1e-9 && (p[1][1] - 4.0).abs() < 1e-9, "{p:?}");
+        assert!(
+            (p[1][0] - 2.0).abs() < 1e-9 && (p[1][1] - 4.0).abs() < 1e-9,
+            "{p:?}"
+        );
         // Halfway between the frames.
         let mid = b.sample(0.25);
         assert!((mid[2] - 45.0).abs() < 1e-9);
@@ -322,7 +378,10 @@ mod tests {
     #[test]
     fn malformed_files_name_the_line() {
         let bad = TWO.replace("CHANNELS 1 Zrotation", "CHANNELS 1 Wrotation");
-        assert!(matches!(parse(&bad), Err(AnimateError::Bvh { line: 9, .. })));
+        assert!(matches!(
+            parse(&bad),
+            Err(AnimateError::Bvh { line: 9, .. })
+        ));
         let short = TWO.replace("2 3 90 0\n", "2 3 90\n");
         assert!(matches!(parse(&short), Err(AnimateError::Bvh { .. })));
         assert!(matches!(parse("HIERARCHY"), Err(AnimateError::Bvh { .. })));

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod bvh;
 mod error;
@@ -75,7 +76,12 @@ pub struct AnalyzeParams {
 
 impl Default for AnalyzeParams {
     fn default() -> Self {
-        Self { max_pixels: 40_000_000, work_size: 512, segment: SegmentParams::default(), joints: None }
+        Self {
+            max_pixels: 40_000_000,
+            work_size: 512,
+            segment: SegmentParams::default(),
+            joints: None,
+        }
     }
 }
 
@@ -122,7 +128,12 @@ impl Character {
 
     /// The mask's bounding box in source pixels.
     pub fn bbox(&self) -> BBox {
-        let b = self.mask.bbox().unwrap_or(BBox { x: 0, y: 0, width: 0, height: 0 });
+        let b = self.mask.bbox().unwrap_or(BBox {
+            x: 0,
+            y: 0,
+            width: 0,
+            height: 0,
+        });
         let k = 1.0 / self.scale;
         let x = (b.x as f32 * k).floor() as u32;
         let y = (b.y as f32 * k).floor() as u32;
@@ -140,7 +151,12 @@ impl Character {
         if m.width() == self.image_width && m.height() == self.image_height {
             m
         } else {
-            image::imageops::resize(&m, self.image_width, self.image_height, image::imageops::FilterType::Nearest)
+            image::imageops::resize(
+                &m,
+                self.image_width,
+                self.image_height,
+                image::imageops::FilterType::Nearest,
+            )
         }
     }
 
@@ -165,7 +181,11 @@ impl Character {
         let j = skeleton::from_joint_list(joints, self.image_width, self.image_height)?;
         let work = j.map(|p| p * self.scale);
         let rig = build_rig(&self.mask, work)?;
-        Ok(Character { rig, skeleton_source: SkeletonSource::User, ..self.clone() })
+        Ok(Character {
+            rig,
+            skeleton_source: SkeletonSource::User,
+            ..self.clone()
+        })
     }
 }
 
@@ -174,23 +194,38 @@ fn build_rig(mask: &Mask, joints: Joints) -> Result<rig::Rig, AnimateError> {
     let edge = (b.width.max(b.height) as f32 / 26.0).max(3.0);
     let points: Vec<Point> = rig::anchors().iter().map(|a| a.at(&joints)).collect();
     let m = mesh::triangulate(mask, &points, edge)?;
-    rig::Rig::new(m, joints, edge * 1.5)
+    rig::Rig::new(m, joints, edge)
 }
 
 /// Find the figure, estimate (or take) its joints, and rig it.
-pub fn analyze(image: &RgbaImage, params: &AnalyzeParams, progress: Progress<'_>) -> Result<Character, AnimateError> {
+pub fn analyze(
+    image: &RgbaImage,
+    params: &AnalyzeParams,
+    progress: Progress<'_>,
+) -> Result<Character, AnimateError> {
     let (w, h) = image.dimensions();
     if u64::from(w) * u64::from(h) > params.max_pixels {
-        return Err(AnimateError::ImageTooLarge { width: w, height: h, max_pixels: params.max_pixels });
+        return Err(AnimateError::ImageTooLarge {
+            width: w,
+            height: h,
+            max_pixels: params.max_pixels,
+        });
     }
     if w == 0 || h == 0 {
         return Err(AnimateError::NoFigure);
     }
-    let edited = params.joints.as_ref().map(|j| skeleton::from_joint_list(j, w, h)).transpose()?;
+    let edited = params
+        .joints
+        .as_ref()
+        .map(|j| skeleton::from_joint_list(j, w, h))
+        .transpose()?;
     progress(Stage::Segment, 0.0);
     let scale = (params.work_size.max(16) as f32 / w.max(h) as f32).min(1.0);
     let work = if scale < 1.0 {
-        let (ww, wh) = (((w as f32 * scale).round() as u32).max(1), ((h as f32 * scale).round() as u32).max(1));
+        let (ww, wh) = (
+            ((w as f32 * scale).round() as u32).max(1),
+            ((h as f32 * scale).round() as u32).max(1),
+        );
         image::imageops::resize(image, ww, wh, image::imageops::FilterType::Triangle)
     } else {
         image.clone()
@@ -212,7 +247,15 @@ pub fn analyze(image: &RgbaImage, params: &AnalyzeParams, progress: Progress<'_>
     };
     let texture = render::Texture::new(&work, &alpha);
     progress(Stage::Rig, 1.0);
-    Ok(Character { image_width: w, image_height: h, scale, mask, skeleton_source: source, rig, texture })
+    Ok(Character {
+        image_width: w,
+        image_height: h,
+        scale,
+        mask,
+        skeleton_source: source,
+        rig,
+        texture,
+    })
 }
 
 /// Output settings of [`render`].
@@ -255,16 +298,28 @@ impl RenderParams {
     /// Number of frames: `round(fps × duration)`, checked against the limits.
     pub fn frame_count(&self) -> Result<usize, AnimateError> {
         if !(1..=60).contains(&self.fps) {
-            return Err(AnimateError::InvalidParams(format!("fps {} not in 1..=60", self.fps)));
+            return Err(AnimateError::InvalidParams(format!(
+                "fps {} not in 1..=60",
+                self.fps
+            )));
         }
         if !(self.duration_s.is_finite() && self.duration_s > 0.0) {
-            return Err(AnimateError::InvalidParams("duration must be positive".into()));
+            return Err(AnimateError::InvalidParams(
+                "duration must be positive".into(),
+            ));
         }
         let n = (self.fps as f32 * self.duration_s).round();
         if n < 1.0 || n > self.max_frames as f32 {
-            return Err(AnimateError::InvalidParams(format!("{n} frames, limit {}", self.max_frames)));
+            return Err(AnimateError::InvalidParams(format!(
+                "{n} frames, limit {}",
+                self.max_frames
+            )));
         }
-        if self.width < 8 || self.height < 8 || self.width > self.max_side || self.height > self.max_side {
+        if self.width < 8
+            || self.height < 8
+            || self.width > self.max_side
+            || self.height > self.max_side
+        {
             return Err(AnimateError::InvalidParams(format!(
                 "frame size {}x{} not within 8..={}",
                 self.width, self.height, self.max_side
@@ -293,19 +348,36 @@ pub struct Animation {
 }
 
 /// Pose a character through a motion: retarget the clip and deform the mesh for every frame.
-pub fn pose(character: &Character, motion: Motion, params: &RenderParams, progress: Progress<'_>) -> Result<Animation, AnimateError> {
+pub fn pose(
+    character: &Character,
+    motion: Motion,
+    params: &RenderParams,
+    progress: Progress<'_>,
+) -> Result<Animation, AnimateError> {
     use rayon::prelude::*;
     let n = params.frame_count()?;
     progress(Stage::Retarget, 0.0);
-    let poses = motion::retarget(&character.rig.rest_joints, motion.clip()?, f64::from(params.fps), n)?;
+    let poses = motion::retarget(
+        &character.rig.rest_joints,
+        motion.clip()?,
+        f64::from(params.fps),
+        n,
+    )?;
     let it = params.arap_iterations;
-    let vertices = poses.par_iter().map(|p| character.rig.deform(p, it)).collect();
+    let vertices = poses
+        .par_iter()
+        .map(|p| character.rig.deform(p, it))
+        .collect();
     progress(Stage::Retarget, 1.0);
     Ok(Animation { poses, vertices })
 }
 
 /// Rasterise posed meshes into frames.
-pub fn draw(character: &Character, vertices: &[Vec<Point>], params: &RenderParams) -> Vec<RgbaImage> {
+pub fn draw(
+    character: &Character,
+    vertices: &[Vec<Point>],
+    params: &RenderParams,
+) -> Vec<RgbaImage> {
     let fit = render::fit(vertices, params.width, params.height, 0.04);
     let mut order: Vec<usize> = (0..character.rig.mesh.triangles.len()).collect();
     order.sort_by_key(|&t| character.rig.layers[t]);
@@ -322,10 +394,18 @@ pub fn draw(character: &Character, vertices: &[Vec<Point>], params: &RenderParam
 }
 
 /// Animate a character with a built-in motion.
-pub fn render(character: &Character, motion: Motion, params: &RenderParams, progress: Progress<'_>) -> Result<Frames, AnimateError> {
+pub fn render(
+    character: &Character,
+    motion: Motion,
+    params: &RenderParams,
+    progress: Progress<'_>,
+) -> Result<Frames, AnimateError> {
     let anim = pose(character, motion, params, progress)?;
     progress(Stage::Render, 0.0);
     let frames = draw(character, &anim.vertices, params);
     progress(Stage::Render, 1.0);
-    Ok(Frames { frames, fps: params.fps })
+    Ok(Frames {
+        frames,
+        fps: params.fps,
+    })
 }

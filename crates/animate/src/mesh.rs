@@ -2,10 +2,10 @@
 //! with a refined constrained Delaunay triangulation (spade) that also holds the rig's handle
 //! points as vertices.
 
+use serde::{Deserialize, Serialize};
 use spade::{
     AngleLimit, ConstrainedDelaunayTriangulation, Point2, RefinementParameters, Triangulation,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::AnimateError;
 use crate::geom::{Point, signed_area2};
@@ -26,7 +26,11 @@ impl Mesh {
         self.triangles
             .iter()
             .map(|t| {
-                signed_area2(positions[t[0] as usize], positions[t[1] as usize], positions[t[2] as usize])
+                signed_area2(
+                    positions[t[0] as usize],
+                    positions[t[1] as usize],
+                    positions[t[2] as usize],
+                )
             })
             .collect()
     }
@@ -40,16 +44,20 @@ const GROW: u32 = 2;
 pub fn triangulate(mask: &Mask, extra: &[Point], target_edge: f32) -> Result<Mesh, AnimateError> {
     let grown = fill_holes(&mask.dilate(GROW));
     let contour = trace(&grown).ok_or_else(|| AnimateError::Mesh("empty outline".into()))?;
-    let poly = simplify_closed(&contour, 1.0);
+    let poly = drop_short(&simplify_closed(&contour, 1.2), target_edge * 0.25);
     if poly.len() < 3 {
         return Err(AnimateError::Mesh("outline too small".into()));
     }
-    let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> = ConstrainedDelaunayTriangulation::new();
+    let mut cdt: ConstrainedDelaunayTriangulation<Point2<f64>> =
+        ConstrainedDelaunayTriangulation::new();
     let ins = |cdt: &mut ConstrainedDelaunayTriangulation<Point2<f64>>, p: Point| {
         cdt.insert(Point2::new(f64::from(p.x), f64::from(p.y)))
             .map_err(|e| AnimateError::Mesh(format!("{e:?}")))
     };
-    let handles: Vec<_> = poly.iter().map(|&p| ins(&mut cdt, p)).collect::<Result<_, _>>()?;
+    let handles: Vec<_> = poly
+        .iter()
+        .map(|&p| ins(&mut cdt, p))
+        .collect::<Result<_, _>>()?;
     for k in 0..handles.len() {
         let (a, b) = (handles[k], handles[(k + 1) % handles.len()]);
         if a != b && cdt.can_add_constraint(a, b) {
@@ -65,7 +73,7 @@ pub fn triangulate(mask: &Mask, extra: &[Point], target_edge: f32) -> Result<Mes
     let params = RefinementParameters::<f64>::new()
         .with_angle_limit(AngleLimit::from_deg(25.0))
         .with_max_allowed_area(max_area)
-        .with_min_required_area(max_area / 50.0)
+        .with_min_required_area(max_area / 12.0)
         .with_max_additional_vertices(6000)
         .exclude_outer_faces(true);
     cdt.refine(params);
@@ -75,9 +83,14 @@ pub fn triangulate(mask: &Mask, extra: &[Point], target_edge: f32) -> Result<Mes
     let mut triangles = Vec::new();
     for face in cdt.inner_faces() {
         let vs = face.vertices();
-        let p: Vec<Point> =
-            vs.iter().map(|v| Point::new(v.position().x as f32, v.position().y as f32)).collect();
-        let c = Point::new((p[0].x + p[1].x + p[2].x) / 3.0, (p[0].y + p[1].y + p[2].y) / 3.0);
+        let p: Vec<Point> = vs
+            .iter()
+            .map(|v| Point::new(v.position().x as f32, v.position().y as f32))
+            .collect();
+        let c = Point::new(
+            (p[0].x + p[1].x + p[2].x) / 3.0,
+            (p[0].y + p[1].y + p[2].y) / 3.0,
+        );
         if !inside(&poly, c) || signed_area2(p[0], p[1], p[2]).abs() < 1e-4 {
             continue;
         }
@@ -98,7 +111,10 @@ pub fn triangulate(mask: &Mask, extra: &[Point], target_edge: f32) -> Result<Mes
     if triangles.is_empty() {
         return Err(AnimateError::Mesh("no triangles inside the outline".into()));
     }
-    Ok(largest_piece(Mesh { vertices, triangles }))
+    Ok(largest_piece(Mesh {
+        vertices,
+        triangles,
+    }))
 }
 
 /// Keep the largest edge-connected set of triangles (and only the vertices it uses).
@@ -144,6 +160,21 @@ fn largest_piece(m: Mesh) -> Mesh {
     out
 }
 
+/// Drop polygon vertices closer than `min` to the previously kept one (short outline edges
+/// force tiny triangles, which fold first when the mesh is squeezed).
+fn drop_short(poly: &[Point], min: f32) -> Vec<Point> {
+    let mut out: Vec<Point> = Vec::with_capacity(poly.len());
+    for &p in poly {
+        if out.last().is_none_or(|q| q.dist(p) >= min) {
+            out.push(p);
+        }
+    }
+    while out.len() > 3 && out[0].dist(out[out.len() - 1]) < min {
+        out.pop();
+    }
+    out
+}
+
 /// Even-odd point-in-polygon test.
 pub fn inside(poly: &[Point], p: Point) -> bool {
     let mut c = false;
@@ -159,7 +190,16 @@ pub fn inside(poly: &[Point], p: Point) -> bool {
 
 /// Moore-neighbour tracing of the outer boundary (pixel centres) of a one-piece mask.
 pub fn trace(m: &Mask) -> Option<Vec<Point>> {
-    const D: [(i64, i64); 8] = [(-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1)];
+    const D: [(i64, i64); 8] = [
+        (-1, 0),
+        (-1, -1),
+        (0, -1),
+        (1, -1),
+        (1, 0),
+        (1, 1),
+        (0, 1),
+        (-1, 1),
+    ];
     let w = m.width as usize;
     let first = m.data.iter().position(|&v| v != 0)?;
     let start = ((first % w) as i64, (first / w) as i64);
@@ -188,7 +228,11 @@ pub fn trace(m: &Mask) -> Option<Vec<Point>> {
         cur = q;
         back = nb;
     }
-    Some(out.into_iter().map(|(x, y)| Point::new(x as f32 + 0.5, y as f32 + 0.5)).collect())
+    Some(
+        out.into_iter()
+            .map(|(x, y)| Point::new(x as f32 + 0.5, y as f32 + 0.5))
+            .collect(),
+    )
 }
 
 /// Douglas–Peucker simplification of a closed polygon.
@@ -197,7 +241,9 @@ pub fn simplify_closed(pts: &[Point], eps: f32) -> Vec<Point> {
         return pts.to_vec();
     }
     // Split at the point farthest from the first one.
-    let far = (0..pts.len()).max_by(|&a, &b| pts[0].dist(pts[a]).total_cmp(&pts[0].dist(pts[b]))).unwrap_or(0);
+    let far = (0..pts.len())
+        .max_by(|&a, &b| pts[0].dist(pts[a]).total_cmp(&pts[0].dist(pts[b])))
+        .unwrap_or(0);
     let mut keep = vec![false; pts.len()];
     keep[0] = true;
     keep[far] = true;
@@ -210,7 +256,11 @@ pub fn simplify_closed(pts: &[Point], eps: f32) -> Vec<Point> {
     dp(&closed, 0, far, eps, &mut k2);
     dp(&closed, far, closed.len() - 1, eps, &mut k2);
     keep.copy_from_slice(&k2[..pts.len()]);
-    pts.iter().zip(&keep).filter(|(_, k)| **k).map(|(p, _)| *p).collect()
+    pts.iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| *p)
+        .collect()
 }
 
 fn dp(p: &[Point], a: usize, b: usize, eps: f32, keep: &mut [bool]) {

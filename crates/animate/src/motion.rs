@@ -1,6 +1,7 @@
 //! The built-in motions (BVH clips shipped in `motions/`, authored for this crate by
 //! `author.rs`) and retargeting a clip onto a character's 2D skeleton: forward kinematics,
-//! projection onto the picture plane, the character's own bone lengths, root motion scaled by
+//! projection onto the picture plane, the character's own bone lengths (limb bones take the
+//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder line), root motion scaled by
 //! leg length, and feet kept at the clip's height above the ground.
 
 use std::str::FromStr;
@@ -11,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::AnimateError;
 use crate::bvh::{self, Bvh};
 use crate::geom::Point;
-use crate::skeleton::{JOINT_NAMES, Joints, L_FOOT, L_HIP, L_KNEE, PARENTS, R_FOOT, R_HIP, R_KNEE, ROOT};
+use crate::skeleton::{
+    JOINT_NAMES, Joints, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_FOOT, R_HIP, R_KNEE,
+    R_SHOULDER, ROOT,
+};
 
 /// A built-in motion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,7 +35,13 @@ pub enum Motion {
 
 impl Motion {
     /// Every built-in motion.
-    pub const ALL: [Motion; 5] = [Motion::Walk, Motion::Wave, Motion::Jump, Motion::Dance, Motion::Run];
+    pub const ALL: [Motion; 5] = [
+        Motion::Walk,
+        Motion::Wave,
+        Motion::Jump,
+        Motion::Dance,
+        Motion::Run,
+    ];
 
     /// The motion's name.
     pub fn name(self) -> &'static str {
@@ -57,10 +67,18 @@ impl Motion {
 
     /// The parsed clip (parsed once per process).
     pub fn clip(self) -> Result<&'static Bvh, AnimateError> {
-        static CLIPS: [OnceLock<Result<Bvh, AnimateError>>; 5] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static CLIPS: [OnceLock<Result<Bvh, AnimateError>>; 5] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
         let i = Motion::ALL.iter().position(|m| *m == self).unwrap_or(0);
-        CLIPS[i].get_or_init(|| bvh::parse(self.bvh_text())).as_ref().map_err(Clone::clone)
+        CLIPS[i]
+            .get_or_init(|| bvh::parse(self.bvh_text()))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -84,7 +102,10 @@ impl std::fmt::Display for Motion {
 fn joint_map(b: &Bvh) -> Result<[usize; 16], AnimateError> {
     let mut m = [0; 16];
     for (i, n) in JOINT_NAMES.iter().enumerate() {
-        m[i] = b.joint(n).ok_or_else(|| AnimateError::Bvh { line: 0, message: format!("clip has no joint {n:?}") })?;
+        m[i] = b.joint(n).ok_or_else(|| AnimateError::Bvh {
+            line: 0,
+            message: format!("clip has no joint {n:?}"),
+        })?;
     }
     Ok(m)
 }
@@ -96,7 +117,12 @@ fn leg_length(j: &[Point; 16]) -> f32 {
 
 /// Pose the character for `frames` frames at `fps`: one set of joints per frame, each bone
 /// keeping the character's rest length.
-pub fn retarget(rest: &Joints, clip: &Bvh, fps: f64, frames: usize) -> Result<Vec<Joints>, AnimateError> {
+pub fn retarget(
+    rest: &Joints,
+    clip: &Bvh,
+    fps: f64,
+    frames: usize,
+) -> Result<Vec<Joints>, AnimateError> {
     let map = joint_map(clip)?;
     // The clip's rest pose (all channels zero) gives its leg length.
     let zero = vec![0.0; clip.frames.first().map_or(0, Vec::len)];
@@ -115,21 +141,44 @@ pub fn retarget(rest: &Joints, clip: &Bvh, fps: f64, frames: usize) -> Result<Ve
     let ground = rest[R_FOOT].y.max(rest[L_FOOT].y);
     let root_x0 = {
         let n = clip.frames.len();
-        clip.frames.iter().map(|f| project(&clip.world_positions(f)).0[ROOT].x).sum::<f32>() / n as f32
+        clip.frames
+            .iter()
+            .map(|f| project(&clip.world_positions(f)).0[ROOT].x)
+            .sum::<f32>()
+            / n as f32
     };
-    let lengths: Vec<f32> =
-        (0..16).map(|c| PARENTS[c].map_or(0.0, |p| rest[p].dist(rest[c]))).collect();
+    let lengths: Vec<f32> = (0..16)
+        .map(|c| PARENTS[c].map_or(0.0, |p| rest[p].dist(rest[c])))
+        .collect();
     let mut out = Vec::with_capacity(frames);
     for f in 0..frames {
         let values = clip.sample(f as f64 / fps);
         let (q, foot_h) = project(&clip.world_positions(&values));
         let mut p = [Point::default(); 16];
         p[ROOT] = Point::new(rest[ROOT].x + (q[ROOT].x - root_x0) * scale, rest[ROOT].y);
+        // Girdle bones (pelvis → hips, chest → shoulders) keep the drawn offsets, turned with the
+        // clip's hip or shoulder line; every other bone takes the clip's direction.
+        let turn = |a: usize, b: usize| {
+            let (now, then) = (q[b] - q[a], clip_rest[b] - clip_rest[a]);
+            let ang = now.y.atan2(now.x) - then.y.atan2(then.x);
+            (ang.cos(), ang.sin())
+        };
+        let hips = turn(R_HIP, L_HIP);
+        let shoulders = turn(R_SHOULDER, L_SHOULDER);
         for c in 1..16 {
             let Some(par) = PARENTS[c] else { continue };
+            let girdle = match c {
+                R_HIP | L_HIP => Some(hips),
+                R_SHOULDER | L_SHOULDER => Some(shoulders),
+                _ => None,
+            };
             let d = q[c] - q[par];
             let len = d.len();
-            p[c] = if len > 1e-4 { p[par] + d * (lengths[c] / len) } else { p[par] + (rest[c] - rest[par]) };
+            p[c] = match girdle {
+                Some((co, si)) => p[par] + (rest[c] - rest[par]).rotate(co, si),
+                None if len > 1e-4 => p[par] + d * (lengths[c] / len),
+                None => p[par] + (rest[c] - rest[par]),
+            };
         }
         // Ground contact: the lower foot sits as high above the ground as in the clip.
         let low = p[R_FOOT].y.max(p[L_FOOT].y);
@@ -172,7 +221,10 @@ mod tests {
     #[test]
     fn motion_names_parse_and_unknown_names_are_refused() {
         assert_eq!("Dance".parse::<Motion>().unwrap(), Motion::Dance);
-        assert_eq!("fly".parse::<Motion>(), Err(AnimateError::UnknownMotion("fly".into())));
+        assert_eq!(
+            "fly".parse::<Motion>(),
+            Err(AnimateError::UnknownMotion("fly".into()))
+        );
     }
 
     fn stick() -> Joints {
@@ -218,7 +270,10 @@ mod tests {
                 }
             }
             if m == Motion::Jump {
-                let highest = poses.iter().map(|p| p[R_FOOT].y.max(p[L_FOOT].y)).fold(f32::MAX, f32::min);
+                let highest = poses
+                    .iter()
+                    .map(|p| p[R_FOOT].y.max(p[L_FOOT].y))
+                    .fold(f32::MAX, f32::min);
                 assert!(highest < 165.0, "the jump leaves the ground: {highest}");
             }
         }

@@ -39,10 +39,19 @@ impl Texture {
             .zip(alpha)
             .map(|(p, &a)| {
                 let a = a * f32::from(p[3]) / 255.0;
-                [f32::from(p[0]) / 255.0 * a, f32::from(p[1]) / 255.0 * a, f32::from(p[2]) / 255.0 * a, a]
+                [
+                    f32::from(p[0]) / 255.0 * a,
+                    f32::from(p[1]) / 255.0 * a,
+                    f32::from(p[2]) / 255.0 * a,
+                    a,
+                ]
             })
             .collect();
-        Texture { width: img.width() as usize, height: img.height() as usize, texels }
+        Texture {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            texels,
+        }
     }
 
     /// Bilinear sample at `(u, v)` pixel coordinates (texel centres at +0.5).
@@ -58,7 +67,12 @@ impl Texture {
             }
         };
         let (xi, yi) = (x0 as i64, y0 as i64);
-        let (a, b, c, d) = (at(xi, yi), at(xi + 1, yi), at(xi, yi + 1), at(xi + 1, yi + 1));
+        let (a, b, c, d) = (
+            at(xi, yi),
+            at(xi + 1, yi),
+            at(xi, yi + 1),
+            at(xi + 1, yi + 1),
+        );
         let mut o = [0.0; 4];
         for k in 0..4 {
             let top = a[k] + (b[k] - a[k]) * fx;
@@ -88,9 +102,15 @@ pub fn fit(frames: &[Vec<Point>], width: u32, height: u32, margin: f32) -> Fit {
         y1 = y1.max(p.y);
     }
     if x0 > x1 {
-        return Fit { scale: 1.0, offset: Point::default() };
+        return Fit {
+            scale: 1.0,
+            offset: Point::default(),
+        };
     }
-    let (w, h) = (width as f32 * (1.0 - 2.0 * margin), height as f32 * (1.0 - 2.0 * margin));
+    let (w, h) = (
+        width as f32 * (1.0 - 2.0 * margin),
+        height as f32 * (1.0 - 2.0 * margin),
+    );
     let scale = (w / (x1 - x0).max(1.0)).min(h / (y1 - y0).max(1.0));
     let offset = Point::new(
         width as f32 / 2.0 - (x0 + x1) / 2.0 * scale,
@@ -124,65 +144,102 @@ impl Scene<'_> {
         frames.par_iter().map(|f| self.draw(f)).collect()
     }
 
-/// Draw one frame.
-pub fn draw(&self, posed: &[Point]) -> RgbaImage {
-    let Scene { tex, mesh, order, fit, width, height, background } = *self;
-    let (w, h) = (width as usize, height as usize);
-    let mut buf = vec![[0f32; 4]; w * h];
-    for &ti in order {
-        let t = mesh.triangles[ti];
-        let s = t.map(|v| posed[v as usize] * fit.scale + fit.offset);
-        let uv = t.map(|v| mesh.vertices[v as usize]);
-        let area = (s[1] - s[0]).cross(s[2] - s[0]);
-        if area.abs() < 1e-6 {
-            continue;
-        }
-        let inv = 1.0 / area;
-        let minx = s.iter().map(|p| p.x).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
-        let maxx = (s.iter().map(|p| p.x).fold(f32::MIN, f32::max).ceil().max(0.0) as usize).min(w);
-        let miny = s.iter().map(|p| p.y).fold(f32::MAX, f32::min).floor().max(0.0) as usize;
-        let maxy = (s.iter().map(|p| p.y).fold(f32::MIN, f32::max).ceil().max(0.0) as usize).min(h);
-        for y in miny..maxy {
-            for x in minx..maxx {
-                let p = Point::new(x as f32 + 0.5, y as f32 + 0.5);
-                let b0 = (s[2] - s[1]).cross(p - s[1]) * inv;
-                let b1 = (s[0] - s[2]).cross(p - s[2]) * inv;
-                let b2 = 1.0 - b0 - b1;
-                if b0 < -1e-5 || b1 < -1e-5 || b2 < -1e-5 {
-                    continue;
-                }
-                let u = uv[0].x * b0 + uv[1].x * b1 + uv[2].x * b2;
-                let v = uv[0].y * b0 + uv[1].y * b1 + uv[2].y * b2;
-                let c = tex.sample(u, v);
-                if c[3] <= 0.0 {
-                    continue;
-                }
-                let d = &mut buf[y * w + x];
-                let k = 1.0 - c[3];
-                for i in 0..4 {
-                    d[i] = c[i] + d[i] * k;
+    /// Draw one frame.
+    pub fn draw(&self, posed: &[Point]) -> RgbaImage {
+        let Scene {
+            tex,
+            mesh,
+            order,
+            fit,
+            width,
+            height,
+            background,
+        } = *self;
+        let (w, h) = (width as usize, height as usize);
+        let mut buf = vec![[0f32; 4]; w * h];
+        for &ti in order {
+            let t = mesh.triangles[ti];
+            let s = t.map(|v| posed[v as usize] * fit.scale + fit.offset);
+            let uv = t.map(|v| mesh.vertices[v as usize]);
+            let area = (s[1] - s[0]).cross(s[2] - s[0]);
+            if area.abs() < 1e-6 {
+                continue;
+            }
+            let inv = 1.0 / area;
+            let minx = s
+                .iter()
+                .map(|p| p.x)
+                .fold(f32::MAX, f32::min)
+                .floor()
+                .max(0.0) as usize;
+            let maxx = (s
+                .iter()
+                .map(|p| p.x)
+                .fold(f32::MIN, f32::max)
+                .ceil()
+                .max(0.0) as usize)
+                .min(w);
+            let miny = s
+                .iter()
+                .map(|p| p.y)
+                .fold(f32::MAX, f32::min)
+                .floor()
+                .max(0.0) as usize;
+            let maxy = (s
+                .iter()
+                .map(|p| p.y)
+                .fold(f32::MIN, f32::max)
+                .ceil()
+                .max(0.0) as usize)
+                .min(h);
+            for y in miny..maxy {
+                for x in minx..maxx {
+                    let p = Point::new(x as f32 + 0.5, y as f32 + 0.5);
+                    let b0 = (s[2] - s[1]).cross(p - s[1]) * inv;
+                    let b1 = (s[0] - s[2]).cross(p - s[2]) * inv;
+                    let b2 = 1.0 - b0 - b1;
+                    if b0 < -1e-5 || b1 < -1e-5 || b2 < -1e-5 {
+                        continue;
+                    }
+                    let u = uv[0].x * b0 + uv[1].x * b1 + uv[2].x * b2;
+                    let v = uv[0].y * b0 + uv[1].y * b1 + uv[2].y * b2;
+                    let c = tex.sample(u, v);
+                    if c[3] <= 0.0 {
+                        continue;
+                    }
+                    let d = &mut buf[y * w + x];
+                    let k = 1.0 - c[3];
+                    for i in 0..4 {
+                        d[i] = c[i] + d[i] * k;
+                    }
                 }
             }
         }
-    }
-    let mut img = RgbaImage::new(width, height);
-    for (px, c) in img.pixels_mut().zip(&buf) {
-        *px = match background {
-            Background::Transparent => {
-                if c[3] <= 1e-4 {
-                    Rgba([0, 0, 0, 0])
-                } else {
-                    let q = |v: f32| ((v / c[3]).clamp(0.0, 1.0) * 255.0).round() as u8;
-                    Rgba([q(c[0]), q(c[1]), q(c[2]), (c[3].clamp(0.0, 1.0) * 255.0).round() as u8])
+        let mut img = RgbaImage::new(width, height);
+        for (px, c) in img.pixels_mut().zip(&buf) {
+            *px = match background {
+                Background::Transparent => {
+                    if c[3] <= 1e-4 {
+                        Rgba([0, 0, 0, 0])
+                    } else {
+                        let q = |v: f32| ((v / c[3]).clamp(0.0, 1.0) * 255.0).round() as u8;
+                        Rgba([
+                            q(c[0]),
+                            q(c[1]),
+                            q(c[2]),
+                            (c[3].clamp(0.0, 1.0) * 255.0).round() as u8,
+                        ])
+                    }
                 }
-            }
-            Background::Color(bg) => {
-                let k = 1.0 - c[3].clamp(0.0, 1.0);
-                let q = |v: f32, b: u8| ((v + f32::from(b) / 255.0 * k).clamp(0.0, 1.0) * 255.0).round() as u8;
-                Rgba([q(c[0], bg[0]), q(c[1], bg[1]), q(c[2], bg[2]), 255])
-            }
-        };
+                Background::Color(bg) => {
+                    let k = 1.0 - c[3].clamp(0.0, 1.0);
+                    let q = |v: f32, b: u8| {
+                        ((v + f32::from(b) / 255.0 * k).clamp(0.0, 1.0) * 255.0).round() as u8
+                    };
+                    Rgba([q(c[0], bg[0]), q(c[1], bg[1]), q(c[2], bg[2]), 255])
+                }
+            };
+        }
+        img
     }
-    img
-}
 }

@@ -21,7 +21,11 @@ pub struct Mask {
 impl Mask {
     /// An empty mask.
     pub fn new(width: u32, height: u32) -> Self {
-        Self { width, height, data: vec![0; width as usize * height as usize] }
+        Self {
+            width,
+            height,
+            data: vec![0; width as usize * height as usize],
+        }
     }
     /// Whether (x, y) is inside the image and set.
     pub fn get(&self, x: i64, y: i64) -> bool {
@@ -38,7 +42,11 @@ impl Mask {
     /// The mask as an 8-bit image (255 = figure).
     pub fn to_gray(&self) -> GrayImage {
         GrayImage::from_fn(self.width, self.height, |x, y| {
-            image::Luma([if self.get(i64::from(x), i64::from(y)) { 255 } else { 0 }])
+            image::Luma([if self.get(i64::from(x), i64::from(y)) {
+                255
+            } else {
+                0
+            }])
         })
     }
     /// Bounding box of the set pixels, if any.
@@ -99,7 +107,11 @@ pub struct SegmentParams {
 
 impl Default for SegmentParams {
     fn default() -> Self {
-        Self { min_contrast: 28.0, min_area_fraction: 0.002, multi_figure_ratio: 0.35 }
+        Self {
+            min_contrast: 28.0,
+            min_area_fraction: 0.002,
+            multi_figure_ratio: 0.35,
+        }
     }
 }
 
@@ -130,7 +142,11 @@ pub fn segment(img: &RgbaImage, p: &SegmentParams) -> Result<Mask, AnimateError>
         return Err(AnimateError::NoFigure);
     }
     let t = (contrast * 0.45).clamp(p.min_contrast * 0.75, 110.0);
-    let ink = Mask { width: w, height: h, data: d.iter().map(|&x| u8::from(x > t)).collect() };
+    let ink = Mask {
+        width: w,
+        height: h,
+        data: d.iter().map(|&x| u8::from(x > t)).collect(),
+    };
     let cr = (w.min(h) / 256).max(1);
     let closed = ink.dilate(cr).erode(cr);
     let filled = fill_holes(&closed);
@@ -141,12 +157,22 @@ pub fn segment(img: &RgbaImage, p: &SegmentParams) -> Result<Mask, AnimateError>
     if (largest as f32) < p.min_area_fraction * (wu * hu) as f32 {
         return Err(AnimateError::NoFigure);
     }
-    let count = areas.iter().filter(|&&a| a as f32 >= p.multi_figure_ratio * largest as f32).count();
+    let count = areas
+        .iter()
+        .filter(|&&a| a as f32 >= p.multi_figure_ratio * largest as f32)
+        .count();
     if count > 1 {
         return Err(AnimateError::MultipleFigures { count });
     }
-    let data = labels.iter().map(|&l| u8::from(l == best as u32 + 1)).collect();
-    Ok(Mask { width: w, height: h, data })
+    let data = labels
+        .iter()
+        .map(|&l| u8::from(l == best as u32 + 1))
+        .collect();
+    Ok(Mask {
+        width: w,
+        height: h,
+        data,
+    })
 }
 
 /// Fill every background region not connected to the image border.
@@ -181,7 +207,11 @@ pub fn fill_holes(m: &Mask) -> Mask {
             stack.push(i + w);
         }
     }
-    Mask { width: m.width, height: m.height, data: outside.iter().map(|&o| u8::from(!o)).collect() }
+    Mask {
+        width: m.width,
+        height: m.height,
+        data: outside.iter().map(|&o| u8::from(!o)).collect(),
+    }
 }
 
 /// 8-connected components: a label per pixel (0 = background, k = component k-1) and areas.
@@ -242,7 +272,11 @@ fn morph(m: &Mask, r: u32, grow: bool) -> Mask {
         out
     };
     let a = pass(&m.data, w, h, 1, w);
-    Mask { width: m.width, height: m.height, data: pass(&a, h, w, w, 1) }
+    Mask {
+        width: m.width,
+        height: m.height,
+        data: pass(&a, h, w, w, 1),
+    }
 }
 
 /// Mean over a (2r+1)² window, clamped at the borders, via an integral image.
@@ -268,7 +302,8 @@ pub(crate) fn box_blur(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     out
 }
 
-/// Maximum over a (2r+1)² window (separable, clamped at the borders).
+/// Maximum over a (2r+1)² window (separable, clamped at the borders; row-wise passes so the
+/// vertical pass stays cache-friendly).
 fn max_filter(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
     let mut a = vec![0f32; w * h];
     for y in 0..h {
@@ -278,11 +313,14 @@ fn max_filter(v: &[f32], w: usize, h: usize, r: usize) -> Vec<f32> {
             a[y * w + x] = row[lo..=hi].iter().copied().fold(f32::MIN, f32::max);
         }
     }
-    let mut out = vec![0f32; w * h];
-    for x in 0..w {
-        for y in 0..h {
-            let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
-            out[y * w + x] = (lo..=hi).map(|k| a[k * w + x]).fold(f32::MIN, f32::max);
+    let mut out = vec![f32::MIN; w * h];
+    for y in 0..h {
+        let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
+        let dst = &mut out[y * w..(y + 1) * w];
+        for k in lo..=hi {
+            for (d, s) in dst.iter_mut().zip(&a[k * w..(k + 1) * w]) {
+                *d = d.max(*s);
+            }
         }
     }
     out

@@ -132,10 +132,16 @@ pub fn from_joint_list(list: &[Joint], width: u32, height: u32) -> Result<Joints
     let mut out: [Option<Point>; 16] = [None; 16];
     for j in list {
         let Some(i) = JOINT_NAMES.iter().position(|n| *n == j.name) else {
-            return Err(AnimateError::InvalidJoints(format!("unknown joint {:?}", j.name)));
+            return Err(AnimateError::InvalidJoints(format!(
+                "unknown joint {:?}",
+                j.name
+            )));
         };
         if out[i].is_some() {
-            return Err(AnimateError::InvalidJoints(format!("joint {:?} given twice", j.name)));
+            return Err(AnimateError::InvalidJoints(format!(
+                "joint {:?} given twice",
+                j.name
+            )));
         }
         if let Some(p) = &j.parent {
             let expected = PARENTS[i].map(|k| JOINT_NAMES[k]);
@@ -257,7 +263,10 @@ impl Small {
                 let mut any = false;
                 'pool: for dy in 0..i64::from(f) {
                     for dx in 0..i64::from(f) {
-                        if mask.get(x0 + sx as i64 * i64::from(f) + dx, y0 + sy as i64 * i64::from(f) + dy) {
+                        if mask.get(
+                            x0 + sx as i64 * i64::from(f) + dx,
+                            y0 + sy as i64 * i64::from(f) + dy,
+                        ) {
                             any = true;
                             break 'pool;
                         }
@@ -266,19 +275,37 @@ impl Small {
                 on[sy * w + sx] = any;
             }
         }
-        Some(Small { w, h, on, factor: f as f32, ox: x0 as f32, oy: y0 as f32 })
+        Some(Small {
+            w,
+            h,
+            on,
+            factor: f as f32,
+            ox: x0 as f32,
+            oy: y0 as f32,
+        })
     }
     fn to_work(&self, i: usize) -> Point {
         let (x, y) = ((i % self.w) as f32, (i / self.w) as f32);
-        Point::new(self.ox + (x + 0.5) * self.factor, self.oy + (y + 0.5) * self.factor)
+        Point::new(
+            self.ox + (x + 0.5) * self.factor,
+            self.oy + (y + 0.5) * self.factor,
+        )
     }
     fn xy(&self, i: usize) -> (f32, f32) {
         ((i % self.w) as f32, (i / self.w) as f32)
     }
     fn neighbours(&self, i: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
         let (x, y) = ((i % self.w) as i64, (i / self.w) as i64);
-        const N: [(i64, i64, u32); 8] =
-            [(-1, 0, 5), (1, 0, 5), (0, -1, 5), (0, 1, 5), (-1, -1, 7), (1, -1, 7), (-1, 1, 7), (1, 1, 7)];
+        const N: [(i64, i64, u32); 8] = [
+            (-1, 0, 5),
+            (1, 0, 5),
+            (0, -1, 5),
+            (0, 1, 5),
+            (-1, -1, 7),
+            (1, -1, 7),
+            (-1, 1, 7),
+            (1, 1, 7),
+        ];
         N.iter().filter_map(move |&(dx, dy, c)| {
             let (nx, ny) = (x + dx, y + dy);
             (nx >= 0 && ny >= 0 && nx < self.w as i64 && ny < self.h as i64)
@@ -288,14 +315,22 @@ impl Small {
     }
     /// Chamfer distance (×5 units) to the nearest background pixel.
     fn distance(&self) -> Vec<u32> {
-        let mut d: Vec<u32> = self.on.iter().map(|&o| if o { u32::MAX / 2 } else { 0 }).collect();
+        let mut d: Vec<u32> = self
+            .on
+            .iter()
+            .map(|&o| if o { u32::MAX / 2 } else { 0 })
+            .collect();
         let (w, h) = (self.w as i64, self.h as i64);
         let idx = |x: i64, y: i64| (y * w + x) as usize;
         let relax = |d: &mut Vec<u32>, x: i64, y: i64, offs: &[(i64, i64, u32)]| {
             let i = idx(x, y);
             for &(dx, dy, c) in offs {
                 let (nx, ny) = (x + dx, y + dy);
-                let nd = if nx < 0 || ny < 0 || nx >= w || ny >= h { c } else { d[idx(nx, ny)] + c };
+                let nd = if nx < 0 || ny < 0 || nx >= w || ny >= h {
+                    c
+                } else {
+                    d[idx(nx, ny)] + c
+                };
                 if nd < d[i] {
                     d[i] = nd;
                 }
@@ -422,7 +457,11 @@ fn geometric(mask: &Mask) -> Option<Joints> {
         let pa = path_to_root(&parent, a);
         let pb = path_to_root(&parent, b);
         let on_b: std::collections::HashSet<usize> = pb.iter().copied().collect();
-        let meet = pa.iter().copied().find(|i| on_b.contains(i)).unwrap_or(head);
+        let meet = pa
+            .iter()
+            .copied()
+            .find(|i| on_b.contains(i))
+            .unwrap_or(head);
         let cut = |p: Vec<usize>| -> Vec<usize> {
             let k = p.iter().position(|&i| i == meet).unwrap_or(p.len() - 1);
             p[..=k].iter().rev().copied().collect()
@@ -461,7 +500,11 @@ fn geometric(mask: &Mask) -> Option<Joints> {
     while hi + 1 < s.w && row(hi + 1) {
         hi += 1;
     }
-    let half = if row(mx) { (hi - lo + 1) as f32 / 2.0 } else { 1.0 };
+    let half = if row(mx) {
+        (hi - lo + 1) as f32 / 2.0
+    } else {
+        1.0
+    };
     let limb = |path: &[usize], start_arc: f32| -> (usize, usize, usize) {
         let total = arc_len(&s, path);
         let start_arc = start_arc.min(total * 0.3);

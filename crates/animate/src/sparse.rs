@@ -69,7 +69,13 @@ impl Cholesky {
             }
             l[at(i, i)] = s.sqrt();
         }
-        Some(Cholesky { n, perm, first, start, l })
+        Some(Cholesky {
+            n,
+            perm,
+            first,
+            start,
+            l,
+        })
     }
 
     /// Solve `A x = b` in place (b in original order).
@@ -161,7 +167,8 @@ mod tests {
         let x_true = [1.0, -2.0, 0.5, 3.0, 4.0];
         let mut b: Vec<f64> = (0..n)
             .map(|i| {
-                2.0 * x_true[i] - if i > 0 { x_true[i - 1] } else { 0.0 }
+                2.0 * x_true[i]
+                    - if i > 0 { x_true[i - 1] } else { 0.0 }
                     - if i + 1 < n { x_true[i + 1] } else { 0.0 }
             })
             .collect();
