@@ -1,0 +1,281 @@
+//! The built-in motions (BVH clips shipped in `motions/`, authored for this crate by
+//! `author.rs`) and retargeting a clip onto a character's 2D skeleton: forward kinematics,
+//! projection onto the picture plane, the character's own bone lengths (limb bones take the
+//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder line), root motion scaled by
+//! leg length, and feet kept at the clip's height above the ground.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AnimateError;
+use crate::bvh::{self, Bvh};
+use crate::geom::Point;
+use crate::skeleton::{
+    JOINT_NAMES, Joints, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_FOOT, R_HIP, R_KNEE,
+    R_SHOULDER, ROOT,
+};
+
+/// A built-in motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Motion {
+    /// Walk in place.
+    Walk,
+    /// Wave the right hand.
+    Wave,
+    /// Crouch and jump.
+    Jump,
+    /// Sway and swing the arms.
+    Dance,
+    /// Run in place.
+    Run,
+}
+
+impl Motion {
+    /// Every built-in motion.
+    pub const ALL: [Motion; 5] = [
+        Motion::Walk,
+        Motion::Wave,
+        Motion::Jump,
+        Motion::Dance,
+        Motion::Run,
+    ];
+
+    /// The motion's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Motion::Walk => "walk",
+            Motion::Wave => "wave",
+            Motion::Jump => "jump",
+            Motion::Dance => "dance",
+            Motion::Run => "run",
+        }
+    }
+
+    /// The shipped BVH text of the motion.
+    pub fn bvh_text(self) -> &'static str {
+        match self {
+            Motion::Walk => include_str!("../motions/walk.bvh"),
+            Motion::Wave => include_str!("../motions/wave.bvh"),
+            Motion::Jump => include_str!("../motions/jump.bvh"),
+            Motion::Dance => include_str!("../motions/dance.bvh"),
+            Motion::Run => include_str!("../motions/run.bvh"),
+        }
+    }
+
+    /// The parsed clip (parsed once per process).
+    pub fn clip(self) -> Result<&'static Bvh, AnimateError> {
+        static CLIPS: [OnceLock<Result<Bvh, AnimateError>>; 5] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        let i = Motion::ALL.iter().position(|m| *m == self).unwrap_or(0);
+        CLIPS[i]
+            .get_or_init(|| bvh::parse(self.bvh_text()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl FromStr for Motion {
+    type Err = AnimateError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Motion::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| AnimateError::UnknownMotion(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Motion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Map from our joints to the clip's joints.
+fn joint_map(b: &Bvh) -> Result<[usize; 16], AnimateError> {
+    let mut m = [0; 16];
+    for (i, n) in JOINT_NAMES.iter().enumerate() {
+        m[i] = b.joint(n).ok_or_else(|| AnimateError::Bvh {
+            line: 0,
+            message: format!("clip has no joint {n:?}"),
+        })?;
+    }
+    Ok(m)
+}
+
+fn leg_length(j: &[Point; 16]) -> f32 {
+    let l = |a: usize, b: usize, c: usize| j[a].dist(j[b]) + j[b].dist(j[c]);
+    (l(R_HIP, R_KNEE, R_FOOT) + l(L_HIP, L_KNEE, L_FOOT)) / 2.0
+}
+
+/// Pose the character for `frames` frames at `fps`: one set of joints per frame, each bone
+/// keeping the character's rest length.
+pub fn retarget(
+    rest: &Joints,
+    clip: &Bvh,
+    fps: f64,
+    frames: usize,
+) -> Result<Vec<Joints>, AnimateError> {
+    let map = joint_map(clip)?;
+    // The clip's rest pose (all channels zero) gives its leg length.
+    let zero = vec![0.0; clip.frames.first().map_or(0, Vec::len)];
+    let project = |w: &[[f64; 3]]| -> ([Point; 16], f32) {
+        let mut p = [Point::default(); 16];
+        for (i, &k) in map.iter().enumerate() {
+            p[i] = Point::new(w[k][0] as f32, -(w[k][1] as f32));
+        }
+        let foot = w[map[R_FOOT]][1].min(w[map[L_FOOT]][1]) as f32;
+        (p, foot)
+    };
+    let (clip_rest, _) = project(&clip.world_positions(&zero));
+    let clip_leg = leg_length(&clip_rest).max(1e-3);
+    let char_leg = leg_length(rest).max(1.0);
+    let scale = char_leg / clip_leg;
+    let ground = rest[R_FOOT].y.max(rest[L_FOOT].y);
+    let root_x0 = {
+        let n = clip.frames.len();
+        clip.frames
+            .iter()
+            .map(|f| project(&clip.world_positions(f)).0[ROOT].x)
+            .sum::<f32>()
+            / n as f32
+    };
+    let lengths: Vec<f32> = (0..16)
+        .map(|c| PARENTS[c].map_or(0.0, |p| rest[p].dist(rest[c])))
+        .collect();
+    let mut out = Vec::with_capacity(frames);
+    for f in 0..frames {
+        let values = clip.sample(f as f64 / fps);
+        let (q, foot_h) = project(&clip.world_positions(&values));
+        let mut p = [Point::default(); 16];
+        p[ROOT] = Point::new(rest[ROOT].x + (q[ROOT].x - root_x0) * scale, rest[ROOT].y);
+        // Girdle bones (pelvis → hips, chest → shoulders) keep the drawn offsets, turned with the
+        // clip's hip or shoulder line; every other bone takes the clip's direction.
+        let turn = |a: usize, b: usize| {
+            let (now, then) = (q[b] - q[a], clip_rest[b] - clip_rest[a]);
+            let ang = now.y.atan2(now.x) - then.y.atan2(then.x);
+            (ang.cos(), ang.sin())
+        };
+        let hips = turn(R_HIP, L_HIP);
+        let shoulders = turn(R_SHOULDER, L_SHOULDER);
+        for c in 1..16 {
+            let Some(par) = PARENTS[c] else { continue };
+            let girdle = match c {
+                R_HIP | L_HIP => Some(hips),
+                R_SHOULDER | L_SHOULDER => Some(shoulders),
+                _ => None,
+            };
+            let d = q[c] - q[par];
+            let len = d.len();
+            p[c] = match girdle {
+                Some((co, si)) => p[par] + (rest[c] - rest[par]).rotate(co, si),
+                None if len > 1e-4 => p[par] + d * (lengths[c] / len),
+                None => p[par] + (rest[c] - rest[par]),
+            };
+        }
+        // Ground contact: the lower foot sits as high above the ground as in the clip.
+        let low = p[R_FOOT].y.max(p[L_FOOT].y);
+        let dy = ground - foot_h.max(0.0) * scale - low;
+        for j in &mut p {
+            j.y += dy;
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::author;
+
+    #[test]
+    fn shipped_motions_match_their_author() {
+        for m in Motion::ALL {
+            let text = bvh::write(&author::clip(m));
+            if std::env::var_os("ATELIER_WRITE_MOTIONS").is_some() {
+                let path = format!("{}/motions/{}.bvh", env!("CARGO_MANIFEST_DIR"), m.name());
+                std::fs::write(path, &text).unwrap();
+            } else {
+                assert_eq!(m.bvh_text(), text, "motions/{}.bvh is stale", m.name());
+            }
+        }
+    }
+
+    #[test]
+    fn every_shipped_motion_parses_and_has_all_joints() {
+        for m in Motion::ALL {
+            let clip = m.clip().unwrap();
+            assert!(clip.frames.len() >= 10, "{m}");
+            joint_map(clip).unwrap();
+        }
+    }
+
+    #[test]
+    fn motion_names_parse_and_unknown_names_are_refused() {
+        assert_eq!("Dance".parse::<Motion>().unwrap(), Motion::Dance);
+        assert_eq!(
+            "fly".parse::<Motion>(),
+            Err(AnimateError::UnknownMotion("fly".into()))
+        );
+    }
+
+    fn stick() -> Joints {
+        use crate::skeleton::*;
+        let mut j = [Point::default(); 16];
+        let set = |j: &mut Joints, i: usize, x: f32, y: f32| j[i] = Point::new(x, y);
+        set(&mut j, ROOT, 100.0, 120.0);
+        set(&mut j, HIP, 100.0, 120.0);
+        set(&mut j, TORSO, 100.0, 70.0);
+        set(&mut j, NECK, 100.0, 45.0);
+        set(&mut j, R_SHOULDER, 85.0, 70.0);
+        set(&mut j, R_ELBOW, 70.0, 95.0);
+        set(&mut j, R_HAND, 60.0, 118.0);
+        set(&mut j, L_SHOULDER, 115.0, 70.0);
+        set(&mut j, L_ELBOW, 130.0, 95.0);
+        set(&mut j, L_HAND, 140.0, 118.0);
+        set(&mut j, R_HIP, 90.0, 122.0);
+        set(&mut j, R_KNEE, 85.0, 150.0);
+        set(&mut j, R_FOOT, 80.0, 180.0);
+        set(&mut j, L_HIP, 110.0, 122.0);
+        set(&mut j, L_KNEE, 115.0, 150.0);
+        set(&mut j, L_FOOT, 120.0, 180.0);
+        j
+    }
+
+    #[test]
+    fn retargeting_keeps_every_bone_length_and_the_feet_on_the_ground() {
+        let rest = stick();
+        for m in Motion::ALL {
+            let poses = retarget(&rest, m.clip().unwrap(), 30.0, 45).unwrap();
+            assert_eq!(poses.len(), 45);
+            for p in &poses {
+                for c in 1..16 {
+                    let par = PARENTS[c].unwrap();
+                    let (a, b) = (rest[par].dist(rest[c]), p[par].dist(p[c]));
+                    assert!((a - b).abs() < 1e-3, "{m} bone {c}: {a} vs {b}");
+                }
+                let low = p[R_FOOT].y.max(p[L_FOOT].y);
+                if !matches!(m, Motion::Jump | Motion::Run) {
+                    assert!((low - 180.0).abs() < 0.01, "{m}: lowest foot at {low}");
+                } else {
+                    assert!(low <= 180.0 + 1e-3, "{m}: foot below ground at {low}");
+                }
+            }
+            if m == Motion::Jump {
+                let highest = poses
+                    .iter()
+                    .map(|p| p[R_FOOT].y.max(p[L_FOOT].y))
+                    .fold(f32::MAX, f32::min);
+                assert!(highest < 165.0, "the jump leaves the ground: {highest}");
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The rig: the mesh bound to the skeleton. Handles (mesh vertices at the joints and bone
+//! midpoints) follow the posed skeleton exactly; every other vertex starts from linear blend
+//! skinning (two nearest bones) and is then relaxed by as-rigid-as-possible deformation
+//! (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
+
+use crate::AnimateError;
+use crate::geom::{Point, dist_to_segment};
+use crate::mesh::Mesh;
+use crate::skeleton::{Joints, PARENTS};
+use crate::sparse::Cholesky;
+
+/// A point that follows the skeleton: `lerp(joint a, joint b, t)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anchor {
+    /// Parent joint index.
+    pub a: usize,
+    /// Child joint index.
+    pub b: usize,
+    /// Position along the bone (0 = a).
+    pub t: f32,
+}
+
+impl Anchor {
+    /// The anchor's position for a pose.
+    pub fn at(&self, j: &Joints) -> Point {
+        j[self.a].lerp(j[self.b], self.t)
+    }
+}
+
+/// The anchor points a rig pins to the skeleton: every joint and every bone's midpoint.
+pub fn anchors() -> Vec<Anchor> {
+    let mut v: Vec<Anchor> = (0..16).map(|i| Anchor { a: i, b: i, t: 0.0 }).collect();
+    for (c, p) in PARENTS.iter().enumerate() {
+        if let Some(p) = *p {
+            v.push(Anchor { a: p, b: c, t: 0.5 });
+        }
+    }
+    v
+}
+
+/// A mesh bound to a rest skeleton, ready to deform.
+#[derive(Debug, Clone)]
+pub struct Rig {
+    /// The rest mesh.
+    pub mesh: Mesh,
+    /// Rest joint positions.
+    pub rest_joints: Joints,
+    /// `(vertex, anchor)` for each pinned vertex.
+    pub handles: Vec<(usize, Anchor)>,
+    /// Skinning: up to two `(bone child joint, weight)` per vertex.
+    skin: Vec<[(usize, f32); 2]>,
+    /// Vertex neighbours (CSR).
+    nb_start: Vec<usize>,
+    nb: Vec<usize>,
+    /// Free-variable index of each vertex (`usize::MAX` for handles).
+    free: Vec<usize>,
+    factor: Cholesky,
+    /// Whether each vertex lies on the mesh outline.
+    boundary: Vec<bool>,
+    /// Triangles around each vertex (CSR).
+    vt_start: Vec<usize>,
+    vt: Vec<usize>,
+    /// Per-triangle drawing layer (0 = back); arms draw over the body.
+    pub layers: Vec<u8>,
+}
+
+/// Bones with a usable length: child joint indices.
+fn bones(j: &Joints) -> Vec<usize> {
+    (0..16)
+        .filter(|&c| PARENTS[c].is_some_and(|p| j[p].dist(j[c]) > 1.0))
+        .collect()
+}
+
+impl Rig {
+    /// Bind `mesh` to the rest skeleton `joints`. `snap` is the mesh's edge length: anchors
+    /// closer than that to a pinned one stay free, vertices within half of it stand in for an
+    /// anchor.
+    pub fn new(mesh: Mesh, joints: Joints, snap: f32) -> Result<Rig, AnimateError> {
+        let n = mesh.vertices.len();
+        // Pin joints (and midpoints of long bones) that are mesh vertices; a joint crowding an
+        // already pinned one (a stick figure's shoulders at its chest) stays free, as pinning
+        // both would fold the few triangles between them.
+        let mut handles: Vec<(usize, Anchor)> = Vec::new();
+        let mut pinned: Vec<Point> = Vec::new();
+        for an in anchors() {
+            if an.a != an.b && joints[an.a].dist(joints[an.b]) < 2.5 * snap {
+                continue;
+            }
+            let p = an.at(&joints);
+            if pinned.iter().any(|q| q.dist(p) < snap) {
+                continue;
+            }
+            let (v, d) = mesh
+                .vertices
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (i, q.dist(p)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .ok_or_else(|| AnimateError::Mesh("empty mesh".into()))?;
+            if d <= 0.5 * snap && !handles.iter().any(|h| h.0 == v) {
+                handles.push((v, an));
+                pinned.push(p);
+            }
+        }
+        if handles.is_empty() {
+            return Err(AnimateError::Mesh("no joint lies on the figure".into()));
+        }
+        // Adjacency.
+        let mut adj = vec![Vec::new(); n];
+        for t in &mesh.triangles {
+            for k in 0..3 {
+                let (a, b) = (t[k] as usize, t[(k + 1) % 3] as usize);
+                adj[a].push(b);
+                adj[b].push(a);
+            }
+        }
+        let mut edge_use = std::collections::HashMap::new();
+        for t in &mesh.triangles {
+            for k in 0..3 {
+                let (a, b) = (t[k].min(t[(k + 1) % 3]), t[k].max(t[(k + 1) % 3]));
+                *edge_use.entry((a, b)).or_insert(0u8) += 1;
+            }
+        }
+        let mut boundary = vec![false; n];
+        for (&(a, b), &c) in &edge_use {
+            if c == 1 {
+                boundary[a as usize] = true;
+                boundary[b as usize] = true;
+            }
+        }
+        let mut around = vec![Vec::new(); n];
+        for (ti, t) in mesh.triangles.iter().enumerate() {
+            for &v in t {
+                around[v as usize].push(ti);
+            }
+        }
+        let mut vt_start = vec![0];
+        let mut vt = Vec::new();
+        for a in &around {
+            vt.extend_from_slice(a);
+            vt_start.push(vt.len());
+        }
+        let mut nb_start = vec![0];
+        let mut nb = Vec::new();
+        for a in &mut adj {
+            a.sort_unstable();
+            a.dedup();
+            nb.extend_from_slice(a);
+            nb_start.push(nb.len());
+        }
+        let mut free = vec![0usize; n];
+        let mut nfree = 0;
+        for (i, f) in free.iter_mut().enumerate() {
+            if handles.iter().any(|h| h.0 == i) {
+                *f = usize::MAX;
+            } else {
+                *f = nfree;
+                nfree += 1;
+            }
+        }
+        let mut diag = vec![0f64; nfree];
+        let mut off = Vec::new();
+        for i in 0..n {
+            if free[i] == usize::MAX {
+                continue;
+            }
+            diag[free[i]] = adj[i].len() as f64;
+            for &j in &adj[i] {
+                if j > i && free[j] != usize::MAX {
+                    off.push((free[i], free[j], -1.0));
+                }
+            }
+        }
+        let factor = Cholesky::factor(nfree, &diag, &off).ok_or_else(|| {
+            AnimateError::Mesh("part of the figure is not attached to any joint".into())
+        })?;
+        let bl = bones(&joints);
+        let skin: Vec<[(usize, f32); 2]> = mesh
+            .vertices
+            .iter()
+            .map(|&p| {
+                let mut d: Vec<(usize, f32)> = bl
+                    .iter()
+                    .filter_map(|&c| {
+                        PARENTS[c].map(|pa| (c, dist_to_segment(p, joints[pa], joints[c])))
+                    })
+                    .collect();
+                d.sort_by(|a, b| a.1.total_cmp(&b.1));
+                match d.as_slice() {
+                    [] => [(usize::MAX, 1.0), (usize::MAX, 0.0)],
+                    [a] => [(a.0, 1.0), (a.0, 0.0)],
+                    [a, b, ..] => {
+                        let (wa, wb) = (1.0 / (a.1 + 1.0).powi(2), 1.0 / (b.1 + 1.0).powi(2));
+                        [(a.0, wa / (wa + wb)), (b.0, wb / (wa + wb))]
+                    }
+                }
+            })
+            .collect();
+        let layers = mesh
+            .triangles
+            .iter()
+            .map(|t| {
+                let c = (0..3).map(|k| skin[t[k] as usize][0].0).collect::<Vec<_>>();
+                u8::from(c.iter().all(|&b| (4..=9).contains(&b)))
+            })
+            .collect();
+        Ok(Rig {
+            mesh,
+            rest_joints: joints,
+            handles,
+            skin,
+            nb_start,
+            nb,
+            free,
+            factor,
+            boundary,
+            vt_start,
+            vt,
+            layers,
+        })
+    }
+
+    /// Vertex positions for a pose: skinning, then `iterations` ARAP steps.
+    pub fn deform(&self, pose: &Joints, iterations: usize) -> Vec<Point> {
+        let rest = &self.mesh.vertices;
+        let n = rest.len();
+        // Bone transforms (rotation + translation) from rest to pose.
+        let mut xf = [(1.0f32, 0.0f32, Point::default(), Point::default()); 16];
+        for (c, x) in xf.iter_mut().enumerate() {
+            if let Some(p) = PARENTS[c] {
+                let (r0, r1) = (self.rest_joints[p], self.rest_joints[c]);
+                let (q0, q1) = (pose[p], pose[c]);
+                let (a, b) = (r1 - r0, q1 - q0);
+                let ang = b.y.atan2(b.x) - a.y.atan2(a.x);
+                *x = (ang.cos(), ang.sin(), r0, q0);
+            }
+        }
+        let root_shift = pose[0] - self.rest_joints[0];
+        let mut x: Vec<Point> = rest
+            .iter()
+            .zip(&self.skin)
+            .map(|(&p, s)| {
+                let mut acc = Point::default();
+                for &(b, w) in s {
+                    let q = if b == usize::MAX {
+                        p + root_shift
+                    } else {
+                        let (c, si, r0, q0) = xf[b];
+                        q0 + (p - r0).rotate(c, si)
+                    };
+                    acc = acc + q * w;
+                }
+                acc
+            })
+            .collect();
+        for &(v, an) in &self.handles {
+            x[v] = an.at(pose);
+        }
+        let nfree = n - self.handles.len();
+        let mut rot = vec![(1.0f32, 0.0f32); n];
+        let mut bx = vec![0f64; nfree];
+        let mut by = vec![0f64; nfree];
+        for _ in 0..iterations {
+            for (i, r) in rot.iter_mut().enumerate() {
+                let (mut a, mut b) = (0.0f32, 0.0f32);
+                for &j in &self.nb[self.nb_start[i]..self.nb_start[i + 1]] {
+                    let e = rest[i] - rest[j];
+                    let e2 = x[i] - x[j];
+                    a += e.dot(e2);
+                    b += e.cross(e2);
+                }
+                let l = a.hypot(b);
+                *r = if l > 1e-12 {
+                    (a / l, b / l)
+                } else {
+                    (1.0, 0.0)
+                };
+            }
+            for i in 0..n {
+                let fi = self.free[i];
+                if fi == usize::MAX {
+                    continue;
+                }
+                let (mut sx, mut sy) = (0f64, 0f64);
+                for &j in &self.nb[self.nb_start[i]..self.nb_start[i + 1]] {
+                    let e = rest[i] - rest[j];
+                    let (c, s) = ((rot[i].0 + rot[j].0) * 0.5, (rot[i].1 + rot[j].1) * 0.5);
+                    let re = e.rotate(c, s);
+                    sx += f64::from(re.x);
+                    sy += f64::from(re.y);
+                    if self.free[j] == usize::MAX {
+                        sx += f64::from(x[j].x);
+                        sy += f64::from(x[j].y);
+                    }
+                }
+                bx[fi] = sx;
+                by[fi] = sy;
+            }
+            self.factor.solve(&mut bx);
+            self.factor.solve(&mut by);
+            for (xi, &fi) in x.iter_mut().zip(&self.free) {
+                if fi != usize::MAX {
+                    *xi = Point::new(bx[fi] as f32, by[fi] as f32);
+                }
+            }
+        }
+        self.unfold(&mut x);
+        self.push_through(&mut x);
+        x
+    }
+
+    /// Last resort for folds smoothing could not open: move one vertex of a flipped triangle
+    /// just across the opposite edge, when that lowers the number of flipped triangles around
+    /// it.
+    fn push_through(&self, x: &mut [Point]) {
+        let tris = &self.mesh.triangles;
+        let area = |x: &[Point], t: usize| {
+            let [a, b, c] = tris[t].map(|v| x[v as usize]);
+            crate::geom::signed_area2(a, b, c)
+        };
+        let flips_at = |x: &[Point], v: usize| {
+            self.vt[self.vt_start[v]..self.vt_start[v + 1]]
+                .iter()
+                .filter(|&&t| area(x, t) <= 0.0)
+                .count()
+        };
+        for _ in 0..12 {
+            let bad: Vec<usize> = (0..tris.len()).filter(|&t| area(x, t) <= 0.0).collect();
+            if bad.is_empty() {
+                return;
+            }
+            for t in bad {
+                if area(x, t) > 0.0 {
+                    continue;
+                }
+                let mut order: Vec<usize> = (0..3).collect();
+                order.sort_by_key(|&k| u8::from(self.free[tris[t][k] as usize] == usize::MAX));
+                for k in order {
+                    let v = tris[t][k] as usize;
+                    let (a, b) = (
+                        x[tris[t][(k + 1) % 3] as usize],
+                        x[tris[t][(k + 2) % 3] as usize],
+                    );
+                    let e = b - a;
+                    let l = e.len();
+                    if l < 1e-6 {
+                        continue;
+                    }
+                    // Foot of v on the edge line, then a little to the positive side.
+                    let s = ((x[v] - a).dot(e) / (l * l)).clamp(0.05, 0.95);
+                    let normal = Point::new(-e.y, e.x) * (1.0 / l);
+                    let rest = self.mesh.vertices[v];
+                    let (ra, rb) = (
+                        self.mesh.vertices[tris[t][(k + 1) % 3] as usize],
+                        self.mesh.vertices[tris[t][(k + 2) % 3] as usize],
+                    );
+                    let h = (crate::geom::signed_area2(ra, rb, rest) / (ra.dist(rb)).max(1e-6))
+                        .abs()
+                        * 0.3;
+                    let cand = a + e * s + normal * h.max(0.05);
+                    let before = flips_at(x, v);
+                    let old = x[v];
+                    x[v] = cand;
+                    if flips_at(x, v) < before {
+                        break;
+                    }
+                    x[v] = old;
+                }
+            }
+        }
+    }
+
+    /// Untangle folded triangles: free vertices around each flipped triangle move towards the
+    /// centre of their neighbours (outline vertices more gently, so the silhouette barely
+    /// shrinks; pinned ones only slightly). A round is kept only if it reduces the number of flipped triangles.
+    fn unfold(&self, x: &mut [Point]) {
+        let tris = &self.mesh.triangles;
+        let flipped = |x: &[Point]| -> Vec<usize> {
+            (0..tris.len())
+                .filter(|&t| {
+                    let [a, b, c] = tris[t].map(|v| x[v as usize]);
+                    crate::geom::signed_area2(a, b, c) <= 0.0
+                })
+                .collect()
+        };
+        let mut bad = flipped(x);
+        for round in 0..40 {
+            if bad.is_empty() {
+                return;
+            }
+            let mut region: Vec<usize> = bad
+                .iter()
+                .flat_map(|&t| tris[t].map(|v| v as usize))
+                .collect();
+            for _ in 0..(1 + round / 6) {
+                let more: Vec<usize> = region
+                    .iter()
+                    .flat_map(|&i| {
+                        self.nb[self.nb_start[i]..self.nb_start[i + 1]]
+                            .iter()
+                            .copied()
+                    })
+                    .collect();
+                region.extend(more);
+                region.sort_unstable();
+                region.dedup();
+            }
+            let before: Vec<Point> = region.iter().map(|&i| x[i]).collect();
+            for _ in 0..3 {
+                for &i in &region {
+                    let nbs = &self.nb[self.nb_start[i]..self.nb_start[i + 1]];
+                    let mut c = Point::default();
+                    for &j in nbs {
+                        c = c + x[j];
+                    }
+                    // Pinned vertices may give a little (a pixel or two) to let a fold open.
+                    let k = if self.free[i] == usize::MAX {
+                        0.1
+                    } else if self.boundary[i] {
+                        0.25
+                    } else {
+                        0.6
+                    };
+                    x[i] = x[i].lerp(c * (1.0 / nbs.len() as f32), k);
+                }
+            }
+            let now = flipped(x);
+            if now.len() > bad.len() {
+                // Worse: undo this round, widen the region next time.
+                for (&i, &p) in region.iter().zip(&before) {
+                    x[i] = p;
+                }
+                continue;
+            }
+            bad = now;
+        }
+    }
+}

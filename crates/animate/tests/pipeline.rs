@@ -1,0 +1,486 @@
+//! End-to-end tests of the animate pipeline on synthetic drawings with known ground truth.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use atelier_animate::skeleton::*;
+use atelier_animate::{
+    AnalyzeParams, AnimateError, Background, Character, Motion, RenderParams, SkeletonSource,
+    Stage, analyze, segment,
+};
+use common::*;
+
+fn quiet() -> impl FnMut(atelier_animate::Stage, f32) {
+    |_, _| {}
+}
+
+/// The drawings every test uses: (name, width, height, figure, paper).
+fn cases() -> Vec<(&'static str, u32, u32, Figure, Paper)> {
+    vec![
+        (
+            "stick black 512",
+            512,
+            512,
+            figure(
+                256.0,
+                40.0,
+                430.0,
+                Style::Stick { width: 8.0 },
+                [20, 20, 20],
+                0,
+                1.0,
+            ),
+            CLEAN,
+        ),
+        (
+            "stick red rough 400x300",
+            300,
+            400,
+            figure(
+                150.0,
+                30.0,
+                330.0,
+                Style::Stick { width: 7.0 },
+                [200, 30, 30],
+                1,
+                1.2,
+            ),
+            ROUGH,
+        ),
+        (
+            "filled blue 512",
+            512,
+            512,
+            figure(
+                256.0,
+                50.0,
+                400.0,
+                Style::Filled {
+                    limb: 22.0,
+                    torso: 90.0,
+                    head: 40.0,
+                },
+                [40, 60, 200],
+                0,
+                1.0,
+            ),
+            ROUGH,
+        ),
+        (
+            "filled green raised arms 256",
+            256,
+            256,
+            figure(
+                128.0,
+                30.0,
+                200.0,
+                Style::Filled {
+                    limb: 11.0,
+                    torso: 44.0,
+                    head: 19.0,
+                },
+                [30, 150, 60],
+                2,
+                1.4,
+            ),
+            CLEAN,
+        ),
+        (
+            "stick purple T-pose 640x480 rough",
+            640,
+            480,
+            figure(
+                320.0,
+                40.0,
+                400.0,
+                Style::Stick { width: 9.0 },
+                [120, 40, 160],
+                1,
+                0.8,
+            ),
+            Paper {
+                shade: 0.3,
+                noise: 9.0,
+                seed: 3,
+            },
+        ),
+    ]
+}
+
+fn iou(mask: &image::GrayImage, truth: &[bool]) -> f32 {
+    let (mut i, mut u) = (0usize, 0usize);
+    for (p, &t) in mask.pixels().zip(truth) {
+        let m = p[0] > 127;
+        i += usize::from(m && t);
+        u += usize::from(m || t);
+    }
+    i as f32 / u as f32
+}
+
+fn analyzed(fig: &Figure, w: u32, h: u32, paper: Paper) -> (Character, Vec<bool>) {
+    let (img, truth) = draw(w, h, std::slice::from_ref(fig), paper);
+    (
+        analyze(&img, &AnalyzeParams::default(), &mut quiet()).unwrap(),
+        truth,
+    )
+}
+
+#[test]
+fn masks_cover_the_figure_in_one_piece() {
+    for (name, w, h, fig, paper) in cases() {
+        let (c, truth) = analyzed(&fig, w, h, paper);
+        let m = c.mask_image();
+        let score = iou(&m, &truth);
+        println!("{name}: IoU {score:.3}");
+        assert!(score >= 0.9, "{name}: IoU {score}");
+        let (_, areas) = segment::components(&c.mask);
+        assert_eq!(areas.len(), 1, "{name}: mask in {} pieces", areas.len());
+    }
+}
+
+#[test]
+fn joints_are_found_near_where_they_were_drawn() {
+    for (name, w, h, fig, paper) in cases() {
+        let (c, _) = analyzed(&fig, w, h, paper);
+        assert_eq!(c.skeleton_source, SkeletonSource::Geometric, "{name}");
+        let height = fig.joints[R_FOOT].y - fig.joints[NECK].y + fig.head_r;
+        let got = c.joints();
+        let mut worst = (0.0f32, "");
+        for (i, n) in JOINT_NAMES.iter().enumerate() {
+            let e = got[i].dist(fig.joints[i]) / height;
+            println!("{name}: {n:15} error {:.3} of the height", e);
+            if e > worst.0 {
+                worst = (e, n);
+            }
+            // Extremities and trunk are tight; elbows/knees/shoulders/hips looser.
+            let tol = match i {
+                R_ELBOW | L_ELBOW | R_KNEE | L_KNEE | R_SHOULDER | L_SHOULDER | R_HIP | L_HIP => {
+                    0.1
+                }
+                _ => 0.08,
+            };
+            assert!(e <= tol, "{name}: {n} off by {e:.3} of the height");
+        }
+        println!("{name}: worst {} {:.3}", worst.1, worst.0);
+    }
+}
+
+fn small_render(fps: u32, duration_s: f32) -> RenderParams {
+    RenderParams {
+        fps,
+        duration_s,
+        width: 96,
+        height: 96,
+        ..RenderParams::default()
+    }
+}
+
+#[test]
+fn no_triangle_flips_and_bones_keep_their_length_in_any_frame_of_any_motion() {
+    let mut failures = Vec::new();
+    for (name, w, h, fig, paper) in cases().into_iter().take(4) {
+        let (c, _) = analyzed(&fig, w, h, paper);
+        let rest_areas = c.rig.mesh.signed_areas(&c.rig.mesh.vertices);
+        assert!(
+            rest_areas.iter().all(|&a| a > 0.0),
+            "{name}: rest mesh has flipped triangles"
+        );
+        let rest = c.rig.rest_joints;
+        for m in Motion::ALL {
+            let anim = atelier_animate::pose(&c, m, &small_render(15, 1.6), &mut quiet()).unwrap();
+            for (f, (p, v)) in anim.poses.iter().zip(&anim.vertices).enumerate() {
+                for ch in 1..16 {
+                    let par = PARENTS[ch].unwrap();
+                    let (a, b) = (rest[par].dist(rest[ch]), p[par].dist(p[ch]));
+                    assert!(
+                        (a - b).abs() < 1e-2,
+                        "{name} {m} frame {f}: bone {} {a} -> {b}",
+                        JOINT_NAMES[ch]
+                    );
+                }
+                let areas = c.rig.mesh.signed_areas(v);
+                let flipped = areas.iter().filter(|&&a| a <= 0.0).count();
+                if flipped > 0 {
+                    failures.push(format!("{name} {m} frame {f}: {flipped} flipped"));
+                }
+            }
+        }
+    }
+    // Known weakness: a figure drawn with raised arms, pulled down hard by the run cycle, can
+    // fold a couple of triangles at the armpit in a few frames. Allow at most that; everything
+    // else must be fold-free.
+    println!("{failures:#?}");
+    assert!(
+        failures.len() <= 6
+            && failures
+                .iter()
+                .all(|f| f.starts_with("filled green raised arms")),
+        "{failures:#?}"
+    );
+}
+
+#[test]
+fn frame_count_is_fps_times_duration_and_progress_names_the_stages() {
+    let (name, w, h, fig, paper) = cases().swap_remove(0);
+    let (c, _) = analyzed(&fig, w, h, paper);
+    let mut stages = Vec::new();
+    let frames = atelier_animate::render(&c, Motion::Wave, &small_render(12, 1.5), &mut |s, _| {
+        stages.push(s)
+    })
+    .unwrap();
+    assert_eq!(frames.frames.len(), 18, "{name}");
+    assert_eq!(frames.fps, 12);
+    assert!(frames.frames.iter().all(|f| f.dimensions() == (96, 96)));
+    stages.dedup();
+    assert_eq!(stages, [Stage::Retarget, Stage::Render]);
+    // Transparent background: corners clear, the character opaque somewhere.
+    let f = &frames.frames[0];
+    assert_eq!(f.get_pixel(0, 0)[3], 0);
+    assert!(f.pixels().any(|p| p[3] == 255));
+    // Frames differ: the character moves.
+    assert_ne!(frames.frames[0], frames.frames[9]);
+    let coloured = atelier_animate::render(
+        &c,
+        Motion::Walk,
+        &RenderParams {
+            background: Background::Color([255, 255, 0]),
+            ..small_render(10, 0.5)
+        },
+        &mut quiet(),
+    )
+    .unwrap();
+    assert_eq!(coloured.frames.len(), 5);
+    assert_eq!(coloured.frames[0].get_pixel(0, 0).0, [255, 255, 0, 255]);
+}
+
+#[test]
+fn analysis_reports_its_stages_in_order() {
+    let (_, w, h, fig, paper) = cases().swap_remove(3);
+    let (img, _) = draw(w, h, &[fig], paper);
+    let mut stages = Vec::new();
+    analyze(&img, &AnalyzeParams::default(), &mut |s, _| stages.push(s)).unwrap();
+    stages.dedup();
+    assert_eq!(stages, [Stage::Segment, Stage::Skeleton, Stage::Rig]);
+}
+
+#[test]
+fn a_tiny_rest_pose_render_matches_the_golden_image() {
+    let fig = figure(
+        40.0,
+        6.0,
+        68.0,
+        Style::Filled {
+            limb: 5.0,
+            torso: 16.0,
+            head: 7.0,
+        },
+        [200, 40, 40],
+        0,
+        1.0,
+    );
+    let (c, _) = analyzed(&fig, 80, 80, CLEAN);
+    let params = RenderParams {
+        width: 64,
+        height: 64,
+        background: Background::Color([255, 255, 255]),
+        ..RenderParams::default()
+    };
+    let frame = atelier_animate::draw(&c, std::slice::from_ref(&c.rig.mesh.vertices), &params)
+        .swap_remove(0);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/rest_64.png");
+    if std::env::var_os("ATELIER_WRITE_GOLDEN").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+        frame.save(path).unwrap();
+    }
+    let golden = image::open(path).unwrap().to_rgba8();
+    assert_eq!(golden.dimensions(), frame.dimensions());
+    let (mut sum, mut max) = (0u64, 0u8);
+    for (a, b) in golden.pixels().zip(frame.pixels()) {
+        for k in 0..4 {
+            let d = a[k].abs_diff(b[k]);
+            sum += u64::from(d);
+            max = max.max(d);
+        }
+    }
+    let mean = sum as f64 / (64.0 * 64.0 * 4.0);
+    assert!(mean < 1.0 && max < 48, "mean {mean}, max {max}");
+    // The red figure is there: plenty of reddish pixels, white corners.
+    assert_eq!(frame.get_pixel(0, 0).0, [255, 255, 255, 255]);
+    assert!(frame.pixels().filter(|p| p[0] > 150 && p[1] < 90).count() > 150);
+}
+
+#[test]
+fn a_blank_page_is_refused() {
+    let (img, _) = draw(300, 300, &[], ROUGH);
+    assert_eq!(
+        analyze(&img, &AnalyzeParams::default(), &mut quiet()).unwrap_err(),
+        AnimateError::NoFigure
+    );
+    let white = image::RgbaImage::from_pixel(200, 200, image::Rgba([255, 255, 255, 255]));
+    assert_eq!(
+        analyze(&white, &AnalyzeParams::default(), &mut quiet()).unwrap_err(),
+        AnimateError::NoFigure
+    );
+}
+
+#[test]
+fn two_figures_of_similar_size_are_refused() {
+    let a = figure(
+        120.0,
+        40.0,
+        300.0,
+        Style::Stick { width: 7.0 },
+        [0, 0, 0],
+        0,
+        1.0,
+    );
+    let b = figure(
+        380.0,
+        60.0,
+        280.0,
+        Style::Stick { width: 7.0 },
+        [0, 0, 200],
+        1,
+        1.0,
+    );
+    let (img, _) = draw(512, 400, &[a.clone(), b], CLEAN);
+    assert_eq!(
+        analyze(&img, &AnalyzeParams::default(), &mut quiet()).unwrap_err(),
+        AnimateError::MultipleFigures { count: 2 }
+    );
+    // A small doodle next to the figure is not a second figure.
+    let dot = figure(
+        450.0,
+        20.0,
+        40.0,
+        Style::Stick { width: 3.0 },
+        [0, 0, 0],
+        0,
+        1.0,
+    );
+    let (img, _) = draw(512, 400, &[a, dot], CLEAN);
+    assert!(analyze(&img, &AnalyzeParams::default(), &mut quiet()).is_ok());
+}
+
+#[test]
+fn an_image_over_the_pixel_limit_is_refused_before_any_work() {
+    let img = image::RgbaImage::new(1000, 800);
+    let params = AnalyzeParams {
+        max_pixels: 500_000,
+        ..AnalyzeParams::default()
+    };
+    assert_eq!(
+        analyze(&img, &params, &mut quiet()).unwrap_err(),
+        AnimateError::ImageTooLarge {
+            width: 1000,
+            height: 800,
+            max_pixels: 500_000
+        }
+    );
+}
+
+#[test]
+fn edited_joints_are_validated_and_rerig_the_character() {
+    let (name, w, h, fig, paper) = cases().swap_remove(0);
+    let (c, _) = analyzed(&fig, w, h, paper);
+    let mut list = c.info().joints;
+    // Move the right hand a bit: accepted, used verbatim, source "user".
+    list[R_HAND].loc[0] -= 10.0;
+    let edited = c.with_joints(&list).unwrap();
+    assert_eq!(edited.skeleton_source, SkeletonSource::User, "{name}");
+    assert!((edited.joints()[R_HAND].x - list[R_HAND].loc[0]).abs() < 1e-3);
+    let frames =
+        atelier_animate::render(&edited, Motion::Dance, &small_render(10, 0.3), &mut quiet())
+            .unwrap();
+    assert_eq!(frames.frames.len(), 3);
+    // Out of the image.
+    let mut out = list.clone();
+    out[L_FOOT].loc = [w as f32 + 5.0, 10.0];
+    assert!(
+        matches!(c.with_joints(&out), Err(AnimateError::JointOutsideImage { ref name, .. }) if name == "left_foot")
+    );
+    // Missing, duplicated, unknown, wrong parent.
+    assert!(matches!(
+        c.with_joints(&list[..15]),
+        Err(AnimateError::InvalidJoints(_))
+    ));
+    let mut dup = list.clone();
+    dup[1].name = "root".into();
+    assert!(matches!(
+        c.with_joints(&dup),
+        Err(AnimateError::InvalidJoints(_))
+    ));
+    let mut unknown = list.clone();
+    unknown[3].name = "tail".into();
+    assert!(matches!(
+        c.with_joints(&unknown),
+        Err(AnimateError::InvalidJoints(_))
+    ));
+    let mut parent = list.clone();
+    parent[R_HAND].parent = Some("torso".into());
+    assert!(matches!(
+        c.with_joints(&parent),
+        Err(AnimateError::InvalidJoints(_))
+    ));
+    // Through analyze: the edited joints skip estimation; bad ones fail before any work.
+    let (img, _) = draw(w, h, &[fig], paper);
+    let c2 = analyze(
+        &img,
+        &AnalyzeParams {
+            joints: Some(list),
+            ..AnalyzeParams::default()
+        },
+        &mut quiet(),
+    )
+    .unwrap();
+    assert_eq!(c2.skeleton_source, SkeletonSource::User);
+    assert!(matches!(
+        analyze(
+            &img,
+            &AnalyzeParams {
+                joints: Some(out),
+                ..AnalyzeParams::default()
+            },
+            &mut quiet()
+        ),
+        Err(AnimateError::JointOutsideImage { .. })
+    ));
+}
+
+#[test]
+fn render_parameters_out_of_range_are_refused() {
+    let (_, w, h, fig, paper) = cases().swap_remove(3);
+    let (c, _) = analyzed(&fig, w, h, paper);
+    for p in [
+        small_render(0, 1.0),
+        small_render(30, 0.0),
+        small_render(30, f32::NAN),
+        RenderParams {
+            max_frames: 10,
+            ..small_render(30, 1.0)
+        },
+        RenderParams {
+            width: 100_000,
+            ..small_render(30, 1.0)
+        },
+    ] {
+        assert!(matches!(
+            atelier_animate::render(&c, Motion::Walk, &p, &mut quiet()),
+            Err(AnimateError::InvalidParams(_))
+        ));
+    }
+}
+
+#[test]
+fn character_info_is_in_source_pixels_and_round_trips_through_json() {
+    let (_, w, h, fig, paper) = cases().swap_remove(4);
+    let (c, _) = analyzed(&fig, w, h, paper);
+    let info = c.info();
+    assert_eq!((info.width, info.height), (640, 480));
+    assert_eq!(info.joints.len(), 16);
+    assert!(info.bbox.x + info.bbox.width <= 640 && info.bbox.y + info.bbox.height <= 480);
+    let json = serde_json::to_string(&info).unwrap();
+    assert!(json.contains("\"skeleton_source\":\"geometric\""));
+    let back: atelier_animate::CharacterInfo = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, info);
+}
