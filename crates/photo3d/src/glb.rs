@@ -30,7 +30,7 @@ struct Builder {
 
 impl Builder {
     fn view(&mut self, bytes: &[u8], target: Option<u32>) -> usize {
-        while self.bin.len() % 4 != 0 {
+        while !self.bin.len().is_multiple_of(4) {
             self.bin.push(0);
         }
         let mut v = json!({"buffer": 0, "byteOffset": self.bin.len(), "byteLength": bytes.len()});
@@ -182,11 +182,11 @@ pub fn export_glb(scene: &LayeredScene) -> Result<Vec<u8>, Photo3dError> {
     });
     let mut json_bytes =
         serde_json::to_vec(&doc).map_err(|e| Photo3dError::Encode(e.to_string()))?;
-    while json_bytes.len() % 4 != 0 {
+    while !json_bytes.len().is_multiple_of(4) {
         json_bytes.push(b' ');
     }
     let mut bin = b.bin;
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json_bytes.len() + 8 + bin.len();
@@ -239,7 +239,7 @@ pub fn inspect(bytes: &[u8]) -> Result<GlbInfo, Photo3dError> {
         return Err(bad("header length differs from the file length"));
     }
     let json_len = u32_at(bytes, 12)? as usize;
-    if u32_at(bytes, 16)? != CHUNK_JSON || json_len % 4 != 0 {
+    if u32_at(bytes, 16)? != CHUNK_JSON || !json_len.is_multiple_of(4) {
         return Err(bad("first chunk is not an aligned JSON chunk"));
     }
     let json_bytes = bytes
@@ -316,7 +316,7 @@ pub fn inspect(bytes: &[u8]) -> Result<GlbInfo, Photo3dError> {
                 return Err(bad("TEXCOORD_0 count differs from POSITION"));
             }
             let (data, count, _) = accessor(&prim["indices"])?;
-            if count % 3 != 0 {
+            if !count.is_multiple_of(3) {
                 return Err(bad("index count is not a multiple of 3"));
             }
             for k in 0..count {

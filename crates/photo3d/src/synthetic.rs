@@ -155,10 +155,11 @@ impl SyntheticScene {
                 let d = [(px as f32 + 0.5 - cx) / f, (py as f32 + 0.5 - cy) / f, 1.0];
                 let mut best: Option<(f32, usize, [f32; 3], u32)> = None;
                 for (k, o) in objects.iter().enumerate() {
-                    if let Some((t, face)) = intersect(o, d) {
-                        if t > 0.0 && best.is_none_or(|b| t < b.0) {
-                            best = Some((t, k, [d[0] * t, d[1] * t, d[2] * t], face));
-                        }
+                    if let Some((t, face)) = intersect(o, d)
+                        && t > 0.0
+                        && best.is_none_or(|b| t < b.0)
+                    {
+                        best = Some((t, k, [d[0] * t, d[1] * t, d[2] * t], face));
                     }
                 }
                 match best {

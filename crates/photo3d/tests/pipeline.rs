@@ -12,7 +12,7 @@ use image::{RgbImage, RgbaImage};
 
 fn layered(scene: &SyntheticScene, params: &LayerParams) -> LayeredScene {
     let depth = DepthMap::from_disparity(scene.disparity.clone());
-    build_layers(&scene.image, &depth, params, &no_progress).unwrap()
+    build_layers(&scene.image, &depth, params, &no_progress).expect("valid scene")
 }
 
 /// Near-side pixels of every object boundary with a real depth step.
@@ -144,7 +144,9 @@ fn longest_edge(scene: &LayeredScene, pose: &Pose) -> f32 {
         let p: Vec<_> = layer
             .vertices
             .iter()
-            .map(|v| atelier_photo3d::render::project(scene, pose, v).unwrap())
+            .map(|v| {
+                atelier_photo3d::render::project(scene, pose, v).expect("in front of the camera")
+            })
             .collect();
         for q in &layer.quads {
             for t in q.triangles() {

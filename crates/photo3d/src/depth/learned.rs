@@ -68,7 +68,7 @@ impl std::fmt::Debug for LearnedDepth {
 impl LearnedDepth {
     /// Wraps a model loaded by `atelier_infer::Runtime::load`.
     pub fn new(model: Box<dyn Model>, spec: LearnedDepthSpec) -> Result<Self, Photo3dError> {
-        if spec.input_width == 0 || spec.input_height == 0 || spec.std.iter().any(|&s| s == 0.0) {
+        if spec.input_width == 0 || spec.input_height == 0 || spec.std.contains(&0.0) {
             return Err(Photo3dError::InvalidParams(format!(
                 "depth model spec {spec:?} has an empty input or a zero std"
             )));

@@ -119,9 +119,9 @@ mod tests {
     use super::*;
     use image::{ImageBuffer, Luma};
 
-    fn png<P: image::PixelWithColorType>(img: &ImageBuffer<P, Vec<P::Subpixel>>) -> Vec<u8>
+    fn png<P>(img: &ImageBuffer<P, Vec<P::Subpixel>>) -> Vec<u8>
     where
-        P: image::Pixel,
+        P: image::PixelWithColorType,
         [P::Subpixel]: image::EncodableLayout,
     {
         let mut out = Cursor::new(Vec::new());

@@ -63,9 +63,11 @@ pub fn push_pull(width: usize, height: usize, values: &mut [[f32; CHANNELS]], we
                     (y as f32 + 0.5) * coarse.height as f32 / fine.height as f32 - 0.5,
                 );
                 let mut px = [0f32; CHANNELS + 1];
-                for c in 0..CHANNELS {
-                    // Known part (premultiplied) + the unknown part from the coarse level.
-                    px[c] = fine.data[i][c] + (1.0 - w) * up[c];
+                // Known part (premultiplied) + the unknown part from the coarse level.
+                for ((p, &known), &coarse) in
+                    px.iter_mut().zip(&fine.data[i]).zip(&up).take(CHANNELS)
+                {
+                    *p = known + (1.0 - w) * coarse;
                 }
                 px[CHANNELS] = 1.0;
                 out.data[i] = px;
@@ -142,8 +144,8 @@ impl Level {
         for px in &mut self.data {
             let w = px[CHANNELS];
             if w > 0.0 {
-                for c in 0..CHANNELS {
-                    px[c] /= w;
+                for v in px.iter_mut().take(CHANNELS) {
+                    *v /= w;
                 }
             }
             px[CHANNELS] = 1.0;

@@ -143,9 +143,9 @@ pub fn build(grid: &Grid<'_>) -> Layer {
                 if group_vertex[root] == u32::MAX {
                     let mut sum = 0f32;
                     let mut n = 0f32;
-                    for m in 0..4 {
-                        if idx[m] != usize::MAX && find(&mut parent, m) == root {
-                            sum += grid.disparity[idx[m]];
+                    for (m, &pixel) in idx.iter().enumerate() {
+                        if pixel != usize::MAX && find(&mut parent, m) == root {
+                            sum += grid.disparity[pixel];
                             n += 1.0;
                         }
                     }
