@@ -223,9 +223,38 @@ pub struct ServeArgs {
     #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
     pub cascades_dir: Option<PathBuf>,
 
+    /// Pusher-protocol server settings.
+    #[command(flatten)]
+    pub realtime: RealtimeArgs,
+
     /// Database, store, limits and job settings.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// Flags of the Pusher-protocol server.
+#[derive(Debug, Args, Default)]
+pub struct RealtimeArgs {
+    /// Pusher app id (`/apps/{app_id}/…`) [default: atelier].
+    #[arg(long, env = "ATELIER_PUSHER_APP_ID", value_name = "ID")]
+    pub pusher_app_id: Option<String>,
+
+    /// Pusher app key (`/app/{key}`) [default: atelier-key].
+    #[arg(long, env = "ATELIER_PUSHER_KEY", value_name = "KEY")]
+    pub pusher_key: Option<String>,
+
+    /// Pusher app secret [default: generated once and kept in the database].
+    #[arg(
+        long,
+        env = "ATELIER_PUSHER_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub pusher_secret: Option<String>,
+
+    /// Client events one connection may send per second [default: 10].
+    #[arg(long, env = "ATELIER_PUSHER_CLIENT_EVENTS_PER_SEC", value_name = "N")]
+    pub pusher_client_events_per_sec: Option<u32>,
 }
 
 /// Flags of `atelier worker`.

@@ -6,10 +6,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::Context;
 use atelier_infer::RuntimePreference;
 use atelier_platform::{PlatformConfig, storage::StorageLocation};
-use atelier_server::{ServerConfig, models::ModelsConfig};
+use atelier_server::{ServerConfig, models::ModelsConfig, realtime::RealtimeConfig};
 use serde::Deserialize;
 
-use crate::cli::{Cli, Command, LogFormat, ModelArgs, StoreArgs};
+use crate::cli::{Cli, Command, LogFormat, ModelArgs, RealtimeArgs, StoreArgs};
 
 /// The TOML file's shape; every field optional. Unknown keys are errors, so typos surface.
 #[derive(Debug, Default, Deserialize)]
@@ -39,6 +39,27 @@ pub struct FileSettings {
     /// `[models]`.
     #[serde(default)]
     pub models: FileModels,
+    /// `[realtime]`.
+    #[serde(default)]
+    pub realtime: FileRealtime,
+}
+
+/// `[realtime]` in the TOML file (the Pusher-protocol server).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRealtime {
+    /// See `--pusher-app-id`.
+    pub app_id: Option<String>,
+    /// See `--pusher-key`.
+    pub key: Option<String>,
+    /// See `--pusher-secret`.
+    pub secret: Option<String>,
+    /// See `--pusher-client-events-per-sec`.
+    pub client_events_per_sec: Option<u32>,
+    /// Advertised activity timeout in seconds [default: 120].
+    pub activity_timeout_secs: Option<u64>,
+    /// Largest client message / event payload in bytes [default: 10240].
+    pub max_message_bytes: Option<usize>,
 }
 
 /// `[models]` in the TOML file.
@@ -211,6 +232,10 @@ impl Settings {
                 Command::Detect(args) => args.cascades_dir.clone(),
                 _ => None,
             },
+            realtime: match &cli.command {
+                Command::Serve(args) => realtime_config(&args.realtime, &file.realtime)?,
+                _ => realtime_config(&RealtimeArgs::default(), &file.realtime)?,
+            },
         };
         Ok(Settings {
             log,
@@ -218,6 +243,42 @@ impl Settings {
             server,
         })
     }
+}
+
+fn realtime_config(args: &RealtimeArgs, file: &FileRealtime) -> anyhow::Result<RealtimeConfig> {
+    let mut config = RealtimeConfig::default();
+    if let Some(id) = args.pusher_app_id.clone().or(file.app_id.clone()) {
+        config.app_id = id;
+    }
+    if let Some(key) = args.pusher_key.clone().or(file.key.clone()) {
+        anyhow::ensure!(!key.is_empty(), "the Pusher key must not be empty");
+        config.key = key;
+    }
+    if let Some(secret) = args.pusher_secret.clone().or(file.secret.clone()) {
+        anyhow::ensure!(
+            secret.len() >= 8,
+            "the Pusher secret must be at least 8 characters"
+        );
+        config.secret = Some(secret);
+    }
+    if let Some(rate) = args
+        .pusher_client_events_per_sec
+        .or(file.client_events_per_sec)
+    {
+        config.client_events_per_sec = rate;
+    }
+    if let Some(secs) = file.activity_timeout_secs {
+        anyhow::ensure!(secs >= 1, "the activity timeout must be at least 1 s");
+        config.activity_timeout = Duration::from_secs(secs);
+    }
+    if let Some(bytes) = file.max_message_bytes {
+        anyhow::ensure!(
+            bytes >= 1024,
+            "the message limit must be at least 1024 bytes"
+        );
+        config.max_message_bytes = bytes;
+    }
+    Ok(config)
 }
 
 fn models_config(

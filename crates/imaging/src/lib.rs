@@ -6,6 +6,7 @@ pub mod draw;
 pub mod encode;
 pub mod resize;
 pub mod sniff;
+pub mod strokes;
 
 pub use animation::{
     AnimationError, AnimationLimits, GifInfo, GifOptions, Mp4Info, Mp4Options, encode_gif,
@@ -17,3 +18,4 @@ pub use encode::{EncodeError, OutputFormat, encode};
 pub use image::{DynamicImage, RgbImage, RgbaImage};
 pub use resize::fit_within;
 pub use sniff::{MediaKind, sniff};
+pub use strokes::{StrokePath, StrokeRenderError, render_strokes};

@@ -26,6 +26,8 @@ pub struct PlatformConfig {
     pub presign_s3_downloads: bool,
     /// The job queue's settings.
     pub jobs: JobsConfig,
+    /// Limits on drawing strokes.
+    pub strokes: crate::drawings::StrokeLimits,
 }
 
 impl PlatformConfig {
@@ -44,6 +46,7 @@ impl PlatformConfig {
             link_ttl: Duration::from_secs(3600),
             presign_s3_downloads: true,
             jobs: JobsConfig::default(),
+            strokes: crate::drawings::StrokeLimits::default(),
         }
     }
 

@@ -160,6 +160,21 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The value of the deployment-wide setting `name`, storing `initial` first when it is absent.
+/// Concurrent first starts of several nodes agree on one value (insert-if-absent, then read).
+pub async fn setting_or_insert(db: &Db, name: &str, initial: &str) -> PlatformResult<String> {
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(initial)
+        .execute(db.pool())
+        .await?;
+    let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(sqlx::Row::try_get::<String, _>(&row, "value")?)
+}
+
 /// Whether an error is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod broadcast;
 pub mod config;
 pub mod db;
+pub mod drawings;
 pub mod error;
 pub mod families;
 pub mod jobs;
@@ -31,6 +33,7 @@ pub struct PlatformInner {
     signer: UrlSigner,
     jobs: JobRegistry,
     wake: tokio::sync::Notify,
+    observer: jobs::observer::ObserverSlot,
 }
 
 impl Deref for Platform {
@@ -62,6 +65,7 @@ impl Platform {
             signer,
             jobs: JobRegistry::standard(),
             wake: tokio::sync::Notify::new(),
+            observer: jobs::observer::ObserverSlot::default(),
         })))
     }
 }
@@ -90,6 +94,16 @@ impl PlatformInner {
     /// The registered job kinds.
     pub fn jobs(&self) -> &JobRegistry {
         &self.jobs
+    }
+
+    /// Installs the observer told about job progress (once per platform; later calls are ignored).
+    pub fn observe_jobs(&self, observer: Arc<dyn jobs::JobObserver>) -> bool {
+        self.observer.install(observer)
+    }
+
+    /// The job observer slot (the worker reports through it).
+    pub fn job_observer(&self) -> &jobs::observer::ObserverSlot {
+        &self.observer
     }
 
     /// Wakes this process's idle workers (new work was queued).

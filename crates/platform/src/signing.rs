@@ -3,7 +3,6 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use sqlx::Row;
 
 use crate::{
     db::{Db, now_ms},
@@ -33,19 +32,8 @@ impl UrlSigner {
 
     /// Loads the deployment's signing key from the database, creating it on first start.
     pub async fn load_or_create(db: &Db) -> PlatformResult<Self> {
-        // Insert-if-absent, then read: concurrent first starts agree on one key.
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(KEY_SETTING)
-        .bind(random_token(32))
-        .execute(db.pool())
-        .await?;
-        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
-            .bind(KEY_SETTING)
-            .fetch_one(db.pool())
-            .await?;
-        Ok(Self::new(row.try_get::<String, _>("value")?.into_bytes()))
+        let key = crate::db::setting_or_insert(db, KEY_SETTING, &random_token(32)).await?;
+        Ok(Self::new(key.into_bytes()))
     }
 
     fn mac(&self, object: &str, expires: i64) -> Hmac<Sha256> {

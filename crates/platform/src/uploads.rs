@@ -213,8 +213,20 @@ pub async fn store_output(
     bytes: Vec<u8>,
     dimensions: Option<(u32, u32)>,
 ) -> PlatformResult<Upload> {
+    store_generated(platform, owner_id, Some(job_id), bytes, dimensions).await
+}
+
+/// Stores bytes atelier itself produced (a job's output, a rendered drawing) as an upload of
+/// `owner_id`.
+pub async fn store_generated(
+    platform: &Platform,
+    owner_id: i64,
+    job_id: Option<&str>,
+    bytes: Vec<u8>,
+    dimensions: Option<(u32, u32)>,
+) -> PlatformResult<Upload> {
     let kind = sniff(&bytes)
-        .ok_or_else(|| PlatformError::Internal("job produced an unknown file type".into()))?;
+        .ok_or_else(|| PlatformError::Internal("generated an unknown file type".into()))?;
     let sha256 = crate::secrets::sha256_hex(&bytes);
     let size = bytes.len() as u64;
     let key = Storage::blob_key(&sha256);
@@ -234,7 +246,7 @@ pub async fn store_output(
             width: dimensions.map(|(w, _)| i64::from(w)),
             height: dimensions.map(|(_, h)| i64::from(h)),
             filename: None,
-            job_id: Some(job_id.to_owned()),
+            job_id: job_id.map(str::to_owned),
         },
     )
     .await

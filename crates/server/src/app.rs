@@ -13,6 +13,7 @@ use crate::{
     error::ApiError,
     models::{Models, ModelsConfig},
     openapi::{ApiDoc, swagger_ui},
+    realtime::{self, Realtime},
     routes,
     state::{App, AppState},
     telemetry,
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     pub models: ModelsConfig,
     /// Folder of OpenCV cascade files (default: OpenCV's usual install folders).
     pub cascades_dir: Option<std::path::PathBuf>,
+    /// The Pusher-protocol server (app id, key, secret, limits).
+    pub realtime: crate::realtime::RealtimeConfig,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(20),
             models: ModelsConfig::under(std::path::Path::new("./data")),
             cascades_dir: None,
+            realtime: crate::realtime::RealtimeConfig::default(),
         }
     }
 }
@@ -67,11 +71,17 @@ impl Application {
         let listener = TcpListener::bind(server.bind).await?;
         let models = Models::new(server.models.clone());
         let detectors = crate::detectors::Detectors::new(server.cascades_dir.clone());
+        let realtime =
+            Arc::new(Realtime::new(server.realtime.clone(), platform.db().clone()).await?);
+        platform.observe_jobs(Arc::new(realtime::job_events::JobEvents::new(Arc::clone(
+            &realtime,
+        ))));
         let state = AppState(Arc::new(App {
             platform,
             config: server,
             models,
             detectors,
+            realtime,
         }));
         let router = router(state.clone());
         Ok(Self {
@@ -86,6 +96,11 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// This node's real-time server (hub, credentials).
+    pub fn realtime(&self) -> &Arc<Realtime> {
+        &self.state.realtime
+    }
+
     /// The platform behind the server.
     pub fn platform(&self) -> &Platform {
         &self.state.platform
@@ -98,7 +113,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         metrics::gauge!("atelier_workers_busy").set(0.0);
-        let workers = worker::spawn(&self.state.platform, self.state.config.workers, stop_rx);
+        let mut workers = worker::spawn(
+            &self.state.platform,
+            self.state.config.workers,
+            stop_rx.clone(),
+        );
+        workers.extend(self.state.realtime.spawn_listener(stop_rx));
         if self.state.models.config().warm_up {
             let state = self.state.clone();
             tokio::spawn(async move {
@@ -137,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     let max_upload = state.platform.config().uploads.max_bytes;
     let (api, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router(max_upload))
+        .merge(realtime::router())
         .split_for_parts();
     telemetry::recorder();
     api.merge(swagger_ui(document))

@@ -5,7 +5,7 @@ use atelier_platform::{PlatformError, accounts};
 use axum::{
     extract::{
         FromRequest, FromRequestParts,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
     },
     http::{header, request::Parts},
 };
@@ -89,6 +89,11 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
+/// `axum::Form` (a form-encoded body) with atelier's error body on rejection.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Form), rejection(ApiError))]
+pub struct Form<T>(pub T);
+
 /// `axum::extract::Query` with atelier's error body on rejection.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
@@ -103,6 +108,12 @@ impl From<JsonRejection> for ApiError {
             _ => "bad-body",
         };
         ApiError::bad_request(code, rejection.body_text())
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(rejection: FormRejection) -> Self {
+        ApiError::bad_request("bad-form", rejection.body_text())
     }
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod models;
 pub mod openapi;
+pub mod realtime;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -19,6 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "jobs", description = "Long work: queue, progress, results, cancel"),
         (name = "classify", description = "ImageNet classification with dynamic batching"),
         (name = "detect", description = "Haar/LBP cascade detection, OpenCV-exact"),
+        (name = "drawings", description = "Draw together: rooms, live strokes, catch-up, undo, submit, gallery"),
+        (name = "littlestudio", description = "LittleStudio's REST API, served as written (compatibility prefix /compat/littlestudio)"),
+        (name = "realtime", description = "Pusher Channels protocol: channel auth and the signed HTTP API"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -21,6 +21,8 @@ pub struct App {
     pub models: crate::models::Models,
     /// Cascade detectors.
     pub detectors: crate::detectors::Detectors,
+    /// The Pusher-protocol real-time server of this node.
+    pub realtime: std::sync::Arc<crate::realtime::Realtime>,
 }
 
 impl Deref for AppState {

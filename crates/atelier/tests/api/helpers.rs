@@ -104,6 +104,36 @@ impl Sandbox {
         }
     }
 
+    /// PostgreSQL (its own schema) with a local object folder, for tests that need only the
+    /// database to be shared; `None` (skipped) when PostgreSQL is not configured, unless the
+    /// scaled-out runs are required.
+    pub async fn postgres_with_local_store() -> Option<Self> {
+        let Ok(base) = std::env::var(PG_ENV) else {
+            if std::env::var(REQUIRE_ENV).as_deref() == Ok("1") {
+                panic!("{REQUIRE_ENV}=1 but {PG_ENV} is not set");
+            }
+            eprintln!("skipping the PostgreSQL run: set {PG_ENV}");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = format!("t_{}", random_suffix());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(Sandbox {
+            database_url: format!("{base}{separator}options[search_path]={schema}"),
+            storage: dir.path().join("objects").display().to_string(),
+            dir,
+            pg_schema: Some((base, schema)),
+        })
+    }
+
     /// A platform configuration on this sandbox with fast job timings for tests.
     pub fn platform_config(&self) -> PlatformConfig {
         let mut config = PlatformConfig::embedded(self.dir.path());
@@ -169,6 +199,8 @@ pub struct TestApp {
     pub client: Client,
     /// The sandbox (kept alive for the app's lifetime).
     pub sandbox: Arc<Sandbox>,
+    /// The real-time server (its key and secret, its hub).
+    pub realtime: Arc<atelier_server::realtime::Realtime>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -179,6 +211,8 @@ pub struct AppOptions {
     pub workers: usize,
     /// Adjusts the platform configuration.
     pub tweak: Box<dyn FnOnce(&mut PlatformConfig) + Send>,
+    /// The Pusher-protocol server's settings.
+    pub realtime: atelier_server::realtime::RealtimeConfig,
 }
 
 impl Default for AppOptions {
@@ -186,6 +220,7 @@ impl Default for AppOptions {
         Self {
             workers: 1,
             tweak: Box::new(|_| {}),
+            realtime: Default::default(),
         }
     }
 }
@@ -212,10 +247,12 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         shutdown_grace: Duration::from_secs(5),
         models: test_models_config(),
         cascades_dir: None,
+        realtime: options.realtime,
     };
     let app = Application::build(server, config).await.expect("build app");
     let base = format!("http://{}", app.local_addr().expect("addr"));
     let platform = app.platform().clone();
+    let realtime = app.realtime().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -227,6 +264,7 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
     TestApp {
         base,
         platform,
+        realtime,
         client: Client::new(),
         sandbox,
         stop: Some(stop),
@@ -395,6 +433,37 @@ fn count_files(dir: PathBuf) -> usize {
 /// Whether a job JSON is in `status`.
 pub fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
     move |job| job["status"] == status
+}
+
+/// A form-encoded body (`application/x-www-form-urlencoded`) of plain pairs, as pusher-js posts
+/// to the auth endpoint (the values used here need no escaping).
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// POSTs a form to `/pusher/auth`, with a bearer token when given.
+pub async fn pusher_auth(
+    app: &TestApp,
+    token: Option<&str>,
+    socket_id: &str,
+    channel: &str,
+) -> Response {
+    let mut request = app
+        .client
+        .post(app.url("/pusher/auth"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("socket_id", socket_id),
+            ("channel_name", channel),
+        ]));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("POST /pusher/auth")
 }
 
 /// Reads a JSON error body and returns its code.

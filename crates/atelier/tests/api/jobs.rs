@@ -91,6 +91,7 @@ async fn the_active_job_cap_refuses_with_429_and_cancel_frees_a_slot(backend: Ba
         AppOptions {
             workers: 0,
             tweak: Box::new(|config| config.jobs.max_active_per_account = 2),
+            ..AppOptions::default()
         },
     )
     .await;
@@ -169,6 +170,7 @@ async fn a_failed_job_keeps_its_error_record_and_frees_its_slot(backend: Backend
         AppOptions {
             workers: 0,
             tweak: Box::new(|config| config.jobs.max_active_per_account = 1),
+            ..AppOptions::default()
         },
     )
     .await;
@@ -221,6 +223,7 @@ async fn concurrent_creations_never_exceed_the_cap(backend: Backend) {
         AppOptions {
             workers: 0,
             tweak: Box::new(|config| config.jobs.max_active_per_account = 3),
+            ..AppOptions::default()
         },
     )
     .await;
@@ -423,6 +426,7 @@ async fn a_worker_that_lost_its_lease_cannot_overwrite_the_new_run() {
         AppOptions {
             workers: 0,
             tweak: Box::new(|config| config.jobs.lease = Duration::from_millis(200)),
+            ..AppOptions::default()
         },
     )
     .await;

@@ -4,9 +4,14 @@
 mod accounts;
 mod classify;
 mod detect;
+mod drawings;
 mod families;
 mod helpers;
 mod jobs;
+mod littlestudio;
+mod node;
 mod operations;
 mod processes;
+mod realtime;
+mod realtime_node;
 mod uploads;

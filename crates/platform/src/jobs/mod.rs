@@ -1,6 +1,7 @@
 //! Jobs: long work done outside requests. `queue` stores and moves them through their states,
 //! `worker` runs them, `registry` knows the kinds, one module per built-in kind.
 
+pub mod observer;
 pub mod queue;
 pub mod registry;
 pub mod thumbnail;
@@ -9,6 +10,7 @@ pub mod worker;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use observer::JobObserver;
 pub use registry::{JobContext, JobFailure, JobHandler, JobRegistry, Progress};
 
 /// Where a job is in its life.

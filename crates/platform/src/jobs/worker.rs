@@ -107,6 +107,9 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
     let started = std::time::Instant::now();
     metrics::gauge!("atelier_workers_busy").increment(1.0);
     tracing::info!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
+    platform
+        .job_observer()
+        .changed(&job, JobStatus::Running, 0, Some("started"));
     let progress = Progress::default();
     let outcome = match platform.jobs().get(&job.kind) {
         None => Some(Err(JobFailure::abort(
@@ -154,6 +157,17 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
     };
     match recorded {
         Ok(Some(status)) => {
+            let percent = if status == JobStatus::Succeeded {
+                100
+            } else {
+                progress.snapshot().0
+            };
+            platform.job_observer().changed(
+                &job,
+                status,
+                percent,
+                progress.snapshot().1.as_deref(),
+            );
             metrics::counter!("atelier_job_attempts_total", "kind" => job.kind.clone(), "outcome" => status.as_str())
                 .increment(1);
             metrics::histogram!("atelier_job_duration_seconds", "kind" => job.kind.clone())
@@ -177,6 +191,9 @@ async fn supervise(
     let config = platform.config().jobs;
     let mut beat = tokio::time::interval((config.lease / 3).max(Duration::from_millis(50)));
     beat.tick().await;
+    // Progress reaches the observer faster than heartbeats reach the database.
+    let mut report = tokio::time::interval(Duration::from_millis(250));
+    let mut reported = (0u8, None::<String>);
     loop {
         tokio::select! {
             joined = &mut task => {
@@ -189,6 +206,13 @@ async fn supervise(
                     }
                     Err(err) => Err(JobFailure::retry("aborted", err.to_string())),
                 });
+            }
+            _ = report.tick() => {
+                let now = progress.snapshot();
+                if now != reported {
+                    platform.job_observer().changed(job, JobStatus::Running, now.0, now.1.as_deref());
+                    reported = now;
+                }
             }
             _ = beat.tick() => {
                 let (percent, stage) = progress.snapshot();

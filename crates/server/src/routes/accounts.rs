@@ -36,7 +36,7 @@ pub struct SessionResponse {
     pub expires_at: i64,
 }
 
-fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderMap {
+pub(crate) fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderMap {
     let secure = if state.config.secure_cookies {
         "; Secure"
     } else {

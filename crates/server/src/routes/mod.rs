@@ -3,10 +3,12 @@
 pub mod accounts;
 pub mod classify;
 pub mod detect;
+pub mod drawings;
 pub mod families;
 pub mod files;
 pub mod health;
 pub mod jobs;
+pub mod littlestudio;
 pub mod uploads;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -24,4 +26,6 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(classify::router(max_upload_bytes))
         .merge(detect::router(max_upload_bytes))
+        .merge(drawings::router(max_upload_bytes))
+        .merge(littlestudio::router(max_upload_bytes))
 }

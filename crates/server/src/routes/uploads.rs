@@ -105,14 +105,27 @@ pub(crate) async fn ingest_file_part(
                 ApiError::bad_request("missing-file", "the form has no part named `file`")
             })?;
         if field.name() == Some("file") || field.file_name().is_some() {
-            let filename = field.file_name().map(str::to_owned);
-            let stream = Box::pin(field);
-            return Ok(uploads::ingest(&state.platform, owner_id, stream, filename).await?);
+            return ingest_file_part_named(state, owner_id, field).await;
         }
     }
 }
 
-fn multipart_error(err: axum::extract::multipart::MultipartError, state: &AppState) -> ApiError {
+/// Streams one multipart file part into the platform's validating ingest.
+pub(crate) async fn ingest_file_part_named(
+    state: &AppState,
+    owner_id: i64,
+    field: axum::extract::multipart::Field<'_>,
+) -> ApiResult<Upload> {
+    let filename = field.file_name().map(str::to_owned);
+    let stream = Box::pin(field);
+    Ok(uploads::ingest(&state.platform, owner_id, stream, filename).await?)
+}
+
+/// Maps a multipart error, telling an over-size body from a malformed one.
+pub(crate) fn multipart_error(
+    err: axum::extract::multipart::MultipartError,
+    state: &AppState,
+) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         PlatformError::PayloadTooLarge {
             limit: state.platform.config().uploads.max_bytes,

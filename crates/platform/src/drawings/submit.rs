@@ -1,0 +1,161 @@
+//! Submitting a drawing: the final image (the uploaded file, or rendered from the log), then the
+//! `animate` job when that kind is registered, then the record. A missing or refused animate job
+//! does not fail the submission: the outcome says what happened.
+
+use atelier_imaging::{DynamicImage, OutputFormat, StrokePath, encode, render_strokes};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    Drawing, Submission, ensure_can_submit, strokes::parse_color, validate_submission_text,
+    visible_strokes,
+};
+use crate::{
+    Platform, PlatformError, PlatformResult,
+    accounts::User,
+    jobs::queue,
+    uploads::{self, Upload},
+};
+
+/// The job kind queued for a submitted drawing.
+pub const ANIMATE_KIND: &str = "animate";
+/// The motion asked of the animate job.
+pub const ANIMATE_MOTION: &str = "dance";
+
+/// What to submit.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitRequest {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// LittleStudio's voice id.
+    pub voice_id: Option<i64>,
+    /// The client's own final image (already ingested); `None` renders it from the log.
+    pub image: Option<Upload>,
+}
+
+/// What became of the animation.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AnimationOutcome {
+    /// The animate job was queued.
+    Queued {
+        /// Its id.
+        job_id: String,
+    },
+    /// This server has no `animate` job kind.
+    Absent,
+    /// The job could not be queued (e.g. the account's active-job cap); the drawing is kept.
+    NotQueued {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A submitted drawing and its animation outcome.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The drawing, now `submitted`.
+    pub drawing: Drawing,
+    /// The final image.
+    pub image: Upload,
+    /// The animation.
+    pub animation: AnimationOutcome,
+}
+
+/// Renders the drawing's visible strokes to a PNG.
+pub async fn render_png(
+    platform: &Platform,
+    drawing: &Drawing,
+) -> PlatformResult<(Vec<u8>, u32, u32)> {
+    let strokes = visible_strokes(platform.db(), drawing.id).await?;
+    let background = parse_color(&drawing.background).unwrap_or([255, 255, 255, 255]);
+    let width = u32::try_from(drawing.width).map_err(PlatformError::internal)?;
+    let height = u32::try_from(drawing.height).map_err(PlatformError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let paths: Vec<StrokePath<'_>> = strokes
+            .iter()
+            .map(|stroke| StrokePath {
+                points: &stroke.points,
+                width: stroke.width,
+                color: if stroke.eraser {
+                    background
+                } else {
+                    let mut rgba = parse_color(&stroke.color).unwrap_or([0, 0, 0, 255]);
+                    if stroke.tool == super::strokes::Tool::Marker {
+                        rgba[3] /= 2;
+                    }
+                    rgba
+                },
+            })
+            .collect();
+        let canvas =
+            render_strokes(width, height, background, &paths).map_err(PlatformError::internal)?;
+        let bytes = encode(&DynamicImage::ImageRgba8(canvas), OutputFormat::Png)
+            .map_err(PlatformError::internal)?;
+        Ok((bytes, width, height))
+    })
+    .await?
+}
+
+/// Submits drawing `id` as `user` (its host).
+pub async fn submit_drawing(
+    platform: &Platform,
+    user: &User,
+    id: i64,
+    request: SubmitRequest,
+) -> PlatformResult<Submitted> {
+    let drawing = ensure_can_submit(platform.db(), user, id).await?;
+    validate_submission_text(&request.title, &request.description)?;
+    let image = match request.image {
+        Some(upload) => {
+            if upload.owner_id != user.id || !upload.media_kind()?.is_image() {
+                return Err(PlatformError::Invalid(
+                    "the submitted file must be an image".into(),
+                ));
+            }
+            upload
+        }
+        None => {
+            let (bytes, width, height) = render_png(platform, &drawing).await?;
+            uploads::store_generated(platform, user.id, None, bytes, Some((width, height))).await?
+        }
+    };
+    let animation = if platform.jobs().get(ANIMATE_KIND).is_none() {
+        AnimationOutcome::Absent
+    } else {
+        let params = serde_json::json!({"upload_id": image.id, "motion": ANIMATE_MOTION});
+        match queue::enqueue(platform, user, ANIMATE_KIND, params).await {
+            Ok(job) => AnimationOutcome::Queued { job_id: job.id },
+            Err(err @ (PlatformError::TooManyActiveJobs { .. } | PlatformError::Invalid(_))) => {
+                AnimationOutcome::NotQueued {
+                    reason: err.to_string(),
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    let animate_job_id = match &animation {
+        AnimationOutcome::Queued { job_id } => Some(job_id.clone()),
+        _ => None,
+    };
+    let drawing = super::submit(
+        platform.db(),
+        user,
+        id,
+        Submission {
+            title: request.title,
+            description: request.description,
+            voice_id: request.voice_id,
+            image_upload_id: image.id.clone(),
+            animate_job_id,
+        },
+    )
+    .await?;
+    Ok(Submitted {
+        drawing,
+        image,
+        animation,
+    })
+}
