@@ -283,8 +283,12 @@ impl TestApp {
         }
     }
 
-    /// `base + path`.
+    /// `base + path`, or `path` itself when it is already an absolute link.
     pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            // Already absolute: an S3 presigned link.
+            return path.to_owned();
+        }
         format!("{}{path}", self.base)
     }
 
