@@ -16,6 +16,15 @@ use crate::{
     realtime_node::family,
 };
 
+/// A download link as a full URL (S3 presigned links are absolute, atelier's own are relative).
+fn link(app: &TestApp, url: &str) -> String {
+    if url.starts_with("http") {
+        url.to_owned()
+    } else {
+        app.url(url)
+    }
+}
+
 fn stroke(client_id: &str, points: Value, color: &str, width: f64) -> Value {
     json!({"client_id": client_id, "points": points, "color": color, "width": width})
 }
@@ -258,7 +267,7 @@ async fn a_room_goes_from_waiting_to_submitted(backend: Backend) {
         .expect("image url");
     let bytes = app
         .client
-        .get(app.url(url))
+        .get(link(&app, url))
         .send()
         .await
         .expect("download")
@@ -345,7 +354,7 @@ async fn a_submitted_file_is_kept_as_the_final_image(backend: Backend) {
     let url = body["drawing"]["image_url"].as_str().expect("url");
     let bytes = app
         .client
-        .get(app.url(url))
+        .get(link(&app, url))
         .send()
         .await
         .expect("get")
