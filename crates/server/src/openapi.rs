@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "jobs", description = "Long work: queue, progress, results, cancel"),
         (name = "classify", description = "ImageNet classification with dynamic batching"),
         (name = "detect", description = "Haar/LBP cascade detection, OpenCV-exact"),
+        (name = "animate", description = "Drawings turned into animated characters (GIF, MP4, sprite sheet)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

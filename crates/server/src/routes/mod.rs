@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `router()`, merged here.
 
 pub mod accounts;
+pub mod animations;
 pub mod classify;
 pub mod detect;
 pub mod families;
@@ -24,4 +25,5 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(classify::router(max_upload_bytes))
         .merge(detect::router(max_upload_bytes))
+        .merge(animations::router(max_upload_bytes))
 }
