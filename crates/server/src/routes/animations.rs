@@ -20,7 +20,7 @@ use atelier_platform::{
     uploads,
 };
 use axum::{
-    extract::{DefaultBodyLimit, Multipart, State},
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
