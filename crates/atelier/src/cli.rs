@@ -53,6 +53,48 @@ pub enum Command {
     Models(ModelsArgs),
     /// Detect objects in an image with an OpenCV Haar/LBP cascade; prints the boxes as JSON.
     Detect(DetectArgs),
+    /// Animate a drawing of a figure: GIF, MP4 or PNG sprite sheet (by the output's extension).
+    Animate(AnimateArgs),
+}
+
+/// Flags of `atelier animate`.
+#[derive(Debug, Args)]
+pub struct AnimateArgs {
+    /// The drawing (a figure on light paper or a canvas).
+    #[arg(value_name = "DRAWING")]
+    pub drawing: PathBuf,
+
+    /// The motion: walk, wave, jump, dance or run.
+    #[arg(long, default_value = "dance")]
+    pub motion: String,
+
+    /// Output file: .gif, .mp4, or .png (a sprite sheet of every frame).
+    #[arg(short, long, value_name = "OUT", default_value = "animation.gif")]
+    pub output: PathBuf,
+
+    /// Frames per second (1-60).
+    #[arg(long, default_value_t = 24)]
+    pub fps: u32,
+
+    /// Length in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub duration: f32,
+
+    /// Frame width and height in pixels.
+    #[arg(long, default_value_t = 512)]
+    pub size: u32,
+
+    /// Background: `transparent` or a colour `#rrggbb` (MP4 uses white when transparent).
+    #[arg(long, default_value = "transparent")]
+    pub background: String,
+
+    /// Edited joints: a JSON file with the 16 joints (as written by --character).
+    #[arg(long, value_name = "JOINTS.json")]
+    pub joints: Option<PathBuf>,
+
+    /// Also write the character (joints, bounding box, mesh) as JSON to this file.
+    #[arg(long, value_name = "CHARACTER.json")]
+    pub character: Option<PathBuf>,
 }
 
 /// Flags of `atelier detect`.

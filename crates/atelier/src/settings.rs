@@ -205,7 +205,7 @@ impl Settings {
             Command::Migrate(args) => (args, None, None, None, &no_models),
             Command::Classify(args) => (&no_store, None, None, None, &args.models),
             Command::Models(args) => (&no_store, None, None, None, &args.models),
-            Command::Detect(_) => (&no_store, None, None, None, &no_models),
+            Command::Detect(_) | Command::Animate(_) => (&no_store, None, None, None, &no_models),
         };
         let mut platform = platform_config(store, &file)?;
         match &cli.command {

@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "drawings", description = "Draw together: rooms, live strokes, catch-up, undo, submit, gallery"),
         (name = "littlestudio", description = "LittleStudio's REST API, served as written (compatibility prefix /compat/littlestudio)"),
         (name = "realtime", description = "Pusher Channels protocol: channel auth and the signed HTTP API"),
+        (name = "animate", description = "Drawings turned into animated characters (GIF, MP4, sprite sheet)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+mod animate;
 mod classify;
 mod detect;
 mod migrate;
@@ -18,6 +19,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args, settings).await,
         Command::Models(args) => models::run(args, settings).await,
         Command::Detect(args) => detect::run(args, settings).await,
+        Command::Animate(args) => animate::run(args, settings).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! and (when `.ci/run` provides them) PostgreSQL + an S3-compatible store.
 
 mod accounts;
+mod animate;
 mod classify;
 mod detect;
 mod drawings;

@@ -1,6 +1,7 @@
 //! Jobs: long work done outside requests. `queue` stores and moves them through their states,
 //! `worker` runs them, `registry` knows the kinds, one module per built-in kind.
 
+pub mod animate;
 pub mod observer;
 pub mod queue;
 pub mod registry;

@@ -136,6 +136,7 @@ impl JobRegistry {
     pub fn standard() -> Self {
         let mut registry = Self::default();
         registry.register(super::thumbnail::Thumbnail);
+        registry.register(super::animate::Animate);
         registry
     }
 
@@ -180,7 +181,10 @@ mod tests {
     }
 
     #[test]
-    fn the_standard_registry_has_the_thumbnail_kind() {
-        assert_eq!(JobRegistry::standard().kinds(), vec!["thumbnail"]);
+    fn the_standard_registry_has_the_thumbnail_and_animate_kinds() {
+        assert_eq!(
+            JobRegistry::standard().kinds(),
+            vec!["animate", "thumbnail"]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! One module per resource; each exposes `router()`, merged here.
 
 pub mod accounts;
+pub mod animations;
 pub mod classify;
 pub mod detect;
 pub mod drawings;
@@ -28,4 +29,5 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(detect::router(max_upload_bytes))
         .merge(drawings::router(max_upload_bytes))
         .merge(littlestudio::router(max_upload_bytes))
+        .merge(animations::router(max_upload_bytes))
 }

@@ -1,0 +1,363 @@
+//! Animations (the "Draw together" app's last step): a drawing becomes an animated character.
+//! `POST /api/v1/animations` queues an `animate` job (202), `GET /api/v1/animations/{id}` shows
+//! its progress and links to the GIF / MP4 / sprite sheet / mask, and
+//! `GET /api/v1/animations/characters/{upload_id}` analyses a drawing inline (mask, joints, mesh)
+//! so a UI can show the joints, let the user move them, and re-render with `joints`.
+//!
+//! Bad drawings (blank page, several figures) are found when the job runs: the job fails with
+//! the error code `no-figure` / `multiple-figures` in its error record, and the character route
+//! answers 422 with the same codes. Bad parameters (unknown motion, joints outside the image,
+//! malformed joints) are refused at creation with 422.
+
+use std::collections::BTreeMap;
+
+use atelier_animate::{AnalyzeParams, AnimateError, CharacterInfo, Joint};
+use atelier_imaging::{DecodeError, DynamicImage, OutputFormat, decode_image, encode};
+use atelier_platform::{
+    PlatformError,
+    jobs::{Job, animate::error_code, queue},
+    storage::Storage,
+    uploads,
+};
+use axum::{
+    extract::{DefaultBodyLimit, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{CurrentUser, Json, Path},
+    routes::uploads::Form,
+    state::AppState,
+};
+
+/// The multipart form of `POST /api/v1/animations`: the drawing as `file`, or `upload_id` of an
+/// image you uploaded before; every other part is optional text.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct AnimationForm {
+    /// The drawing (JPEG, PNG, WebP or GIF).
+    #[schema(format = Binary, value_type = Option<String>)]
+    file: Option<Vec<u8>>,
+    /// An image upload of yours, instead of `file` (re-render a drawing, e.g. with edited joints).
+    upload_id: Option<String>,
+    /// `walk`, `wave`, `jump`, `dance` (default) or `run`.
+    motion: Option<String>,
+    /// Edited joints: a JSON list of `{"name", "loc": [x, y]}` in image pixels, all 16
+    /// AnimatedDrawings joints (as `GET /api/v1/animations/characters/{upload_id}` returns them).
+    joints: Option<String>,
+    /// Frames per second, 1–60 (default 24).
+    fps: Option<u32>,
+    /// Seconds, up to 20 (default 3).
+    duration_s: Option<f32>,
+    /// Frame side in pixels, 32–1024 (default 384).
+    size: Option<u32>,
+    /// `transparent` (default) or a colour `#rrggbb`.
+    background: Option<String>,
+    /// Comma-separated outputs: `gif` (default), `mp4`, `png` (sprite sheet).
+    formats: Option<String>,
+}
+
+/// A file an animation produced.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnimationOutput {
+    /// The output's upload id.
+    pub upload_id: String,
+    /// `gif`, `mp4` or `png`.
+    pub kind: String,
+    /// Expiring signed download link.
+    pub url: String,
+}
+
+/// An animation job and, once it succeeded, links to its files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnimationView {
+    /// The `animate` job (status, progress, stage, error record, result).
+    pub job: Job,
+    /// By name: `gif`, `mp4`, `sprite_sheet`, `mask`.
+    pub outputs: BTreeMap<String, AnimationOutput>,
+}
+
+/// A drawing analysed as a character.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CharacterView {
+    /// Joints (AnimatedDrawings layout), bounding box, rest mesh and where the joints came from.
+    #[schema(value_type = Object)]
+    pub character: CharacterInfo,
+    /// The figure's mask as a PNG (same size as the drawing).
+    pub mask_url: String,
+}
+
+impl From<AnimateError> for ApiError {
+    fn from(err: AnimateError) -> Self {
+        ApiError::Unprocessable {
+            code: error_code(&err),
+            message: err.to_string(),
+        }
+    }
+}
+
+fn parse_background(text: &str) -> ApiResult<Value> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("transparent") {
+        return Ok(Value::Null);
+    }
+    let hex = text.trim_start_matches('#');
+    let bad = || ApiError::Unprocessable {
+        code: "invalid-parameters",
+        message: format!("background {text:?} is neither `transparent` nor `#rrggbb`"),
+    };
+    if hex.len() != 6 {
+        return Err(bad());
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
+    Ok(json!([channel(0)?, channel(2)?, channel(4)?]))
+}
+
+async fn text(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
+    field
+        .text()
+        .await
+        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))
+}
+
+fn number<T: std::str::FromStr>(name: &str, value: &str) -> ApiResult<T> {
+    value.trim().parse().map_err(|_| ApiError::Unprocessable {
+        code: "invalid-parameters",
+        message: format!("`{name}` is not a number: {value:?}"),
+    })
+}
+
+async fn links(
+    state: &AppState,
+    user_id: i64,
+    job: &Job,
+) -> ApiResult<BTreeMap<String, AnimationOutput>> {
+    let mut out = BTreeMap::new();
+    let Some(outputs) = job
+        .output
+        .as_ref()
+        .and_then(|o| o.get("outputs"))
+        .and_then(Value::as_object)
+    else {
+        return Ok(out);
+    };
+    for (name, entry) in outputs {
+        let Some(id) = entry.get("upload_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let upload = uploads::get_owned(&state.platform, user_id, id).await?;
+        let url = state.platform.download_link(&upload).await?;
+        out.insert(
+            name.clone(),
+            AnimationOutput {
+                upload_id: upload.id,
+                kind: upload.kind,
+                url,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Animates a drawing: queues an `animate` job and answers 202 with it. Poll
+/// `GET /api/v1/animations/{id}` (or watch the job's progress) for the result.
+#[utoipa::path(post, path = "/api/v1/animations", tag = "animate", security(("bearer" = [])),
+    request_body(content = AnimationForm, content_type = "multipart/form-data"),
+    responses((status = 202, body = AnimationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "unknown motion, joints outside the image, bad parameters"),
+              (status = 429, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Form(mut form): Form,
+) -> ApiResult<(StatusCode, Json<AnimationView>)> {
+    let mut params = Map::new();
+    let mut upload_id = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                let filename = field.file_name().map(str::to_owned);
+                let upload =
+                    uploads::ingest(&state.platform, user.id, Box::pin(field), filename).await?;
+                upload_id = Some(upload.id);
+            }
+            "upload_id" => upload_id = Some(text(field).await?.trim().to_owned()),
+            "motion" => {
+                params.insert(name, Value::String(text(field).await?.trim().to_owned()));
+            }
+            "joints" => {
+                let joints: Vec<Joint> =
+                    serde_json::from_str(&text(field).await?).map_err(|err| {
+                        ApiError::Unprocessable {
+                            code: "invalid-joints",
+                            message: format!("joints: {err}"),
+                        }
+                    })?;
+                params.insert(
+                    name,
+                    serde_json::to_value(joints).map_err(|err| ApiError::Internal(err.into()))?,
+                );
+            }
+            "fps" | "size" => {
+                let v: u32 = number(&name, &text(field).await?)?;
+                params.insert(name, json!(v));
+            }
+            "duration_s" => {
+                let v: f32 = number(&name, &text(field).await?)?;
+                params.insert(name, json!(v));
+            }
+            "background" => {
+                let v = parse_background(&text(field).await?)?;
+                params.insert(name, v);
+            }
+            "formats" => {
+                let list: Vec<String> = text(field)
+                    .await?
+                    .split(',')
+                    .map(|f| f.trim().to_ascii_lowercase())
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                params.insert(name, json!(list));
+            }
+            _ => {}
+        }
+    }
+    let upload_id = upload_id.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing-file",
+            "send the drawing as `file`, or `upload_id` of an image upload",
+        )
+    })?;
+    params.insert("upload_id".into(), Value::String(upload_id));
+    let job = queue::enqueue(&state.platform, &user, "animate", Value::Object(params)).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AnimationView {
+            job,
+            outputs: BTreeMap::new(),
+        }),
+    ))
+}
+
+/// One of your animations: the job's status, progress and stage; once it succeeded, the result
+/// (motion, frame count, character) and signed links to its files.
+#[utoipa::path(get, path = "/api/v1/animations/{id}", tag = "animate", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = AnimationView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AnimationView>> {
+    let job = queue::get_owned(state.platform.db(), user.id, &id).await?;
+    if job.kind != "animate" {
+        return Err(PlatformError::NotFound("animation").into());
+    }
+    let outputs = links(&state, user.id, &job).await?;
+    Ok(Json(AnimationView { job, outputs }))
+}
+
+async fn analyze_upload(
+    state: &AppState,
+    user_id: i64,
+    id: &str,
+) -> ApiResult<atelier_animate::Character> {
+    let upload = uploads::get_owned(&state.platform, user_id, id).await?;
+    if !upload.media_kind()?.is_image() {
+        return Err(PlatformError::Invalid("a character needs an image upload".into()).into());
+    }
+    let bytes = state
+        .platform
+        .storage()
+        .get_bytes(&Storage::blob_key(&upload.sha256))
+        .await?;
+    let limits = state.platform.config().uploads.decode;
+    tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let image = decode_image(&bytes, &limits)
+            .map_err(|err| match err {
+                DecodeError::UnsupportedType => {
+                    PlatformError::UnsupportedMediaType(err.to_string())
+                }
+                other => PlatformError::BadImage(other.to_string()),
+            })?
+            .to_rgba8();
+        Ok(atelier_animate::analyze(
+            &image,
+            &AnalyzeParams::default(),
+            &mut |_, _| {},
+        )?)
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))?
+}
+
+/// A drawing analysed as a character: its joints (to show and edit), bounding box, rest mesh and
+/// a link to its mask. Runs inline (about 0.1 s for a 512-pixel drawing).
+#[utoipa::path(get, path = "/api/v1/animations/characters/{upload_id}", tag = "animate", security(("bearer" = [])),
+    params(("upload_id" = String, Path, description = "An image upload of yours")),
+    responses((status = 200, body = CharacterView), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "no-figure, multiple-figures, image-too-large")))]
+pub async fn character(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(upload_id): Path<String>,
+) -> ApiResult<Json<CharacterView>> {
+    let character = analyze_upload(&state, user.id, &upload_id).await?;
+    Ok(Json(CharacterView {
+        character: character.info(),
+        mask_url: format!("/api/v1/animations/characters/{upload_id}/mask"),
+    }))
+}
+
+/// The figure's mask of a drawing, as a PNG (white = figure).
+#[utoipa::path(get, path = "/api/v1/animations/characters/{upload_id}/mask", tag = "animate", security(("bearer" = [])),
+    params(("upload_id" = String, Path, description = "An image upload of yours")),
+    responses((status = 200, description = "image/png"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn mask(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(upload_id): Path<String>,
+) -> ApiResult<Response> {
+    let character = analyze_upload(&state, user.id, &upload_id).await?;
+    let png = encode(
+        &DynamicImage::ImageLuma8(character.mask_image()),
+        OutputFormat::Png,
+    )
+    .map_err(|err| ApiError::Internal(err.into()))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// Animation routes.
+pub fn router(max_bytes: u64) -> OpenApiRouter<AppState> {
+    let limit = usize::try_from(max_bytes.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(get))
+        .routes(routes!(character))
+        .routes(routes!(mask))
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backgrounds_parse_as_transparent_or_hex() {
+        assert_eq!(parse_background("transparent").ok(), Some(Value::Null));
+        assert_eq!(parse_background("#ff8000").ok(), Some(json!([255, 128, 0])));
+        assert!(parse_background("orange").is_err());
+    }
+}
