@@ -321,7 +321,7 @@ mod tests {
     use super::*;
 
     fn params() -> AnimateParams {
-        serde_json::from_value(serde_json::json!({ "upload_id": "upl_x" })).unwrap()
+        serde_json::from_value(serde_json::json!({ "upload_id": "upl_x" })).expect("valid")
     }
 
     #[test]
@@ -329,7 +329,7 @@ mod tests {
         let p = params();
         assert_eq!((p.motion.as_str(), p.fps, p.size), ("dance", 24, 384));
         assert_eq!(p.formats, ["gif"]);
-        assert_eq!(p.check(100, 100).unwrap(), Motion::Dance);
+        assert_eq!(p.check(100, 100).expect("valid"), Motion::Dance);
     }
 
     #[test]
@@ -337,19 +337,19 @@ mod tests {
         let mut p = params();
         p.motion = "fly".into();
         assert_eq!(
-            error_code(&p.check(100, 100).unwrap_err()),
+            error_code(&p.check(100, 100).expect_err("refused")),
             "unknown-motion"
         );
         let mut p = params();
         p.formats = vec!["avi".into()];
         assert_eq!(
-            error_code(&p.check(100, 100).unwrap_err()),
+            error_code(&p.check(100, 100).expect_err("refused")),
             "invalid-parameters"
         );
         let mut p = params();
         p.duration_s = 60.0;
         assert_eq!(
-            error_code(&p.check(100, 100).unwrap_err()),
+            error_code(&p.check(100, 100).expect_err("refused")),
             "invalid-parameters"
         );
         let mut p = params();
@@ -359,7 +359,7 @@ mod tests {
             parent: None,
         }]);
         assert_eq!(
-            error_code(&p.check(100, 100).unwrap_err()),
+            error_code(&p.check(100, 100).expect_err("refused")),
             "joint-outside-image"
         );
     }
