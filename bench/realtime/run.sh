@@ -8,17 +8,21 @@
 # Latency = receive time - send time (same clock, carried in the stroke). REPEATS runs per mode,
 # medians printed. The load generator shares the machine's cores with the server.
 # Usage: bench/realtime/run.sh [SECONDS=20] [REPEATS=3] [RATE=1] [CLIENTS=1000] [ROOMS=250]
+#   MODES="client http" (default) picks the modes; DB=postgres://… runs the server on PostgreSQL;
+#   NO_BUILD=1 uses the binaries already built.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 SECS=${1:-20}; REPEATS=${2:-3}; RATE=${3:-1}; CLIENTS=${4:-1000}; ROOMS=${5:-250}
-(cd "$ROOT" && cargo build --release -q -p atelier --bin atelier --example realtime_load)
+[ -n "${NO_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -q -p atelier --bin atelier --example realtime_load)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 ulimit -n 65536 2>/dev/null || ulimit -n 8192 || true
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 SECRET=bench-secret-$RANDOM$RANDOM
-"$TARGET/atelier" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" --workers 0 --log warn \
+DB_ARGS=()
+[ -n "${DB:-}" ] && DB_ARGS=(--database-url "$DB")
+"$TARGET/atelier" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "${DB_ARGS[@]}" --workers 0 --log warn \
   --pusher-secret "$SECRET" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -27,7 +31,7 @@ for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { python3 -c "import sys, json; print(json.loads(sys.argv[1])['$2'])" "$1"; }
 printf '%-7s %8s %8s %12s %12s %9s %9s %9s %9s\n' mode clients rooms sent delivered "msgs/s" "p50 ms" "p99 ms" "max ms"
-for mode in client http; do
+for mode in ${MODES:-client http}; do
   lines=()
   for _ in $(seq 1 "$REPEATS"); do
     line=$("$TARGET/examples/realtime_load" --base "http://127.0.0.1:$PORT" --key atelier-key \

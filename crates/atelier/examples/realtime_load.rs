@@ -2,10 +2,14 @@
 //!
 //! Opens `--clients` WebSockets in `--rooms` rooms (clients / rooms artists per room). Every
 //! artist draws `--rate` strokes per second for `--seconds`, either
-//! - `--mode http`: `POST /api/v1/drawings/{id}/strokes` (the seed's design: REST in, Pusher out;
+//! - `--mode http`: `POST /api/v1/drawings/{id}/strokes` (the seed's flow served by atelier;
 //!   every artist is a registered user of the room's family, the stroke is appended to the log and
 //!   triggered on `presence-drawing-{id}`), or
-//! - `--mode client`: a `client-stroke` event on `private-room-{n}` (pure WebSocket fan-out).
+//! - `--mode client`: a `client-stroke` event on `private-room-{n}` (pure WebSocket fan-out), or
+//! - `--mode seed`: the seed's own design (LittleStudio: Django REST Framework forwarding each
+//!   stroke to Pusher): `POST {--seed-base}/drawing/{n}/canvas` with token `bench-r{r}-a{a}`
+//!   (bench/realtime/seed/ serves it, with atelier standing in for the Pusher service), received on
+//!   `presence-drawing-{n}`.
 //!
 //! The send time rides in the stroke (its `client_id`, or the event's data); every receiver
 //! records `receive − send`. Prints one JSON line: sent, delivered, expected, msgs/s, p50/p90/p99/max.
@@ -33,6 +37,7 @@ struct Args {
     seconds: f64,
     rate: f64,
     mode: String,
+    seed_base: String,
 }
 
 fn parse_args() -> Args {
@@ -45,6 +50,7 @@ fn parse_args() -> Args {
         seconds: 20.0,
         rate: 1.0,
         mode: "http".into(),
+        seed_base: "http://127.0.0.1:8000".into(),
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     for pair in raw.chunks(2) {
@@ -58,6 +64,7 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value.parse().unwrap_or(args.seconds),
             "--rate" => args.rate = value.parse().unwrap_or(args.rate),
             "--mode" => args.mode = value,
+            "--seed-base" => args.seed_base = value,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -118,9 +125,18 @@ async fn setup_rooms(args: &Args, client: &reqwest::Client) -> Vec<Room> {
     let run = now_micros() % 1_000_000_000;
     let mut tasks = Vec::new();
     for r in 0..args.rooms {
-        let (client, base, http) = (client.clone(), args.base.clone(), args.mode == "http");
+        let (client, base, mode) = (client.clone(), args.base.clone(), args.mode.clone());
         tasks.push(tokio::spawn(async move {
-            if !http {
+            if mode == "seed" {
+                // The seed server's rooms are made by its `seed_rooms` command: drawing r + 1,
+                // artists' tokens `bench-r{r}-a{a}`.
+                return Room {
+                    channel: format!("presence-drawing-{}", r + 1),
+                    drawing: Some(r as i64 + 1),
+                    tokens: (0..per_room).map(|a| format!("bench-r{r}-a{a}")).collect(),
+                };
+            }
+            if mode != "http" {
                 return Room {
                     channel: format!("private-room-{r}"),
                     drawing: None,
@@ -298,11 +314,12 @@ async fn main() {
     let deadline = started + Duration::from_secs_f64(args.seconds);
     let mut tasks = Vec::new();
     for (r, a, mut sink) in writers {
-        let (client, rooms, base, mode) = (
+        let (client, rooms, base, mode, seed_base) = (
             client.clone(),
             Arc::clone(&rooms),
             args.base.clone(),
             args.mode.clone(),
+            args.seed_base.clone(),
         );
         let (sent, errors) = (Arc::clone(&sent), Arc::clone(&errors));
         let phase = Duration::from_micros(now_micros() % period.as_micros().max(1) as u64);
@@ -310,31 +327,55 @@ async fn main() {
             tokio::time::sleep(phase).await;
             let mut tick = tokio::time::interval(period);
             let mut n = 0u64;
+            // HTTP posts run on their own tasks: the load stays open-loop (a slow answer does not
+            // delay the next stroke, so latency is not hidden by a slower send rate).
+            let mut posts = Vec::new();
             while Instant::now() < deadline {
                 tick.tick().await;
                 n += 1;
                 let client_id = format!("t{}x{r}-{a}-{n}", now_micros());
                 let x = (n % 100) as f64 * 10.0;
                 let stroke = json!({"client_id": client_id, "points": [[x, 10.0], [x + 20.0, 40.0], [x + 40.0, 90.0]], "color": "#336699", "width": 6.0});
-                let ok = if mode == "http" {
-                    let room = &rooms[r];
-                    let url = format!("{base}/api/v1/drawings/{}/strokes", room.drawing.unwrap_or(0));
-                    client
-                        .post(url)
-                        .bearer_auth(&room.tokens[a])
-                        .json(&stroke)
-                        .send()
-                        .await
-                        .is_ok_and(|response| response.status().is_success())
-                } else {
-                    let frame = json!({"event": "client-stroke", "channel": rooms[r].channel, "data": stroke});
-                    sink.send(Message::text(frame.to_string())).await.is_ok()
+                let room = &rooms[r];
+                let drawing = room.drawing.unwrap_or(0);
+                let request = match mode.as_str() {
+                    "seed" => Some(
+                        client
+                            .post(format!("{seed_base}/drawing/{drawing}/canvas"))
+                            .header("Authorization", format!("Token {}", room.tokens[a])),
+                    ),
+                    "http" => Some(
+                        client
+                            .post(format!("{base}/api/v1/drawings/{drawing}/strokes"))
+                            .bearer_auth(&room.tokens[a]),
+                    ),
+                    _ => None,
                 };
-                if ok {
-                    sent.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                let (sent, errors) = (Arc::clone(&sent), Arc::clone(&errors));
+                let count = move |ok: bool| {
+                    if ok {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                };
+                match request {
+                    Some(request) => posts.push(tokio::spawn(async move {
+                        let ok = request
+                            .json(&stroke)
+                            .send()
+                            .await
+                            .is_ok_and(|response| response.status().is_success());
+                        count(ok);
+                    })),
+                    None => {
+                        let frame = json!({"event": "client-stroke", "channel": room.channel, "data": stroke});
+                        count(sink.send(Message::text(frame.to_string())).await.is_ok());
+                    }
                 }
+            }
+            for post in posts {
+                let _ = post.await;
             }
             sink
         }));
@@ -362,8 +403,9 @@ async fn main() {
         all[index] as f64 / 1000.0
     };
     let sent = sent.load(Ordering::Relaxed);
-    // http: every artist of the room receives (the poster too); client: the sender is excluded.
-    let receivers = if args.mode == "http" {
+    // http, seed: every artist of the room receives (the poster too); client: the sender is
+    // excluded.
+    let receivers = if args.mode != "client" {
         per_room
     } else {
         per_room - 1

@@ -2,13 +2,14 @@
 //! migrations for each. Queries are written once with `$n` placeholders, which both drivers accept;
 //! the few places where the dialects differ ask [`Db::backend`].
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     AnyPool, Executor,
     any::{AnyPoolOptions, install_default_drivers},
     migrate::Migrator,
 };
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::{PlatformError, PlatformResult};
 
@@ -48,6 +49,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite takes one writer at a time; writers that queue here instead of inside SQLite never
+    /// meet its busy handler, which sleeps in steps of up to 100 ms.
+    write_turns: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -76,7 +80,12 @@ impl Db {
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await?;
-        let db = Db { pool, backend, url };
+        let db = Db {
+            pool,
+            backend,
+            url,
+            write_turns: Arc::new(Mutex::new(())),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -99,6 +108,16 @@ impl Db {
     /// The dialect behind the pool.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Waits for this process's turn to write, on SQLite; `None` (no waiting) on PostgreSQL,
+    /// whose row locks let writers proceed side by side. Hold the guard for the whole write
+    /// transaction of a hot path so concurrent writers queue in order instead of polling.
+    pub async fn write_turn(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turns.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// The URL the pool was opened with (for LISTEN connections).

@@ -17,7 +17,7 @@ pub use strokes::{Stroke, StrokeInput, StrokeLimits};
 
 use crate::{
     accounts::{User, user_from_row},
-    db::{Db, is_unique_violation, now_ms},
+    db::{Backend, Db, is_unique_violation, now_ms},
     error::{PlatformError, PlatformResult},
     secrets::random_code,
 };
@@ -227,17 +227,6 @@ pub async fn check_access(db: &Db, user: &User, drawing_id: i64) -> PlatformResu
     }
 }
 
-async fn is_participant(db: &Db, user_id: i64, drawing_id: i64) -> PlatformResult<bool> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM drawing_participants WHERE drawing_id = $1 AND user_id = $2",
-    )
-    .bind(drawing_id)
-    .bind(user_id)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(row.try_get::<i64, _>("n")? > 0)
-}
-
 /// The drawing, if `user` may see it.
 pub async fn get_for(db: &Db, user: &User, id: i64) -> PlatformResult<Drawing> {
     check_access(db, user, id).await?;
@@ -254,6 +243,7 @@ pub async fn create(db: &Db, host: &User, new: &NewDrawing) -> PlatformResult<Dr
     strokes::parse_color(&new.background)
         .filter(|c| c[3] == 255)
         .ok_or_else(|| PlatformError::Invalid("background must be #rrggbb".into()))?;
+    let _turn = db.write_turn().await;
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
     let mut attempt = 0;
@@ -370,22 +360,45 @@ pub async fn start(db: &Db, user: &User, id: i64) -> PlatformResult<Drawing> {
     load(db, id).await
 }
 
-/// Checks the caller may draw on `drawing`: a participant of an unsubmitted drawing. Strokes are
-/// accepted in the waiting room too (LittleStudio's app has no server-side "start").
-async fn ensure_can_draw(db: &Db, user: &User, id: i64) -> PlatformResult<Drawing> {
-    check_access(db, user, id).await?;
-    if !is_participant(db, user.id, id).await? {
-        return Err(PlatformError::Forbidden(
-            "join the drawing before drawing on it".into(),
-        ));
+/// The canvas a stroke is drawn on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Canvas {
+    width: i64,
+    height: i64,
+}
+
+/// Checks the caller may draw on drawing `id` (a participant of an unsubmitted drawing) in one
+/// statement, as every stroke asks it. Strokes are accepted in the waiting room too
+/// (LittleStudio's app has no server-side "start"). Who may not see the drawing gets "not found".
+async fn ensure_can_draw(db: &Db, user: &User, id: i64) -> PlatformResult<Canvas> {
+    let row = sqlx::query(
+        "SELECT d.family_id, d.status, d.width, d.height, \
+                (SELECT COUNT(*) FROM drawing_participants p \
+                  WHERE p.drawing_id = d.id AND p.user_id = $2) AS joined \
+         FROM drawings d WHERE d.id = $1",
+    )
+    .bind(id)
+    .bind(user.id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(PlatformError::NotFound("drawing"))?;
+    let family: Option<i64> = row.try_get("family_id")?;
+    if row.try_get::<i64, _>("joined")? == 0 {
+        return Err(if family.is_some() && family == user.family_id {
+            PlatformError::Forbidden("join the drawing before drawing on it".into())
+        } else {
+            PlatformError::NotFound("drawing")
+        });
     }
-    let drawing = load(db, id).await?;
-    if drawing.status == DrawingStatus::Submitted {
+    if DrawingStatus::parse(&row.try_get::<String, _>("status")?)? == DrawingStatus::Submitted {
         return Err(PlatformError::Conflict(
             "this drawing is already submitted".into(),
         ));
     }
-    Ok(drawing)
+    Ok(Canvas {
+        width: row.try_get("width")?,
+        height: row.try_get("height")?,
+    })
 }
 
 const LOG_COLUMNS: &str = "seq, kind, user_id, client_id, target_seq, body, undone, created_at";
@@ -448,9 +461,12 @@ struct NewEntry<'a> {
     body: &'a str,
 }
 
-/// Appends the next `seq` to the drawing's log in one transaction; `None` when the client id is
-/// already there (a concurrent retry).
-async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<Option<LogEntry>> {
+/// Appends the next `seq` to the drawing's log in one statement, or answers with the entry
+/// already logged under the same client id (a retry). The statement reads the drawing's `next_seq` and inserts under it;
+/// the `drawing_log_appended` trigger moves `next_seq` on, counts strokes and marks an undo's
+/// target in the same transaction. On PostgreSQL `FOR UPDATE` serialises appends to one
+/// drawing; on SQLite this process's write turn does.
+async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<Appended> {
     let NewEntry {
         drawing_id,
         user_id,
@@ -460,59 +476,45 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
         body,
     } = new;
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
-    // The UPDATE takes the drawing's row lock: appends to one drawing are serialised, so `seq`
-    // has no gaps and no duplicates on either backend.
     let counted: i64 = if kind == "stroke" { 1 } else { 0 };
-    let row = sqlx::query(
-        "UPDATE drawings SET next_seq = next_seq + 1, stroke_count = stroke_count + $1, updated_at = $2 \
-         WHERE id = $3 AND status <> 'submitted' AND stroke_count + $1 <= $4 RETURNING next_seq",
-    )
-    .bind(counted)
-    .bind(now)
-    .bind(drawing_id)
-    .bind(max_strokes)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        tx.rollback().await?;
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let statement = format!(
+        "INSERT INTO drawing_log (drawing_id, seq, kind, user_id, client_id, target_seq, body, undone, created_at) \
+         SELECT d.id, d.next_seq, $2, $3, $4, $5, $6, 0, $7 FROM drawings d \
+          WHERE d.id = $1 AND d.status <> 'submitted' AND d.stroke_count + $8 <= $9{lock} \
+         ON CONFLICT (drawing_id, user_id, client_id) DO NOTHING RETURNING seq"
+    );
+    let inserted = {
+        let _turn = db.write_turn().await;
+        sqlx::query(AssertSqlSafe(statement))
+            .bind(drawing_id)
+            .bind(kind)
+            .bind(user_id)
+            .bind(client_id)
+            .bind(target_seq)
+            .bind(body)
+            .bind(now)
+            .bind(counted)
+            .bind(max_strokes)
+            .fetch_optional(db.pool())
+            .await?
+    };
+    let Some(row) = inserted else {
+        if let Some(entry) = entry_by_client_id(db, drawing_id, user_id, client_id).await? {
+            return Ok(Appended {
+                entry,
+                created: false,
+            });
+        }
         return Err(PlatformError::Conflict(format!(
             "the drawing is not accepting strokes (submitted, or at its limit of {max_strokes} strokes)"
         )));
     };
-    let seq = row.try_get::<i64, _>("next_seq")? - 1;
-    let inserted = sqlx::query(
-        "INSERT INTO drawing_log (drawing_id, seq, kind, user_id, client_id, target_seq, body, undone, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
-    )
-    .bind(drawing_id)
-    .bind(seq)
-    .bind(kind)
-    .bind(user_id)
-    .bind(client_id)
-    .bind(target_seq)
-    .bind(body)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(err) if is_unique_violation(&err) => {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        Err(err) => return Err(err.into()),
-    }
-    if let Some(target) = target_seq {
-        sqlx::query("UPDATE drawing_log SET undone = 1 WHERE drawing_id = $1 AND seq = $2")
-            .bind(drawing_id)
-            .bind(target)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(Some(LogEntry {
-        seq,
+    let entry = LogEntry {
+        seq: row.try_get("seq")?,
         kind: kind.to_owned(),
         user_id,
         client_id: client_id.to_owned(),
@@ -524,7 +526,11 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
         target_seq,
         undone: false,
         created_at: now,
-    }))
+    };
+    Ok(Appended {
+        entry,
+        created: true,
+    })
 }
 
 /// Appends a validated stroke; idempotent on `(user, client_id)`.
@@ -535,17 +541,13 @@ pub async fn add_stroke(
     input: StrokeInput,
     limits: &StrokeLimits,
 ) -> PlatformResult<Appended> {
-    let drawing = ensure_can_draw(db, user, id).await?;
-    let (client_id, stroke) = strokes::validate(input, limits, drawing.width, drawing.height)?;
-    if let Some(entry) = entry_by_client_id(db, id, user.id, &client_id).await? {
-        return Ok(Appended {
-            entry,
-            created: false,
-        });
-    }
+    let canvas = ensure_can_draw(db, user, id).await?;
+    let (client_id, stroke) = strokes::validate(input, limits, canvas.width, canvas.height)?;
+    // No look-up first: the log's unique (drawing, user, client id) index tells a retry apart
+    // inside `append`, which then answers with the first entry.
     let body = serde_json::to_string(&stroke).map_err(PlatformError::internal)?;
     let max = i64::try_from(limits.max_strokes).unwrap_or(i64::MAX);
-    match append(
+    append(
         db,
         NewEntry {
             drawing_id: id,
@@ -557,21 +559,7 @@ pub async fn add_stroke(
         },
         max,
     )
-    .await?
-    {
-        Some(entry) => Ok(Appended {
-            entry,
-            created: true,
-        }),
-        // A concurrent retry of the same stroke won the race: answer with its entry.
-        None => entry_by_client_id(db, id, user.id, &client_id)
-            .await?
-            .map(|entry| Appended {
-                entry,
-                created: false,
-            })
-            .ok_or_else(|| PlatformError::Internal("stroke vanished after a conflict".into())),
-    }
+    .await
 }
 
 /// Undoes the caller's last stroke that is not undone yet, appending an `undo` entry;
@@ -595,7 +583,7 @@ pub async fn undo(db: &Db, user: &User, id: i64, client_id: &str) -> PlatformRes
     .await?
     .ok_or_else(|| PlatformError::Conflict("you have no stroke left to undo".into()))?
     .try_get::<i64, _>("seq")?;
-    match append(
+    append(
         db,
         NewEntry {
             drawing_id: id,
@@ -607,20 +595,7 @@ pub async fn undo(db: &Db, user: &User, id: i64, client_id: &str) -> PlatformRes
         },
         i64::MAX,
     )
-    .await?
-    {
-        Some(entry) => Ok(Appended {
-            entry,
-            created: true,
-        }),
-        None => entry_by_client_id(db, id, user.id, &client_id)
-            .await?
-            .map(|entry| Appended {
-                entry,
-                created: false,
-            })
-            .ok_or_else(|| PlatformError::Internal("undo vanished after a conflict".into())),
-    }
+    .await
 }
 
 /// Log entries after `since`, oldest first, at most `limit`.

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
+use axum::serve::ListenerExt;
 use axum::{Router, http::header, response::Html, routing::get};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
@@ -130,7 +131,13 @@ impl Application {
         let grace = self.state.config.shutdown_grace;
         let addr = self.local_addr()?;
         tracing::info!(%addr, workers = self.state.config.workers, "atelier is listening");
-        axum::serve(self.listener, self.router)
+        // Small frames (pongs, strokes) go out at once instead of waiting for Nagle's timer.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new jobs are claimed");

@@ -11,7 +11,9 @@ use reqwest::{StatusCode, multipart};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Backend, TestApp, error_code, images, pusher_auth, spawn_app},
+    helpers::{
+        AppOptions, Backend, TestApp, error_code, images, pusher_auth, spawn_app, spawn_app_with,
+    },
     realtime::{Read, Ws, data},
     realtime_node::family,
 };
@@ -419,10 +421,141 @@ async fn job_progress_reaches_the_owners_channel(backend: Backend) {
     app.stop().await;
 }
 
+/// Many strokes at once, each also retried at once: every stroke is logged exactly once, the
+/// numbers have no gap, retries get the first entry, and the configured limit holds.
+async fn concurrent_strokes_and_retries_number_without_gaps(backend: Backend) {
+    const ARTISTS: usize = 3;
+    const STROKES: usize = 10;
+    const LIMIT: usize = ARTISTS * STROKES;
+    let app = Arc::new(
+        spawn_app_with(
+            backend,
+            AppOptions {
+                tweak: Box::new(|config| config.strokes.max_strokes = LIMIT),
+                ..AppOptions::default()
+            },
+        )
+        .await,
+    );
+    let members = family(&app, ARTISTS).await;
+    let drawing = create_drawing(&app, &members[0].token).await;
+    let id = drawing["id"].as_i64().expect("id");
+    let base = format!("/api/v1/drawings/{id}");
+    for member in &members[1..] {
+        let joined = app
+            .post_json(
+                &member.token,
+                &format!("{base}/join"),
+                json!({"invitation_code": drawing["invitation_code"]}),
+            )
+            .await;
+        assert_eq!(joined.status(), StatusCode::OK);
+    }
+    let mut posts = Vec::new();
+    for (index, member) in members.iter().enumerate() {
+        for n in 0..STROKES {
+            for _attempt in 0..2 {
+                let (app, token, base) = (Arc::clone(&app), member.token.clone(), base.clone());
+                let body = stroke(
+                    &format!("a{index}-{n}"),
+                    json!([[n, index]]),
+                    "#000000",
+                    2.0,
+                );
+                posts.push(tokio::spawn(async move {
+                    let response = app
+                        .post_json(&token, &format!("{base}/strokes"), body)
+                        .await;
+                    let status = response.status();
+                    let entry: Value = response.json().await.expect("json");
+                    (status, entry)
+                }));
+            }
+        }
+    }
+    let mut first_answers: BTreeMap<String, Vec<(StatusCode, i64)>> = BTreeMap::new();
+    for post in posts {
+        let (status, entry) = post.await.expect("post");
+        let (Some(client_id), Some(seq)) = (entry["client_id"].as_str(), entry["seq"].as_i64())
+        else {
+            panic!("not a log entry: {status} {entry}");
+        };
+        first_answers
+            .entry(client_id.to_owned())
+            .or_default()
+            .push((status, seq));
+    }
+    assert_eq!(first_answers.len(), LIMIT);
+    for (client_id, answers) in &first_answers {
+        let created = answers
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 1, "{client_id} logged once: {answers:?}");
+        assert!(
+            answers.iter().all(|(_, seq)| *seq == answers[0].1),
+            "{client_id}'s retry got the first entry: {answers:?}"
+        );
+    }
+    let page: Value = app
+        .get(&members[0].token, &format!("{base}/strokes?since=0"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let seqs: Vec<i64> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| entry["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=LIMIT as i64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
+    assert_eq!(page["last_seq"], LIMIT as i64);
+    let over = app
+        .post_json(
+            &members[1].token,
+            &format!("{base}/strokes"),
+            stroke("one-too-many", json!([[1, 1]]), "#000000", 2.0),
+        )
+        .await;
+    assert_eq!(
+        over.status(),
+        StatusCode::CONFLICT,
+        "the stroke limit holds"
+    );
+    let retried = app
+        .post_json(
+            &members[1].token,
+            &format!("{base}/strokes"),
+            stroke("a1-0", json!([[0, 1]]), "#000000", 2.0),
+        )
+        .await;
+    assert_eq!(
+        retried.status(),
+        StatusCode::OK,
+        "a retry of a logged stroke is still answered at the limit"
+    );
+    let view: Value = app
+        .get(&members[0].token, &base)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["stroke_count"], LIMIT as i64);
+    if let Ok(app) = Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+}
+
 crate::on_both_backends!(
     a_room_goes_from_waiting_to_submitted,
     a_submitted_file_is_kept_as_the_final_image,
     job_progress_reaches_the_owners_channel,
+    concurrent_strokes_and_retries_number_without_gaps,
 );
 
 /// One simulated artist: a socket in the room and the log as it saw it (`seq → client_id`).
