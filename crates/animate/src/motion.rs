@@ -334,4 +334,41 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn upper_arms_never_swing_across_the_torso_and_forearms_keep_the_bend() {
+        use crate::skeleton::{L_HAND, R_HAND};
+        let rest = stick();
+        let clip = Motion::Run.clip().unwrap();
+        let poses = retarget(&rest, clip, 30.0, clip.frames.len()).unwrap();
+        let mut clamped = 0;
+        for (f, p) in poses.iter().enumerate() {
+            let down = p[HIP] - p[TORSO];
+            for (c, side) in [(R_ELBOW, 1.0f32), (L_ELBOW, -1.0)] {
+                let d = p[c] - p[PARENTS[c].unwrap()];
+                let out = Point::new(-down.y, down.x) * side;
+                let phi = d.dot(out).atan2(d.dot(down));
+                assert!(
+                    phi >= -ARM_INWARD_LIMIT - 1e-3,
+                    "frame {f} joint {c}: {phi}"
+                );
+                clamped += usize::from(phi.abs() < 1e-3);
+            }
+            // The elbow bend is the clip's: the angle between upper arm and forearm.
+            let values = clip.sample(f as f64 / 30.0);
+            let w = clip.world_positions(&values);
+            let map = joint_map(clip).unwrap();
+            for (s, e, h) in [(R_SHOULDER, R_ELBOW, R_HAND), (L_SHOULDER, L_ELBOW, L_HAND)] {
+                let at = |i: usize| Point::new(w[map[i]][0] as f32, -(w[map[i]][1] as f32));
+                let bend = |a: Point, b: Point, c: Point| {
+                    let (u, v) = (b - a, c - b);
+                    u.cross(v).atan2(u.dot(v))
+                };
+                let (want, got) = (bend(at(s), at(e), at(h)), bend(p[s], p[e], p[h]));
+                assert!((want - got).abs() < 1e-3, "frame {f}: bend {want} vs {got}");
+            }
+        }
+        // The run clip swings the arms across the chest: the limit did act.
+        assert!(clamped > 0);
+    }
 }
