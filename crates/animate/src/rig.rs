@@ -1,19 +1,12 @@
-//! The rig: the mesh bound to the skeleton. The mesh is first cut between each limb and the
-//! parts it touches in the drawing (all but the limb's root at the shoulder or hip), so an arm
-//! drawn against the body can swing away from it. Handles (mesh vertices at the joints and at
-//! the midpoints of the bones that do not start at a shoulder or hip) follow the posed
-//! skeleton exactly, carrying their small rest offset from the anchor with the bone; every
-//! other vertex starts from linear blend skinning (two nearest bones) and is then relaxed by
-//! as-rigid-as-possible deformation (local rotations / global prefactored Laplacian solve,
-//! Sorkine–Alexa 2007).
+//! The rig: the mesh bound to the skeleton. Handles (mesh vertices at the joints and bone
+//! midpoints) follow the posed skeleton exactly; every other vertex starts from linear blend
+//! skinning (two nearest bones) and is then relaxed by as-rigid-as-possible deformation
+//! (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
 
 use crate::AnimateError;
 use crate::geom::{Point, dist_to_segment};
 use crate::mesh::Mesh;
-use crate::skeleton::{
-    Joints, L_ELBOW, L_FOOT, L_HAND, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_ELBOW, R_FOOT, R_HAND,
-    R_HIP, R_KNEE, R_SHOULDER, ROOT,
-};
+use crate::skeleton::{Joints, PARENTS};
 use crate::sparse::Cholesky;
 
 /// A point that follows the skeleton: `lerp(joint a, joint b, t)`.
@@ -54,9 +47,6 @@ pub struct Rig {
     pub rest_joints: Joints,
     /// `(vertex, anchor)` for each pinned vertex.
     pub handles: Vec<(usize, Anchor)>,
-    /// Each handle's rest offset from its anchor, and the bone (child joint) whose rotation
-    /// carries that offset (`None` for the root).
-    handle_offsets: Vec<(Point, Option<usize>)>,
     /// Skinning: up to two `(bone child joint, weight)` per vertex.
     skin: Vec<[(usize, f32); 2]>,
     /// Vertex neighbours (CSR).
@@ -74,15 +64,6 @@ pub struct Rig {
     pub layers: Vec<u8>,
 }
 
-/// Whether the bone ending at joint `c` starts at a shoulder or a hip (upper arm, thigh).
-/// Such a bone's midpoint is not pinned: with both the joint and the midpoint fixed, the
-/// whole turn of the limb (up to 150° for a raised arm brought down) would have to happen in
-/// the one ring of triangles around the shoulder, which then folds into the armpit. Left
-/// free, the turn spreads over the limb's root between the shoulder and the elbow handles.
-fn limb_root(c: usize) -> bool {
-    matches!(c, R_ELBOW | L_ELBOW | R_KNEE | L_KNEE)
-}
-
 /// Bones with a usable length: child joint indices.
 fn bones(j: &Joints) -> Vec<usize> {
     (0..16)
@@ -90,186 +71,19 @@ fn bones(j: &Joints) -> Vec<usize> {
         .collect()
 }
 
-/// Linear blend skinning weights: the two nearest bones, inverse-square distance weights.
-fn skin_weights(vertices: &[Point], joints: &Joints) -> Vec<[(usize, f32); 2]> {
-    let bl = bones(joints);
-    vertices
-        .iter()
-        .map(|&p| {
-            let mut d: Vec<(usize, f32)> = bl
-                .iter()
-                .filter_map(|&c| {
-                    PARENTS[c].map(|pa| (c, dist_to_segment(p, joints[pa], joints[c])))
-                })
-                .collect();
-            d.sort_by(|a, b| a.1.total_cmp(&b.1));
-            match d.as_slice() {
-                [] => [(usize::MAX, 1.0), (usize::MAX, 0.0)],
-                [a] => [(a.0, 1.0), (a.0, 0.0)],
-                [a, b, ..] => {
-                    let (wa, wb) = (1.0 / (a.1 + 1.0).powi(2), 1.0 / (b.1 + 1.0).powi(2));
-                    [(a.0, wa / (wa + wb)), (b.0, wb / (wa + wb))]
-                }
-            }
-        })
-        .collect()
-}
-
-/// Body part of a bone (child joint): 0 body, 1 right arm, 2 left arm, 3 right leg, 4 left leg.
-fn part(c: usize) -> usize {
-    match c {
-        R_ELBOW | R_HAND => 1,
-        L_ELBOW | L_HAND => 2,
-        R_KNEE | R_FOOT => 3,
-        L_KNEE | L_FOOT => 4,
-        _ => 0,
-    }
-}
-
-/// The joint a limb part hangs from (shoulder or hip).
-fn part_root(k: usize) -> usize {
-    [ROOT, R_SHOULDER, L_SHOULDER, R_HIP, L_HIP][k]
-}
-
-/// Cut the mesh between each limb and whatever it touches in the drawing (an arm drawn along
-/// the body, the web the mask fills in an armpit or between the legs), except within `keep`
-/// of the limb's shoulder or hip, where it stays attached. Each triangle belongs to the part
-/// most of its vertices are bound to; a vertex shared by parts farther than `keep` from the
-/// limb's root is split into one copy per part. Returns the cut mesh and, per vertex, the
-/// original vertex it copies and the part it belongs to (for a copy: the part of the
-/// triangles that use it). Handles keep their vertex on their own part.
-fn cut_limbs(
-    mesh: &Mesh,
-    skin: &[[(usize, f32); 2]],
-    joints: &Joints,
-    handles: &[(usize, Anchor)],
-    keep: f32,
-) -> (Mesh, Vec<(usize, usize)>) {
-    let label = |v: usize| {
-        let b = skin[v][0].0;
-        if b == usize::MAX { 0 } else { part(b) }
-    };
-    let tri_part: Vec<usize> = mesh
-        .triangles
-        .iter()
-        .map(|t| {
-            let l = t.map(|v| label(v as usize));
-            if l[0] == l[1] || l[0] == l[2] {
-                l[0]
-            } else if l[1] == l[2] {
-                l[1]
-            } else {
-                0
-            }
-        })
-        .collect();
-    let n = mesh.vertices.len();
-    let mut home = vec![usize::MAX; n];
-    for &(v, an) in handles {
-        home[v] = part(an.b);
-    }
-    let mut parts_at = vec![0u8; n];
-    for (t, tri) in mesh.triangles.iter().enumerate() {
-        for &v in tri {
-            parts_at[v as usize] |= 1 << tri_part[t];
-        }
-    }
-    for v in 0..n {
-        if home[v] == usize::MAX {
-            home[v] = (0..5).find(|k| parts_at[v] & (1 << k) != 0).unwrap_or(0);
-        }
-    }
-    let mut vertices = mesh.vertices.clone();
-    let mut origin: Vec<(usize, usize)> = (0..n).map(|v| (v, home[v])).collect();
-    let mut copy = std::collections::HashMap::new();
-    let mut triangles = mesh.triangles.clone();
-    for (t, tri) in triangles.iter_mut().enumerate() {
-        let k = tri_part[t];
-        for v in tri.iter_mut() {
-            let o = *v as usize;
-            let root = if k == 0 {
-                part_root(home[o])
-            } else {
-                part_root(k)
-            };
-            if k == home[o] || mesh.vertices[o].dist(joints[root]) <= keep {
-                continue;
-            }
-            let id = *copy.entry((o, k)).or_insert_with(|| {
-                vertices.push(mesh.vertices[o]);
-                origin.push((o, k));
-                vertices.len() - 1
-            });
-            *v = id as u32;
-        }
-    }
-    // A piece the cut left without a handle (a sliver bound to a limb inside the body) is
-    // sewn back on.
-    let mut uf: Vec<usize> = (0..vertices.len()).collect();
-    fn find(uf: &mut [usize], mut a: usize) -> usize {
-        while uf[a] != a {
-            uf[a] = uf[uf[a]];
-            a = uf[a];
-        }
-        a
-    }
-    for t in &triangles {
-        for k in 1..3 {
-            let (a, b) = (find(&mut uf, t[0] as usize), find(&mut uf, t[k] as usize));
-            uf[a] = b;
-        }
-    }
-    let mut anchored = vec![false; vertices.len()];
-    for &(v, _) in handles {
-        let r = find(&mut uf, v);
-        anchored[r] = true;
-    }
-    for t in &mut triangles {
-        let r = find(&mut uf, t[0] as usize);
-        if !anchored[r] {
-            *t = t.map(|v| origin[v as usize].0 as u32);
-        }
-    }
-    // Drop copies no triangle uses any more.
-    let mut used = vec![false; vertices.len()];
-    for t in &triangles {
-        for &v in t {
-            used[v as usize] = true;
-        }
-    }
-    let mut new_id = vec![u32::MAX; vertices.len()];
-    let (mut kept_v, mut kept_o) = (Vec::new(), Vec::new());
-    for v in 0..vertices.len() {
-        if v < n || used[v] {
-            new_id[v] = kept_v.len() as u32;
-            kept_v.push(vertices[v]);
-            kept_o.push(origin[v]);
-        }
-    }
-    for t in &mut triangles {
-        *t = t.map(|v| new_id[v as usize]);
-    }
-    (
-        Mesh {
-            vertices: kept_v,
-            triangles,
-        },
-        kept_o,
-    )
-}
-
 impl Rig {
     /// Bind `mesh` to the rest skeleton `joints`. `snap` is the mesh's edge length: anchors
     /// closer than that to a pinned one stay free, vertices within half of it stand in for an
     /// anchor.
     pub fn new(mesh: Mesh, joints: Joints, snap: f32) -> Result<Rig, AnimateError> {
-        // Pin joints (and midpoints of long bones, save upper arms and thighs) that are mesh
-        // vertices; a joint crowding an already pinned one (a stick figure's shoulders at its
-        // chest) stays free, as pinning both would fold the few triangles between them.
+        let n = mesh.vertices.len();
+        // Pin joints (and midpoints of long bones) that are mesh vertices; a joint crowding an
+        // already pinned one (a stick figure's shoulders at its chest) stays free, as pinning
+        // both would fold the few triangles between them.
         let mut handles: Vec<(usize, Anchor)> = Vec::new();
         let mut pinned: Vec<Point> = Vec::new();
         for an in anchors() {
-            if an.a != an.b && (joints[an.a].dist(joints[an.b]) < 2.5 * snap || limb_root(an.b)) {
+            if an.a != an.b && joints[an.a].dist(joints[an.b]) < 2.5 * snap {
                 continue;
             }
             let p = an.at(&joints);
@@ -291,22 +105,6 @@ impl Rig {
         if handles.is_empty() {
             return Err(AnimateError::Mesh("no joint lies on the figure".into()));
         }
-        // Limbs come free of what they touch in the drawing beyond a mesh edge from their root.
-        let skin0 = skin_weights(&mesh.vertices, &joints);
-        let (mesh, origin) = cut_limbs(&mesh, &skin0, &joints, &handles, snap);
-        let n = mesh.vertices.len();
-        // A copy made by the cut follows its own part's bone where it was bound to one.
-        let skin: Vec<[(usize, f32); 2]> = origin
-            .iter()
-            .enumerate()
-            .map(|(v, &(o, k))| {
-                let s = skin0[o];
-                match s.iter().find(|(b, _)| *b != usize::MAX && part(*b) == k) {
-                    Some(&(b, _)) if v != o => [(b, 1.0), (b, 0.0)],
-                    _ => s,
-                }
-            })
-            .collect();
         // Adjacency.
         let mut adj = vec![Vec::new(); n];
         for t in &mesh.triangles {
@@ -376,6 +174,28 @@ impl Rig {
         let factor = Cholesky::factor(nfree, &diag, &off).ok_or_else(|| {
             AnimateError::Mesh("part of the figure is not attached to any joint".into())
         })?;
+        let bl = bones(&joints);
+        let skin: Vec<[(usize, f32); 2]> = mesh
+            .vertices
+            .iter()
+            .map(|&p| {
+                let mut d: Vec<(usize, f32)> = bl
+                    .iter()
+                    .filter_map(|&c| {
+                        PARENTS[c].map(|pa| (c, dist_to_segment(p, joints[pa], joints[c])))
+                    })
+                    .collect();
+                d.sort_by(|a, b| a.1.total_cmp(&b.1));
+                match d.as_slice() {
+                    [] => [(usize::MAX, 1.0), (usize::MAX, 0.0)],
+                    [a] => [(a.0, 1.0), (a.0, 0.0)],
+                    [a, b, ..] => {
+                        let (wa, wb) = (1.0 / (a.1 + 1.0).powi(2), 1.0 / (b.1 + 1.0).powi(2));
+                        [(a.0, wa / (wa + wb)), (b.0, wb / (wa + wb))]
+                    }
+                }
+            })
+            .collect();
         let layers = mesh
             .triangles
             .iter()
@@ -384,24 +204,10 @@ impl Rig {
                 u8::from(c.iter().all(|&b| (4..=9).contains(&b)))
             })
             .collect();
-        // A handle vertex may sit a little off its anchor (the mesh snaps anchors to nearby
-        // vertices); the offset turns with the bone so the rest pose deforms to itself.
-        let handle_offsets = handles
-            .iter()
-            .map(|&(v, an)| {
-                let bone = if an.a != an.b {
-                    Some(an.b)
-                } else {
-                    PARENTS[an.a].map(|_| an.a)
-                };
-                (mesh.vertices[v] - an.at(&joints), bone)
-            })
-            .collect();
         Ok(Rig {
             mesh,
             rest_joints: joints,
             handles,
-            handle_offsets,
             skin,
             nb_start,
             nb,
@@ -447,9 +253,8 @@ impl Rig {
                 acc
             })
             .collect();
-        for (&(v, an), &(off, bone)) in self.handles.iter().zip(&self.handle_offsets) {
-            let off = bone.map_or(off, |b| off.rotate(xf[b].0, xf[b].1));
-            x[v] = an.at(pose) + off;
+        for &(v, an) in &self.handles {
+            x[v] = an.at(pose);
         }
         let nfree = n - self.handles.len();
         let mut rot = vec![(1.0f32, 0.0f32); n];
