@@ -1,8 +1,9 @@
 //! The built-in motions (BVH clips shipped in `motions/`, authored for this crate by
 //! `author.rs`) and retargeting a clip onto a character's 2D skeleton: forward kinematics,
 //! projection onto the picture plane, the character's own bone lengths (limb bones take the
-//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder line), root motion scaled by
-//! leg length, and feet kept at the clip's height above the ground.
+//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder
+//! line; upper arms stop at the body's side), root motion scaled by leg length, and feet kept
+//! at the clip's height above the ground.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
