@@ -1,8 +1,9 @@
 //! The built-in motions (BVH clips shipped in `motions/`, authored for this crate by
 //! `author.rs`) and retargeting a clip onto a character's 2D skeleton: forward kinematics,
 //! projection onto the picture plane, the character's own bone lengths (limb bones take the
-//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder line), root motion scaled by
-//! leg length, and feet kept at the clip's height above the ground.
+//! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder
+//! line; upper arms stop at the body's side), root motion scaled by leg length, and feet kept
+//! at the clip's height above the ground.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -13,8 +14,8 @@ use crate::AnimateError;
 use crate::bvh::{self, Bvh};
 use crate::geom::Point;
 use crate::skeleton::{
-    JOINT_NAMES, Joints, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_FOOT, R_HIP, R_KNEE,
-    R_SHOULDER, ROOT,
+    HIP, JOINT_NAMES, Joints, L_ELBOW, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_ELBOW, R_FOOT,
+    R_HIP, R_KNEE, R_SHOULDER, ROOT, TORSO,
 };
 
 /// A built-in motion.
@@ -115,6 +116,52 @@ fn leg_length(j: &[Point; 16]) -> f32 {
     (l(R_HIP, R_KNEE, R_FOOT) + l(L_HIP, L_KNEE, L_FOOT)) / 2.0
 }
 
+/// How far (radians) an upper arm may swing inwards past hanging straight down along the
+/// torso. A flat drawing cannot pass an arm in front of or behind its own body: the mesh
+/// joining arm and torso at the armpit would fold, so a clip's arm swinging across the chest
+/// stops at the body's side (the forearm keeps the clip's bend).
+const ARM_INWARD_LIMIT: f32 = 0.0;
+
+/// `Some(+1)` for the character's right upper arm, `Some(-1)` for the left, else `None`.
+fn arm_side(c: usize) -> Option<f32> {
+    match c {
+        R_ELBOW => Some(1.0),
+        L_ELBOW => Some(-1.0),
+        _ => None,
+    }
+}
+
+/// The rotation `(cos, sin)` that brings an upper arm direction `d` back inside the allowed
+/// range relative to the torso (`up`, pelvis → chest): from [`ARM_INWARD_LIMIT`] inwards of
+/// hanging down, outwards and up to straight above the shoulder. An arm past the limit turns
+/// to the nearer end of the range.
+fn arm_limit(up: Point, d: Point, side: f32) -> (f32, f32) {
+    let ul = up.len();
+    if ul < 1e-6 || d.len() < 1e-6 {
+        return (1.0, 0.0);
+    }
+    let down = up * (-1.0 / ul);
+    // The character's right is the image's left for an upright figure facing the viewer.
+    let out = Point::new(-down.y, down.x) * side;
+    // Angle from hanging down towards outwards; straight up is ±π.
+    let phi = d.dot(out).atan2(d.dot(down));
+    let lo = -ARM_INWARD_LIMIT;
+    if phi >= lo {
+        return (1.0, 0.0);
+    }
+    // Below the limit: the nearer end is the limit itself or straight up (φ = -π).
+    let target = if phi - (-std::f32::consts::PI) < lo - phi {
+        -std::f32::consts::PI
+    } else {
+        lo
+    };
+    // Rotating by +δ in the (down, out) frame; convert to image rotation.
+    let delta = target - phi;
+    let sign = down.cross(out).signum();
+    let a = delta * sign;
+    (a.cos(), a.sin())
+}
+
 /// Pose the character for `frames` frames at `fps`: one set of joints per frame, each bone
 /// keeping the character's rest length.
 pub fn retarget(
@@ -165,6 +212,9 @@ pub fn retarget(
         };
         let hips = turn(R_HIP, L_HIP);
         let shoulders = turn(R_SHOULDER, L_SHOULDER);
+        // Rotation added to each joint's bone by the arm limit, inherited by its children so
+        // an elbow keeps the clip's bend.
+        let mut extra = [(1.0f32, 0.0f32); 16];
         for c in 1..16 {
             let Some(par) = PARENTS[c] else { continue };
             let girdle = match c {
@@ -172,7 +222,14 @@ pub fn retarget(
                 R_SHOULDER | L_SHOULDER => Some(shoulders),
                 _ => None,
             };
-            let d = q[c] - q[par];
+            let (ec, es) = extra[par];
+            let mut d = (q[c] - q[par]).rotate(ec, es);
+            extra[c] = extra[par];
+            if let Some(side) = arm_side(c) {
+                let (lc, ls) = arm_limit(p[TORSO] - p[HIP], d, side);
+                d = d.rotate(lc, ls);
+                extra[c] = (ec * lc - es * ls, ec * ls + es * lc);
+            }
             let len = d.len();
             p[c] = match girdle {
                 Some((co, si)) => p[par] + (rest[c] - rest[par]).rotate(co, si),
@@ -277,5 +334,42 @@ mod tests {
                 assert!(highest < 165.0, "the jump leaves the ground: {highest}");
             }
         }
+    }
+
+    #[test]
+    fn upper_arms_never_swing_across_the_torso_and_forearms_keep_the_bend() {
+        use crate::skeleton::{L_HAND, R_HAND};
+        let rest = stick();
+        let clip = Motion::Run.clip().unwrap();
+        let poses = retarget(&rest, clip, 30.0, clip.frames.len()).unwrap();
+        let mut clamped = 0;
+        for (f, p) in poses.iter().enumerate() {
+            let down = p[HIP] - p[TORSO];
+            for (c, side) in [(R_ELBOW, 1.0f32), (L_ELBOW, -1.0)] {
+                let d = p[c] - p[PARENTS[c].unwrap()];
+                let out = Point::new(-down.y, down.x) * side;
+                let phi = d.dot(out).atan2(d.dot(down));
+                assert!(
+                    phi >= -ARM_INWARD_LIMIT - 1e-3,
+                    "frame {f} joint {c}: {phi}"
+                );
+                clamped += usize::from(phi.abs() < 1e-3);
+            }
+            // The elbow bend is the clip's: the angle between upper arm and forearm.
+            let values = clip.sample(f as f64 / 30.0);
+            let w = clip.world_positions(&values);
+            let map = joint_map(clip).unwrap();
+            for (s, e, h) in [(R_SHOULDER, R_ELBOW, R_HAND), (L_SHOULDER, L_ELBOW, L_HAND)] {
+                let at = |i: usize| Point::new(w[map[i]][0] as f32, -(w[map[i]][1] as f32));
+                let bend = |a: Point, b: Point, c: Point| {
+                    let (u, v) = (b - a, c - b);
+                    u.cross(v).atan2(u.dot(v))
+                };
+                let (want, got) = (bend(at(s), at(e), at(h)), bend(p[s], p[e], p[h]));
+                assert!((want - got).abs() < 1e-3, "frame {f}: bend {want} vs {got}");
+            }
+        }
+        // The run clip swings the arms across the chest: the limit did act.
+        assert!(clamped > 0);
     }
 }

@@ -44,7 +44,7 @@ pub const ROUGH: Paper = Paper {
 };
 
 /// A figure centred at `cx`, top at `top`, `h` tall. `arms`: 0 = down-out, 1 = T-pose,
-/// 2 = raised. `spread`: leg spread factor.
+/// 2 = raised above the head, 3 = held down along the body. `spread`: leg spread factor.
 pub fn figure(
     cx: f32,
     top: f32,
@@ -71,7 +71,8 @@ pub fn figure(
     let (ex, ey, hx2, hy) = match arms {
         0 => (14.0, 40.0, 24.0, 52.0),
         1 => (20.0, 27.0, 36.0, 27.0),
-        _ => (18.0, 14.0, 28.0, 2.0),
+        2 => (18.0, 14.0, 28.0, 2.0),
+        _ => (5.0, 40.0, 9.0, 55.0),
     };
     j[R_ELBOW] = Point::new(j[R_SHOULDER].x - ex * u, top + ey * u);
     j[R_HAND] = Point::new(j[R_SHOULDER].x - hx2 * u, top + hy * u);
