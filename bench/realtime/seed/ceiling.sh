@@ -18,7 +18,6 @@ SECRET=bench-secret-$RANDOM$RANDOM
 ATELIER=$!
 trap 'kill $ATELIER 2>/dev/null; [ -s "$WORK/seed.pid" ] && kill "$(cat "$WORK/seed.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 SEED=$("$HERE/../seed.sh" --pusher-port "$PORT" --pusher-secret "$SECRET" --pusher-app-id 1 \
   --conn-max-age "$CONN_MAX_AGE" --pid-file "$WORK/seed.pid" --log-file "$WORK/seed.log")
 "$VENV/bin/python" "$HERE/check.py" --seed-base "$SEED" --atelier-base "http://127.0.0.1:$PORT" \
