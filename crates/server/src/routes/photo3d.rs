@@ -245,7 +245,7 @@ pub async fn create(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/"));
     let mut ingested = Vec::new();
-    let result = async {
+    let result: ApiResult<Job> = async {
         let params = if multipart {
             let Form(form) = Form::from_request(request, &state).await?;
             let params = read_form(&state, user.id, form, &mut ingested).await?;

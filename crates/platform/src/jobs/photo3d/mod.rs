@@ -331,6 +331,6 @@ mod tests {
     fn without_a_models_folder_or_a_cached_depth_model_depth_is_classical() {
         assert!(matches!(learned_depth(None), Ok(None)));
         let dir = std::env::temp_dir().join(format!("atelier-p3d-{}", std::process::id()));
-        assert!(matches!(learned_depth(Some(&dir)), Ok(None)));
+        assert!(matches!(learned_depth(Some(dir.as_path())), Ok(None)));
     }
 }
