@@ -233,6 +233,16 @@ impl Settings {
         let models = models_config(model_args, &file.models, &platform.data_dir)?;
         // A depth model, when one is in the model cache, serves the 3D-photo jobs.
         platform.photo3d.models_dir = Some(models.cache_dir.clone());
+        platform.photo3d.depth_runtime = atelier_infer::RuntimeConfig {
+            preference: models.runtime,
+            intra_threads: models.intra_threads.max(1),
+            intra_op_spinning: false,
+            ort_library: atelier_infer::OrtLibraryConfig {
+                dylib_path: None,
+                cache_dir: models.cache_dir.clone(),
+                allow_download: models.allow_download,
+            },
+        };
         let defaults = ServerConfig::default();
         let server = ServerConfig {
             bind: bind.or(file.server.bind).unwrap_or(defaults.bind),

@@ -69,6 +69,9 @@ pub struct Photo3dConfig {
     /// model of the manifest, or an imported one); `None` or no such cached model means the
     /// classical depth fallback.
     pub models_dir: Option<PathBuf>,
+    /// How a depth model runs (the server's model settings: runtime, threads, where the ONNX
+    /// Runtime library comes from).
+    pub depth_runtime: atelier_infer::RuntimeConfig,
 }
 
 impl Default for Photo3dConfig {
@@ -76,6 +79,7 @@ impl Default for Photo3dConfig {
         Self {
             max_active_per_account: 2,
             models_dir: None,
+            depth_runtime: atelier_infer::RuntimeConfig::default(),
         }
     }
 }

@@ -62,6 +62,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
     };
     let limits = settings.platform.uploads.decode;
     let models_dir = settings.platform.photo3d.models_dir.clone();
+    let runtime = settings.platform.photo3d.depth_runtime.clone();
     let bar = ProgressBar::new(100);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}% {msg}, {elapsed}")
@@ -72,7 +73,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
     let job_params = params.clone();
     let produced = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut model = if depth.is_none() {
-            learned_depth(models_dir.as_deref()).map_err(anyhow::Error::msg)?
+            learned_depth(models_dir.as_deref(), &runtime).map_err(anyhow::Error::msg)?
         } else {
             None
         };

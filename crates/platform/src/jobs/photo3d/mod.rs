@@ -39,9 +39,13 @@ fn stage_span(stage: Stage) -> (u8, u8) {
     }
 }
 
-/// The cached default depth model of the registry in `models_dir`, loaded; `Ok(None)` when no
-/// depth model is listed or fetched (the job then uses the classical estimate).
-pub fn learned_depth(models_dir: Option<&std::path::Path>) -> Result<Option<LearnedDepth>, String> {
+/// The cached default depth model of the registry in `models_dir`, loaded on `runtime`;
+/// `Ok(None)` when no depth model is listed or fetched (the job then uses the classical
+/// estimate); an error when one is there but does not load.
+pub fn learned_depth(
+    models_dir: Option<&std::path::Path>,
+    runtime: &RuntimeConfig,
+) -> Result<Option<LearnedDepth>, String> {
     let Some(dir) = models_dir else {
         return Ok(None);
     };
@@ -54,7 +58,7 @@ pub fn learned_depth(models_dir: Option<&std::path::Path>) -> Result<Option<Lear
     let Ok(resolved) = registry.resolve(&entry.name) else {
         return Ok(None);
     };
-    let runtime = Runtime::auto(&RuntimeConfig::default()).map_err(|e| e.to_string())?;
+    let runtime = Runtime::auto(runtime).map_err(|e| e.to_string())?;
     let model = runtime.load(&resolved.path).map_err(|e| e.to_string())?;
     let input = &resolved.entry.input;
     let spec = LearnedDepthSpec {
@@ -167,11 +171,12 @@ impl JobHandler for Photo3d {
             ctx.progress.report(4, "fetch");
             let limits = ctx.platform.config().uploads.decode;
             let models_dir = ctx.platform.config().photo3d.models_dir.clone();
+            let runtime = ctx.platform.config().photo3d.depth_runtime.clone();
             let progress = ctx.progress.clone();
             let job_params = params.clone();
             let produced = tokio::task::spawn_blocking(move || {
                 let mut model = if depth_bytes.is_none() {
-                    learned_depth(models_dir.as_deref())
+                    learned_depth(models_dir.as_deref(), &runtime)
                         .map_err(|err| JobFailure::abort("depth-model-unavailable", err))?
                 } else {
                     None
@@ -310,6 +315,9 @@ fn source_kind(source: &atelier_photo3d::DepthSource) -> &'static str {
 }
 
 #[cfg(test)]
+mod learned_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -329,8 +337,12 @@ mod tests {
 
     #[test]
     fn without_a_models_folder_or_a_cached_depth_model_depth_is_classical() {
-        assert!(matches!(learned_depth(None), Ok(None)));
+        let runtime = RuntimeConfig::default();
+        assert!(matches!(learned_depth(None, &runtime), Ok(None)));
         let dir = std::env::temp_dir().join(format!("atelier-p3d-{}", std::process::id()));
-        assert!(matches!(learned_depth(Some(dir.as_path())), Ok(None)));
+        assert!(matches!(
+            learned_depth(Some(dir.as_path()), &runtime),
+            Ok(None)
+        ));
     }
 }
