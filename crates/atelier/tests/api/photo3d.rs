@@ -512,12 +512,9 @@ async fn only_the_owner_sees_and_deletes_and_delete_removes_the_objects(backend:
     };
     assert_eq!(delete(other.clone()).await.status(), StatusCode::NOT_FOUND);
     // Not a photo3d job id: not found either.
+    let unrelated = app.upload_ok(&token, scene(40, 30).0).await;
     let thumb = app
-        .create_job(
-            &token,
-            "thumbnail",
-            json!({"upload_id": view["job"]["params"]["upload_id"]}),
-        )
+        .create_job(&token, "thumbnail", json!({"upload_id": unrelated["id"]}))
         .await;
     let thumb: Value = thumb.json().await.expect("json");
     let thumb_path = format!("/api/v1/photo3d/{}", thumb["id"].as_str().expect("id"));
