@@ -55,6 +55,57 @@ pub enum Command {
     Detect(DetectArgs),
     /// Animate a drawing of a figure: GIF, MP4 or PNG sprite sheet (by the output's extension).
     Animate(AnimateArgs),
+    /// Make a 3D photo: a parallax MP4, GIF or glTF scene (by the output's extension).
+    Photo3d(Photo3dArgs),
+}
+
+/// Flags of `atelier photo3d`.
+#[derive(Debug, Args)]
+pub struct Photo3dArgs {
+    /// The photo.
+    #[arg(value_name = "PHOTO")]
+    pub photo: PathBuf,
+
+    /// A depth map of the photo's size (8-bit PNG: brighter = nearer; 16-bit: brighter =
+    /// farther); estimated from the photo when absent.
+    #[arg(long, value_name = "DEPTH.png")]
+    pub depth: Option<PathBuf>,
+
+    /// Read the depth map as `disparity` or `depth` whatever its bit depth.
+    #[arg(long, value_name = "CONVENTION")]
+    pub depth_convention: Option<String>,
+
+    /// Camera path: zoom-in, dolly-zoom, swing or circle.
+    #[arg(long, default_value = "circle")]
+    pub path: String,
+
+    /// Length in seconds (up to 20).
+    #[arg(long, default_value_t = 4.0)]
+    pub duration: f32,
+
+    /// Frames per second (1-60).
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+
+    /// Parallax of the nearest content, as a fraction of the longer side (up to 0.05).
+    #[arg(long, default_value_t = 0.03)]
+    pub amplitude: f32,
+
+    /// Working size: the photo is fitted to this longer side (64-1024).
+    #[arg(long, default_value_t = 512)]
+    pub max_side: u32,
+
+    /// Output file: .mp4 (H.264), .gif or .glb (the layered scene as glTF).
+    #[arg(short, long, value_name = "OUT", default_value = "photo3d.mp4")]
+    pub output: PathBuf,
+
+    /// Also write the depth preview (PNG, white = near) to this file.
+    #[arg(long, value_name = "DEPTH_PREVIEW.png")]
+    pub depth_preview: Option<PathBuf>,
+
+    /// The model cache (a depth model there is used instead of the classical estimate).
+    #[command(flatten)]
+    pub models: ModelArgs,
 }
 
 /// Flags of `atelier animate`.
@@ -356,6 +407,10 @@ pub struct StoreArgs {
     /// Queued + running jobs one account may have [default: 3].
     #[arg(long, env = "ATELIER_MAX_ACTIVE_JOBS", value_name = "N")]
     pub max_active_jobs: Option<u32>,
+
+    /// Queued + running 3D-photo (`photo3d`) jobs one account may have [default: 2].
+    #[arg(long, env = "ATELIER_MAX_ACTIVE_PHOTO3D", value_name = "N")]
+    pub max_active_photo3d: Option<u32>,
 
     /// Attempts per job before it fails for good [default: 3].
     #[arg(long, env = "ATELIER_JOB_MAX_ATTEMPTS", value_name = "N")]

@@ -42,6 +42,18 @@ pub struct FileSettings {
     /// `[realtime]`.
     #[serde(default)]
     pub realtime: FileRealtime,
+    /// `[photo3d]`.
+    #[serde(default)]
+    pub photo3d: FilePhoto3d,
+}
+
+/// `[photo3d]` in the TOML file (the 3D-photo job kind).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePhoto3d {
+    /// Queued + running `photo3d` jobs one account may have (default 2); see
+    /// `--max-active-photo3d`.
+    pub max_active_per_account: Option<u32>,
 }
 
 /// `[realtime]` in the TOML file (the Pusher-protocol server).
@@ -206,6 +218,7 @@ impl Settings {
             Command::Classify(args) => (&no_store, None, None, None, &args.models),
             Command::Models(args) => (&no_store, None, None, None, &args.models),
             Command::Detect(_) | Command::Animate(_) => (&no_store, None, None, None, &no_models),
+            Command::Photo3d(args) => (&no_store, None, None, None, &args.models),
         };
         let mut platform = platform_config(store, &file)?;
         match &cli.command {
@@ -218,6 +231,18 @@ impl Settings {
             _ => {}
         }
         let models = models_config(model_args, &file.models, &platform.data_dir)?;
+        // A depth model, when one is in the model cache, serves the 3D-photo jobs.
+        platform.photo3d.models_dir = Some(models.cache_dir.clone());
+        platform.photo3d.depth_runtime = atelier_infer::RuntimeConfig {
+            preference: models.runtime,
+            intra_threads: models.intra_threads.max(1),
+            intra_op_spinning: false,
+            ort_library: atelier_infer::OrtLibraryConfig {
+                dylib_path: None,
+                cache_dir: models.cache_dir.clone(),
+                allow_download: models.allow_download,
+            },
+        };
         let defaults = ServerConfig::default();
         let server = ServerConfig {
             bind: bind.or(file.server.bind).unwrap_or(defaults.bind),
@@ -379,6 +404,13 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(ms) = args.job_poll_ms.or(jobs.poll_ms) {
         config.jobs.poll_interval = Duration::from_millis(ms.max(10));
     }
+    if let Some(n) = args
+        .max_active_photo3d
+        .or(file.photo3d.max_active_per_account)
+    {
+        anyhow::ensure!(n >= 1, "the photo3d job cap must be at least 1");
+        config.photo3d.max_active_per_account = n;
+    }
     if let Some(ms) = args.job_stall_ms {
         config.jobs.stall_after_claim = Duration::from_millis(ms);
     }
@@ -396,7 +428,7 @@ mod tests {
         let path = dir.path().join("atelier.toml");
         std::fs::write(
             &path,
-            "data_dir = \"/srv/atelier\"\n[server]\nworkers = 5\nbind = \"0.0.0.0:9000\"\n[jobs]\nmax_active_per_account = 7\n",
+            "data_dir = \"/srv/atelier\"\n[server]\nworkers = 5\nbind = \"0.0.0.0:9000\"\n[jobs]\nmax_active_per_account = 7\n[photo3d]\nmax_active_per_account = 1\n",
         )
         .expect("write");
         let cli = Cli::try_parse_from([
@@ -416,6 +448,7 @@ mod tests {
             "file beats default"
         );
         assert_eq!(settings.platform.jobs.max_active_per_account, 7);
+        assert_eq!(settings.platform.photo3d.max_active_per_account, 1);
         assert_eq!(
             settings.platform.database_url,
             "sqlite:///srv/atelier/atelier.db"

@@ -17,5 +17,5 @@ pub use draw::{BoxOutline, draw_boxes};
 pub use encode::{EncodeError, OutputFormat, encode};
 pub use image::{DynamicImage, RgbImage, RgbaImage};
 pub use resize::fit_within;
-pub use sniff::{MediaKind, sniff};
+pub use sniff::{MediaKind, sniff, sniff_generated};
 pub use strokes::{StrokePath, StrokeRenderError, render_strokes};

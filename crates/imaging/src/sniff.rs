@@ -13,6 +13,9 @@ pub enum MediaKind {
     Gif,
     /// ISO base media file (MP4/MOV family, `....ftyp`).
     Mp4,
+    /// glTF 2.0 binary (`glTF`, version 2): a 3D scene atelier generates (3D photos). Never
+    /// accepted from clients: [`sniff`] does not recognise it, [`sniff_generated`] does.
+    Glb,
 }
 
 impl MediaKind {
@@ -24,10 +27,11 @@ impl MediaKind {
             MediaKind::Webp => "image/webp",
             MediaKind::Gif => "image/gif",
             MediaKind::Mp4 => "video/mp4",
+            MediaKind::Glb => "model/gltf-binary",
         }
     }
 
-    /// A short lowercase name (`jpeg`, `png`, `webp`, `gif`, `mp4`), stable for storage and APIs.
+    /// A short lowercase name (`jpeg`, `png`, `webp`, `gif`, `mp4`, `glb`), stable for storage and APIs.
     pub fn name(self) -> &'static str {
         match self {
             MediaKind::Jpeg => "jpeg",
@@ -35,19 +39,27 @@ impl MediaKind {
             MediaKind::Webp => "webp",
             MediaKind::Gif => "gif",
             MediaKind::Mp4 => "mp4",
+            MediaKind::Glb => "glb",
         }
     }
 
     /// Parses the short name written by [`MediaKind::name`].
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Jpeg, Self::Png, Self::Webp, Self::Gif, Self::Mp4]
-            .into_iter()
-            .find(|kind| kind.name() == name)
+        [
+            Self::Jpeg,
+            Self::Png,
+            Self::Webp,
+            Self::Gif,
+            Self::Mp4,
+            Self::Glb,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
     }
 
-    /// Whether the kind is a still or animated image (as opposed to video).
+    /// Whether the kind is a still or animated image (as opposed to video or a 3D scene).
     pub fn is_image(self) -> bool {
-        !matches!(self, MediaKind::Mp4)
+        !matches!(self, MediaKind::Mp4 | MediaKind::Glb)
     }
 }
 
@@ -74,6 +86,15 @@ pub fn sniff(head: &[u8]) -> Option<MediaKind> {
     None
 }
 
+/// Like [`sniff`], also recognising the kinds only atelier itself produces (glTF binary);
+/// for storing generated outputs, never for client uploads.
+pub fn sniff_generated(head: &[u8]) -> Option<MediaKind> {
+    if head.len() >= 8 && &head[0..4] == b"glTF" && head[4..8] == 2u32.to_le_bytes() {
+        return Some(MediaKind::Glb);
+    }
+    sniff(head)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +109,17 @@ mod tests {
         assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(MediaKind::Webp));
         assert_eq!(sniff(b"GIF89a\x01\0"), Some(MediaKind::Gif));
         assert_eq!(sniff(b"\0\0\0\x18ftypmp42"), Some(MediaKind::Mp4));
+    }
+
+    #[test]
+    fn a_glb_is_recognised_only_as_a_generated_kind() {
+        let head = b"glTF\x02\0\0\0\x10\0\0\0";
+        assert_eq!(sniff(head), None);
+        assert_eq!(sniff_generated(head), Some(MediaKind::Glb));
+        assert_eq!(sniff_generated(b"glTF\x01\0\0\0"), None);
+        assert_eq!(MediaKind::from_name("glb"), Some(MediaKind::Glb));
+        assert!(!MediaKind::Glb.is_image());
+        assert_eq!(MediaKind::Glb.mime(), "model/gltf-binary");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct PlatformConfig {
     pub jobs: JobsConfig,
     /// Limits on drawing strokes.
     pub strokes: crate::drawings::StrokeLimits,
+    /// The 3D-photo jobs' settings.
+    pub photo3d: Photo3dConfig,
 }
 
 impl PlatformConfig {
@@ -47,12 +49,38 @@ impl PlatformConfig {
             presign_s3_downloads: true,
             jobs: JobsConfig::default(),
             strokes: crate::drawings::StrokeLimits::default(),
+            photo3d: Photo3dConfig::default(),
         }
     }
 
     /// Where uploads are spooled before they are validated.
     pub fn tmp_dir(&self) -> PathBuf {
         self.data_dir.join("tmp")
+    }
+}
+
+/// The `photo3d` job kind's settings (`[photo3d]` in the settings file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo3dConfig {
+    /// Queued + running `photo3d` jobs one account may have at once (on top of the general
+    /// job cap): 3D photos are the heaviest jobs, so each account gets few. Default 2.
+    pub max_active_per_account: u32,
+    /// The model cache to look for a depth model in (the `depth-estimation` task's default
+    /// model of the manifest, or an imported one); `None` or no such cached model means the
+    /// classical depth fallback.
+    pub models_dir: Option<PathBuf>,
+    /// How a depth model runs (the server's model settings: runtime, threads, where the ONNX
+    /// Runtime library comes from).
+    pub depth_runtime: atelier_infer::RuntimeConfig,
+}
+
+impl Default for Photo3dConfig {
+    fn default() -> Self {
+        Self {
+            max_active_per_account: 2,
+            models_dir: None,
+            depth_runtime: atelier_infer::RuntimeConfig::default(),
+        }
     }
 }
 

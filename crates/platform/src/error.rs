@@ -26,6 +26,21 @@ pub enum PlatformError {
         /// The per-account cap in force.
         limit: u32,
     },
+    /// The account already has its maximum of queued and running jobs of one kind (kinds
+    /// with a cap of their own, such as `photo3d`).
+    #[error(
+        "you already have {limit} active {kind} jobs (queued or running); wait for one to finish or cancel one"
+    )]
+    TooManyActiveJobsOfKind {
+        /// The job kind.
+        kind: &'static str,
+        /// The kind's per-account cap in force.
+        limit: u32,
+    },
+    /// A 3D-photo request the pipeline cannot work with (bad parameters, a depth map of the
+    /// wrong size or without depth, a photo over the pixel limit…).
+    #[error(transparent)]
+    Photo3d(#[from] crate::jobs::photo3d::Photo3dRequestError),
     /// The upload is larger than the configured cap.
     #[error("the upload is larger than the limit of {limit} bytes")]
     PayloadTooLarge {

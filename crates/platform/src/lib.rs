@@ -15,7 +15,7 @@ pub mod uploads;
 
 use std::{ops::Deref, sync::Arc, time::Duration};
 
-pub use config::{JobsConfig, PlatformConfig};
+pub use config::{JobsConfig, Photo3dConfig, PlatformConfig};
 pub use error::{PlatformError, PlatformResult};
 
 use crate::{db::Db, jobs::JobRegistry, signing::UrlSigner, storage::Storage, uploads::Upload};

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use atelier_imaging::{DecodeLimits, MediaKind, decode_image, sniff};
+use atelier_imaging::{DecodeLimits, MediaKind, decode_image, sniff, sniff_generated};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
@@ -225,7 +225,7 @@ pub async fn store_generated(
     bytes: Vec<u8>,
     dimensions: Option<(u32, u32)>,
 ) -> PlatformResult<Upload> {
-    let kind = sniff(&bytes)
+    let kind = sniff_generated(&bytes)
         .ok_or_else(|| PlatformError::Internal("generated an unknown file type".into()))?;
     let sha256 = crate::secrets::sha256_hex(&bytes);
     let size = bytes.len() as u64;
@@ -367,6 +367,36 @@ pub async fn delete_owned(platform: &Platform, owner_id: i64, id: &str) -> Platf
             .await?;
     }
     Ok(())
+}
+
+/// The files job `job_id` of `owner_id` stored, oldest first.
+pub async fn list_job_outputs(
+    platform: &Platform,
+    owner_id: i64,
+    job_id: &str,
+) -> PlatformResult<Vec<Upload>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM uploads WHERE owner_id = $1 AND job_id = $2 ORDER BY created_at, id"
+    )))
+    .bind(owner_id)
+    .bind(job_id)
+    .fetch_all(platform.db().pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Deletes every file job `job_id` of `owner_id` stored (a retried attempt clears what an
+/// interrupted one left, so outputs are never duplicated); returns how many went.
+pub async fn delete_job_outputs(
+    platform: &Platform,
+    owner_id: i64,
+    job_id: &str,
+) -> PlatformResult<usize> {
+    let outputs = list_job_outputs(platform, owner_id, job_id).await?;
+    for upload in &outputs {
+        delete_owned(platform, owner_id, &upload.id).await?;
+    }
+    Ok(outputs.len())
 }
 
 /// Whether any upload holds the blob `sha256` with kind `kind` (so a signed link may serve it).

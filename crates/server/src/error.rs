@@ -1,7 +1,7 @@
 //! `ApiError`: every failure becomes one status code and a JSON body
 //! `{"error": {"code": "kebab-case", "message": "…"}}`. Server-side details are logged, not sent.
 
-use atelier_platform::PlatformError;
+use atelier_platform::{PlatformError, jobs::photo3d::Photo3dRequestError};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -94,6 +94,21 @@ impl ApiError {
                 PlatformError::TooManyActiveJobs { .. } => {
                     (StatusCode::TOO_MANY_REQUESTS, "too-many-active-jobs")
                 }
+                PlatformError::TooManyActiveJobsOfKind { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-active-jobs-of-kind",
+                ),
+                PlatformError::Photo3d(err) => match err {
+                    Photo3dRequestError::NotAnImage { .. }
+                    | Photo3dRequestError::DepthNotPng { .. } => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, err.code())
+                    }
+                    Photo3dRequestError::Pipeline(
+                        atelier_photo3d::Photo3dError::Model(_)
+                        | atelier_photo3d::Photo3dError::Encode(_),
+                    ) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                    _ => (StatusCode::UNPROCESSABLE_ENTITY, err.code()),
+                },
                 PlatformError::PayloadTooLarge { .. } => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
                 }
@@ -164,6 +179,33 @@ mod tests {
         assert_eq!(
             err.status_and_code(),
             (StatusCode::TOO_MANY_REQUESTS, "too-many-active-jobs")
+        );
+    }
+
+    #[test]
+    fn the_photo3d_cap_and_bad_photo3d_inputs_have_their_own_codes() {
+        let err = ApiError::from(PlatformError::TooManyActiveJobsOfKind {
+            kind: "photo3d",
+            limit: 2,
+        });
+        assert_eq!(
+            err.status_and_code(),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-active-jobs-of-kind"
+            )
+        );
+        let flat = ApiError::from(PlatformError::from(Photo3dRequestError::ConstantDepth));
+        assert_eq!(
+            flat.status_and_code(),
+            (StatusCode::UNPROCESSABLE_ENTITY, "constant-depth")
+        );
+        let video = ApiError::from(PlatformError::from(Photo3dRequestError::NotAnImage {
+            kind: "mp4".into(),
+        }));
+        assert_eq!(
+            video.status_and_code(),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-an-image")
         );
     }
 

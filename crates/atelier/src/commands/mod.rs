@@ -5,6 +5,7 @@ mod classify;
 mod detect;
 mod migrate;
 mod models;
+mod photo3d;
 mod serve;
 mod worker;
 
@@ -20,6 +21,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Models(args) => models::run(args, settings).await,
         Command::Detect(args) => detect::run(args, settings).await,
         Command::Animate(args) => animate::run(args, settings).await,
+        Command::Photo3d(args) => photo3d::run(args, settings).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod jobs;
 mod littlestudio;
 mod node;
 mod operations;
+mod photo3d;
 mod processes;
 mod realtime;
 mod realtime_node;

@@ -113,6 +113,8 @@ async fn the_openapi_document_and_swagger_ui_are_served_offline() {
         "/api/v1/me",
         "/api/v1/uploads",
         "/api/v1/jobs/{id}/cancel",
+        "/api/v1/photo3d",
+        "/api/v1/photo3d/{id}",
         "/readyz",
     ] {
         assert!(doc["paths"].get(path).is_some(), "document lacks {path}");

@@ -3,6 +3,7 @@
 
 pub mod animate;
 pub mod observer;
+pub mod photo3d;
 pub mod queue;
 pub mod registry;
 pub mod thumbnail;

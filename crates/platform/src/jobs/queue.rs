@@ -56,7 +56,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> PlatformResult<Job> {
 }
 
 /// Validates `params` with the kind's handler and queues a job for `owner`, unless the owner
-/// already has `max_active_per_account` queued or running jobs.
+/// already has `max_active_per_account` queued or running jobs (or, for kinds with a cap of
+/// their own, that kind's cap of them).
 pub async fn enqueue(
     platform: &Platform,
     owner: &User,
@@ -70,27 +71,65 @@ pub async fn enqueue(
         ))
     })?;
     let params = handler.prepare(platform, owner, params).await?;
-    insert(
+    let kind_cap = handler.max_active_per_account(platform);
+    let caps = Caps {
+        all: platform.config().jobs.max_active_per_account,
+        kind: kind_cap,
+    };
+    if let Some(job) = insert(
         platform.db(),
         &platform.config().jobs,
         owner.id,
         kind,
         &params,
+        caps,
     )
     .await?
-    .inspect(|_| platform.wake_workers())
-    .ok_or(PlatformError::TooManyActiveJobs {
-        limit: platform.config().jobs.max_active_per_account,
-    })
+    {
+        platform.wake_workers();
+        return Ok(job);
+    }
+    if let Some(limit) = kind_cap
+        && active_of_kind(platform.db(), owner.id, kind).await? >= i64::from(limit)
+    {
+        return Err(PlatformError::TooManyActiveJobsOfKind {
+            kind: handler.kind(),
+            limit,
+        });
+    }
+    Err(PlatformError::TooManyActiveJobs { limit: caps.all })
 }
 
-/// Inserts a queued job if the owner is under the cap; `None` when the cap is reached.
+/// The caps an insert must respect.
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    /// Active jobs of any kind.
+    all: u32,
+    /// Active jobs of the inserted kind, when it has a cap of its own.
+    kind: Option<u32>,
+}
+
+/// How many queued or running jobs of `kind` the owner has.
+async fn active_of_kind(db: &Db, owner_id: i64, kind: &str) -> PlatformResult<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) AS n FROM jobs WHERE owner_id = $1 AND kind = $2 \
+         AND status IN ('queued', 'running')",
+    )
+    .bind(owner_id)
+    .bind(kind)
+    .fetch_one(db.pool())
+    .await?
+    .try_get("n")?)
+}
+
+/// Inserts a queued job if the owner is under the caps; `None` when a cap is reached.
 async fn insert(
     db: &Db,
     config: &JobsConfig,
     owner_id: i64,
     kind: &str,
     params: &Value,
+    caps: Caps,
 ) -> PlatformResult<Option<Job>> {
     let id = random_id("job");
     let now = now_ms();
@@ -102,11 +141,15 @@ async fn insert(
             .execute(&mut *tx)
             .await?;
     }
+    // A negative kind cap means "none".
+    let kind_cap = caps.kind.map_or(-1, i64::from);
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, kind, owner_id, params, status, progress, attempts, max_attempts, \
                            run_at, created_at, updated_at) \
          SELECT $1, $2, $3, $4, 'queued', 0, 0, $5, $6, $6, $6 \
-         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $3 AND status IN ('queued', 'running')) < $7",
+         WHERE (SELECT COUNT(*) FROM jobs WHERE owner_id = $3 AND status IN ('queued', 'running')) < $7 \
+           AND ($8 < 0 OR (SELECT COUNT(*) FROM jobs WHERE owner_id = $3 AND kind = $2 \
+                           AND status IN ('queued', 'running')) < $8)",
     )
     .bind(&id)
     .bind(kind)
@@ -114,7 +157,8 @@ async fn insert(
     .bind(params.to_string())
     .bind(i64::from(config.max_attempts.max(1)))
     .bind(now)
-    .bind(i64::from(config.max_active_per_account))
+    .bind(i64::from(caps.all))
+    .bind(kind_cap)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {

@@ -28,6 +28,12 @@ pub trait JobHandler: Send + Sync + std::fmt::Debug + 'static {
         params: Value,
     ) -> BoxFuture<'a, PlatformResult<Value>>;
 
+    /// The most queued + running jobs of this kind one account may have, on top of the
+    /// general cap (`None`: only the general cap applies).
+    fn max_active_per_account(&self, _platform: &Platform) -> Option<u32> {
+        None
+    }
+
     /// Runs one attempt. Must be idempotent: a retried attempt starts again from the inputs.
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>>;
 }
@@ -137,6 +143,7 @@ impl JobRegistry {
         let mut registry = Self::default();
         registry.register(super::thumbnail::Thumbnail);
         registry.register(super::animate::Animate);
+        registry.register(super::photo3d::Photo3d);
         registry
     }
 
@@ -181,10 +188,10 @@ mod tests {
     }
 
     #[test]
-    fn the_standard_registry_has_the_thumbnail_and_animate_kinds() {
+    fn the_standard_registry_has_the_thumbnail_animate_and_photo3d_kinds() {
         assert_eq!(
             JobRegistry::standard().kinds(),
-            vec!["animate", "thumbnail"]
+            vec!["animate", "photo3d", "thumbnail"]
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod littlestudio;
+pub mod photo3d;
 pub mod uploads;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -30,4 +31,5 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .merge(drawings::router(max_upload_bytes))
         .merge(littlestudio::router(max_upload_bytes))
         .merge(animations::router(max_upload_bytes))
+        .merge(photo3d::router(max_upload_bytes))
 }
