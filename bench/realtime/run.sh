@@ -4,7 +4,12 @@
 #   http   - the seed's design served by atelier: every stroke is POSTed to
 #            /api/v1/drawings/{id}/strokes (appended to the log) and triggered on the room's
 #            presence channel; all 4 artists receive it;
-#   client - Pusher client events on a private channel: pure WebSocket fan-out to the 3 others.
+#   client - Pusher client events on a private channel: pure WebSocket fan-out to the 3 others;
+#   seed   - the seed's own design side by side (LittleStudio: Django REST Framework under
+#            gunicorn + MySQL, each stroke forwarded with the `pusher` library; atelier stands in
+#            for the hosted Pusher service): bench/realtime/seed.sh starts it. Not in the default
+#            MODES: it needs a Python venv and MariaDB (SQLite otherwise), and saturates far below
+#            1,000 strokes/s, so run it as MODES=seed with a lower RATE too.
 # Latency = receive time - send time (same clock, carried in the stroke). REPEATS runs per mode,
 # medians printed. The load generator shares the machine's cores with the server.
 # Usage: bench/realtime/run.sh [SECONDS=20] [REPEATS=3] [RATE=1] [CLIENTS=1000] [ROOMS=250]
@@ -23,10 +28,17 @@ SECRET=bench-secret-$RANDOM$RANDOM
 DB_ARGS=()
 [ -n "${DB:-}" ] && DB_ARGS=(--database-url "$DB")
 "$TARGET/atelier" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "${DB_ARGS[@]}" --workers 0 --log warn \
-  --pusher-secret "$SECRET" >"$WORK/server.log" 2>&1 &
+  --pusher-app-id 1 --pusher-secret "$SECRET" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null; [ -f "$WORK/seed.pid" ] && kill "$(cat "$WORK/seed.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+SEED_BASE=
+case " ${MODES:-client http} " in
+  *" seed "*)
+    SEED_BASE=$("$HERE/seed.sh" --pusher-port "$PORT" --pusher-secret "$SECRET" --pusher-app-id 1 \
+      --rooms "$ROOMS" --artists $((CLIENTS / ROOMS)) --pid-file "$WORK/seed.pid" --log-file "$WORK/seed.log")
+    echo "seed server: $SEED_BASE" >&2 ;;
+esac
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { python3 -c "import sys, json; print(json.loads(sys.argv[1])['$2'])" "$1"; }
@@ -35,7 +47,8 @@ for mode in ${MODES:-client http}; do
   lines=()
   for _ in $(seq 1 "$REPEATS"); do
     line=$("$TARGET/examples/realtime_load" --base "http://127.0.0.1:$PORT" --key atelier-key \
-      --secret "$SECRET" --clients "$CLIENTS" --rooms "$ROOMS" --seconds "$SECS" --rate "$RATE" --mode "$mode")
+      --secret "$SECRET" --clients "$CLIENTS" --rooms "$ROOMS" --seconds "$SECS" --rate "$RATE" --mode "$mode" \
+      ${SEED_BASE:+--seed-base "$SEED_BASE"})
     echo "  $line" >&2
     lines+=("$line")
   done

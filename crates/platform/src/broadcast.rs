@@ -5,6 +5,10 @@
 //! `NOTIFY` payloads must stay under 8000 bytes. Larger messages are written to the
 //! `realtime_outbox` table and only their row id is notified (`o:<id>`); listeners read the row.
 //! Rows older than [`OUTBOX_TTL_MS`] are pruned on each large publish.
+//!
+//! Notification channels are database-wide, schemas are not: the channel actually used carries
+//! a digest of the schema (see [`scoped_channel`]), so deployments (or test runs) that share one
+//! PostgreSQL database in separate schemas never hear each other.
 
 use sqlx::Row;
 
@@ -17,6 +21,12 @@ use crate::{
 pub const INLINE_LIMIT: usize = 7900;
 /// How long a large message stays in the outbox for slow listeners.
 pub const OUTBOX_TTL_MS: i64 = 60_000;
+
+/// The notification channel for `channel` in `db`'s schema: `channel_<12 hex digits>`.
+pub fn scoped_channel(db: &Db, channel: &str) -> String {
+    let digest = crate::secrets::sha256_hex(db.schema().as_bytes());
+    format!("{channel}_{}", &digest[..12])
+}
 
 /// Sends `payload` to every listener of `channel` on every node (PostgreSQL only).
 pub async fn publish(db: &Db, channel: &str, payload: &str) -> PlatformResult<()> {
@@ -41,7 +51,7 @@ pub async fn publish(db: &Db, channel: &str, payload: &str) -> PlatformResult<()
         format!("o:{}", row.try_get::<i64, _>("id")?)
     };
     sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
+        .bind(scoped_channel(db, channel))
         .bind(notified)
         .execute(db.pool())
         .await?;
@@ -66,7 +76,7 @@ pub async fn subscribe(db: &Db, channel: &str) -> PlatformResult<Option<Subscrip
         return Ok(None);
     }
     let mut listener = sqlx::postgres::PgListener::connect(db.url()).await?;
-    listener.listen(channel).await?;
+    listener.listen(&scoped_channel(db, channel)).await?;
     Ok(Some(Subscription {
         listener,
         db: db.clone(),

@@ -49,6 +49,9 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     url: String,
+    /// The schema the pool's queries resolve to (`current_schema()` on PostgreSQL, `main` on
+    /// SQLite): deployments sharing one PostgreSQL database keep apart by it.
+    schema: String,
     /// SQLite takes one writer at a time; writers that queue here instead of inside SQLite never
     /// meet its busy handler, which sleeps in steps of up to 100 ms.
     write_turns: Arc<Mutex<()>>,
@@ -80,10 +83,22 @@ impl Db {
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await?;
+        let schema = match backend {
+            Backend::Sqlite => "main".to_owned(),
+            Backend::Postgres => {
+                use sqlx::Row;
+                sqlx::query("SELECT current_schema() AS name")
+                    .fetch_one(&pool)
+                    .await?
+                    .try_get::<Option<String>, _>("name")?
+                    .unwrap_or_else(|| "public".to_owned())
+            }
+        };
         let db = Db {
             pool,
             backend,
             url,
+            schema,
             write_turns: Arc::new(Mutex::new(())),
         };
         db.migrate().await?;
@@ -118,6 +133,11 @@ impl Db {
             Backend::Sqlite => Some(self.write_turns.lock().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// The schema queries resolve to (`main` on SQLite).
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// The URL the pool was opened with (for LISTEN connections).

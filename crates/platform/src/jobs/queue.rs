@@ -167,7 +167,7 @@ async fn insert(
     }
     if db.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(WAKE_CHANNEL)
+            .bind(crate::broadcast::scoped_channel(db, WAKE_CHANNEL))
             .bind(kind)
             .execute(&mut *tx)
             .await?;

@@ -48,12 +48,18 @@ fn hostname() -> String {
         .unwrap_or_else(|| "worker".to_owned())
 }
 
-/// Forwards PostgreSQL `NOTIFY atelier_jobs` to this process's idle workers.
+/// Forwards PostgreSQL `NOTIFY atelier_jobs_…` (this schema's wake-ups) to this process's idle
+/// workers.
 async fn listen_for_wakeups(platform: Platform, mut shutdown: watch::Receiver<bool>) {
     loop {
         let listener = async {
             let mut listener = sqlx::postgres::PgListener::connect(platform.db().url()).await?;
-            listener.listen(WAKE_CHANNEL).await?;
+            listener
+                .listen(&crate::broadcast::scoped_channel(
+                    platform.db(),
+                    WAKE_CHANNEL,
+                ))
+                .await?;
             loop {
                 listener.recv().await?;
                 platform.wake_workers();
