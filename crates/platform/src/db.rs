@@ -87,7 +87,7 @@ impl Db {
             Backend::Sqlite => "main".to_owned(),
             Backend::Postgres => {
                 use sqlx::Row;
-                sqlx::query("SELECT current_schema() AS name")
+                sqlx::query("SELECT CAST(current_schema() AS TEXT) AS name")
                     .fetch_one(&pool)
                     .await?
                     .try_get::<Option<String>, _>("name")?
