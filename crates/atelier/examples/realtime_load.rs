@@ -25,7 +25,7 @@ use std::{
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -225,7 +225,10 @@ async fn main() {
                 "{ws_base}/app/{}?protocol=7&client=bench&version=1",
                 args.key
             );
-            let (stream, _) = connect_async(url).await.expect("connect");
+            // Nagle off, as a browser or phone sends each small frame at once.
+            let (stream, _) = connect_async_with_config(url, None, true)
+                .await
+                .expect("connect");
             let (mut sink, mut stream) = stream.split();
             let first = stream.next().await.expect("handshake").expect("frame");
             let hello: Value = serde_json::from_str(first.to_text().expect("text")).expect("json");
@@ -322,7 +325,10 @@ async fn main() {
             args.seed_base.clone(),
         );
         let (sent, errors) = (Arc::clone(&sent), Arc::clone(&errors));
-        let phase = Duration::from_micros(now_micros() % period.as_micros().max(1) as u64);
+        // Artists are spread evenly over the period (not all at once, which would measure a
+        // burst of `clients` strokes rather than a steady rate).
+        let artist = r * per_room + a;
+        let phase = period.mul_f64(artist as f64 / args.clients.max(1) as f64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(phase).await;
             let mut tick = tokio::time::interval(period);

@@ -43,6 +43,36 @@ impl Backend {
     }
 }
 
+/// How often the SQLite write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints SQLite's write-ahead log in the background. A checkpoint syncs the file to disk;
+/// SQLite's automatic one (turned off on our connections) runs inside whichever commit crosses
+/// the threshold, stalling that writer and every writer queued behind it. A `PASSIVE` checkpoint
+/// here never waits for readers or writers. SQLite still checkpoints when the last connection
+/// closes, so a short-lived process leaves no log behind.
+fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::debug!(error = %err, "WAL checkpoint skipped");
+            }
+        }
+    });
+}
+
 /// A connection pool and the dialect it speaks.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -74,7 +104,8 @@ impl Db {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                         PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                         PRAGMA wal_autocheckpoint = 0;",
                     )
                     .await?;
                     Ok(())
@@ -83,6 +114,9 @@ impl Db {
             Backend::Postgres => options,
         };
         let pool = options.connect(&url).await?;
+        if backend == Backend::Sqlite {
+            spawn_checkpointer(pool.clone());
+        }
         let schema = match backend {
             Backend::Sqlite => "main".to_owned(),
             Backend::Postgres => {
