@@ -352,7 +352,84 @@ async fn bad_drawings_and_parameters_are_refused_clearly(backend: Backend) {
     app.stop().await;
 }
 
+/// A job whose worker died after storing its files runs again (its lease expired): the retry
+/// leaves one set of outputs, not two.
+async fn a_rerun_after_an_interrupted_attempt_keeps_one_set_of_outputs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.user().await;
+    let form = multipart::Form::new()
+        .part("file", file_part(drawing(160, 160, 1)))
+        .text("motion", "wave")
+        .text("fps", "6")
+        .text("duration_s", "0.5")
+        .text("size", "64")
+        .text("formats", "gif,mp4,png");
+    let view = finished(
+        &app,
+        &token,
+        post_animation(&app, &token, form).await,
+        "succeeded",
+    )
+    .await;
+    let job_id = view["job"]["id"].as_str().expect("id").to_owned();
+    let owner: i64 = app
+        .get(&token, "/api/v1/me")
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["id"]
+        .as_i64()
+        .expect("user id");
+    let outputs = |app: &TestApp| {
+        let (platform, job_id) = (app.platform.clone(), job_id.clone());
+        async move {
+            atelier_platform::uploads::list_job_outputs(&platform, owner, &job_id)
+                .await
+                .expect("outputs")
+                .len()
+        }
+    };
+    let first = outputs(&app).await;
+    assert!(first >= 3, "gif, mp4 and sheet at least: {first}");
+    // What the lease sweep does to a job whose worker vanished: back to the queue, files kept.
+    sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_at = 0, lease_owner = NULL, \
+         lease_expires_at = NULL, finished_at = NULL WHERE id = $1",
+    )
+    .bind(&job_id)
+    .execute(app.platform.db().pool())
+    .await
+    .expect("requeue");
+    app.platform.wake_workers();
+    let rerun = app
+        .wait_job(&token, &job_id, WAIT, |job| {
+            job["attempts"] == 2 && (job["status"] == "succeeded" || job["status"] == "failed")
+        })
+        .await;
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    assert_eq!(
+        outputs(&app).await,
+        first,
+        "one set of outputs after the re-run"
+    );
+    let view: Value = app
+        .get(&token, &format!("/api/v1/animations/{job_id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let gif = download(&app, view["outputs"]["gif"]["url"].as_str().expect("url")).await;
+    assert_eq!(
+        atelier_imaging::animation::inspect_gif(&gif)
+            .expect("gif")
+            .frame_count,
+        3
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    a_rerun_after_an_interrupted_attempt_keeps_one_set_of_outputs,
     a_drawing_becomes_a_gif_mp4_and_sprite_sheet,
     edited_joints_rerender_the_same_drawing,
     bad_drawings_and_parameters_are_refused_clearly,

@@ -267,6 +267,8 @@ impl JobHandler for Animate {
                 JobFailure::abort(error_code(&err), err.to_string())
             })?;
             ctx.progress.report(2, "fetch");
+            // Idempotence: whatever an interrupted attempt stored goes before this one stores.
+            uploads::delete_job_outputs(&ctx.platform, ctx.job.owner_id, &ctx.job.id).await?;
             let source =
                 uploads::get_owned(&ctx.platform, ctx.job.owner_id, &params.upload_id).await?;
             let bytes = ctx

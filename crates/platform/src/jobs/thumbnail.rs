@@ -80,6 +80,8 @@ impl JobHandler for Thumbnail {
                 .map_err(|err| JobFailure::abort("bad-params", err.to_string()))?;
             let format = output_format(&params.format)?;
             ctx.progress.report(5, "fetch");
+            // Idempotence: whatever an interrupted attempt stored goes before this one stores.
+            uploads::delete_job_outputs(&ctx.platform, ctx.job.owner_id, &ctx.job.id).await?;
             let source =
                 uploads::get_owned(&ctx.platform, ctx.job.owner_id, &params.upload_id).await?;
             let bytes = ctx
