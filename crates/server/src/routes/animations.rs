@@ -32,7 +32,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path},
-    routes::uploads::Form,
+    routes::uploads::{Form, bad_multipart, field_text},
     state::AppState,
 };
 
@@ -119,13 +119,6 @@ fn parse_background(text: &str) -> ApiResult<Value> {
     Ok(json!([channel(0)?, channel(2)?, channel(4)?]))
 }
 
-async fn text(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
-    field
-        .text()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))
-}
-
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> ApiResult<T> {
     value.trim().parse().map_err(|_| ApiError::Unprocessable {
         code: "invalid-parameters",
@@ -180,11 +173,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<AnimationView>)> {
     let mut params = Map::new();
     let mut upload_id = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-    {
+    while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
@@ -193,13 +182,16 @@ pub async fn create(
                     uploads::ingest(&state.platform, user.id, Box::pin(field), filename).await?;
                 upload_id = Some(upload.id);
             }
-            "upload_id" => upload_id = Some(text(field).await?.trim().to_owned()),
+            "upload_id" => upload_id = Some(field_text(field).await?.trim().to_owned()),
             "motion" => {
-                params.insert(name, Value::String(text(field).await?.trim().to_owned()));
+                params.insert(
+                    name,
+                    Value::String(field_text(field).await?.trim().to_owned()),
+                );
             }
             "joints" => {
                 let joints: Vec<Joint> =
-                    serde_json::from_str(&text(field).await?).map_err(|err| {
+                    serde_json::from_str(&field_text(field).await?).map_err(|err| {
                         ApiError::Unprocessable {
                             code: "invalid-joints",
                             message: format!("joints: {err}"),
@@ -211,19 +203,19 @@ pub async fn create(
                 );
             }
             "fps" | "size" => {
-                let v: u32 = number(&name, &text(field).await?)?;
+                let v: u32 = number(&name, &field_text(field).await?)?;
                 params.insert(name, json!(v));
             }
             "duration_s" => {
-                let v: f32 = number(&name, &text(field).await?)?;
+                let v: f32 = number(&name, &field_text(field).await?)?;
                 params.insert(name, json!(v));
             }
             "background" => {
-                let v = parse_background(&text(field).await?)?;
+                let v = parse_background(&field_text(field).await?)?;
                 params.insert(name, v);
             }
             "formats" => {
-                let list: Vec<String> = text(field)
+                let list: Vec<String> = field_text(field)
                     .await?
                     .split(',')
                     .map(|f| f.trim().to_ascii_lowercase())

@@ -23,7 +23,7 @@ use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path, Query},
     realtime::{Event, auth::drawing_channel, http_api::valid_socket_id},
-    routes::uploads::{Form, ingest_file_part_named, multipart_error},
+    routes::uploads::{Form, field_text, ingest_file_part_named, multipart_error},
     state::AppState,
 };
 
@@ -372,10 +372,7 @@ pub async fn read_submission(
             request.image = Some(upload);
             continue;
         }
-        let text = field
-            .text()
-            .await
-            .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?;
+        let text = field_text(field).await?;
         match name.as_str() {
             "title" => request.title = text,
             "description" => request.description = text,

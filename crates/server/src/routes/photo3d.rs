@@ -33,7 +33,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path},
-    routes::uploads::Form,
+    routes::uploads::{Form, bad_multipart, field_text},
     state::AppState,
 };
 
@@ -110,13 +110,6 @@ impl Photo3dView {
     }
 }
 
-async fn text(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
-    field
-        .text()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))
-}
-
 fn number(name: &str, value: &str) -> ApiResult<Value> {
     let bad = || ApiError::Unprocessable {
         code: "invalid-parameters",
@@ -142,11 +135,7 @@ async fn read_form(
     ingested: &mut Vec<String>,
 ) -> ApiResult<Map<String, Value>> {
     let mut params = Map::new();
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|err| ApiError::bad_request("bad-multipart", err.body_text()))?
-    {
+    while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "image" | "depth" => {
@@ -162,14 +151,17 @@ async fn read_form(
                 params.insert(key.into(), Value::String(upload.id));
             }
             "upload_id" | "depth_upload_id" | "depth_convention" | "path" => {
-                params.insert(name, Value::String(text(field).await?.trim().to_owned()));
+                params.insert(
+                    name,
+                    Value::String(field_text(field).await?.trim().to_owned()),
+                );
             }
             "duration" | "fps" | "amplitude" | "max_side" => {
-                let value = number(&name, &text(field).await?)?;
+                let value = number(&name, &field_text(field).await?)?;
                 params.insert(name, value);
             }
             "formats" => {
-                let list: Vec<String> = text(field)
+                let list: Vec<String> = field_text(field)
                     .await?
                     .split(',')
                     .map(|f| f.trim().to_ascii_lowercase())

@@ -85,6 +85,11 @@ pub(crate) fn bad_multipart(err: axum::extract::multipart::MultipartError) -> Ap
     ApiError::bad_request("bad-multipart", err.body_text())
 }
 
+/// A text field of a multipart form; a malformed body is [`bad_multipart`].
+pub(crate) async fn field_text(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
+    field.text().await.map_err(bad_multipart)
+}
+
 pub(crate) async fn view(state: &AppState, upload: Upload) -> ApiResult<UploadView> {
     let url = state.platform.download_link(&upload).await?;
     Ok(UploadView { upload, url })
