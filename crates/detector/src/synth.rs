@@ -151,9 +151,8 @@ fn fill(img: &mut RgbImage, bbox: BBox, colour: [u8; 3], shape: impl Fn(f64, f64
             if hits > 0 {
                 let a = f64::from(hits) / 4.0;
                 let p = img.get_pixel_mut(x, y);
-                for k in 0..3 {
-                    p.0[k] =
-                        (f64::from(p.0[k]) * (1.0 - a) + f64::from(colour[k]) * a).round() as u8;
+                for (channel, &c) in p.0.iter_mut().zip(&colour) {
+                    *channel = (f64::from(*channel) * (1.0 - a) + f64::from(c) * a).round() as u8;
                 }
             }
         }

@@ -269,8 +269,8 @@ pub fn from_coco(coco: &CocoFile) -> Result<Annotations, FormatError> {
         doc.check_track(&track)?;
         doc.tracks.insert(id, track);
     }
-    let mut next = doc.next_id();
-    for (label, frame, row) in shapes {
+    let first = doc.next_id();
+    for (next, (label, frame, row)) in (first..).zip(shapes) {
         let shape = Shape {
             id: next,
             label,
@@ -283,7 +283,6 @@ pub fn from_coco(coco: &CocoFile) -> Result<Annotations, FormatError> {
         };
         doc.check_shape(&shape)?;
         doc.shapes.insert(next, shape);
-        next += 1;
     }
     doc.validate()?;
     Ok(doc)

@@ -83,7 +83,7 @@ pub fn write(doc: &Annotations) -> Vec<ExportFile> {
     files
 }
 
-fn utf8<'a>(f: &'a ExportFile) -> Result<&'a str, FormatError> {
+fn utf8(f: &ExportFile) -> Result<&str, FormatError> {
     std::str::from_utf8(&f.bytes).map_err(|_| FormatError::Parse {
         format: FORMAT,
         reason: format!("{} is not UTF-8", f.path),
