@@ -8,13 +8,15 @@
 //! one line per photo × path: the smallest border ratio over all frames and borders
 //! ([`atelier_photo3d::quality::border_ratios`], goal ≥ 0.5), the frame and border where it
 //! occurs, the largest number of stretched triangles in a frame
-//! ([`atelier_photo3d::quality::stretched_triangles`], goal 0) and the path's zoom. Writes
+//! ([`atelier_photo3d::quality::stretched_triangles`], goal 0), the path's zoom and the
+//! photo's own ratios (left/right/top/bottom; a photo whose own border reads below 0.5
+//! cannot read 0.5 in a frame). Writes
 //! `OUT_DIR/<photo>-<path>.png`: frames 0, 15, 30, … at half size, four to a row.
 
 use atelier_photo3d::quality::{border_ratios, stretched_triangles};
 use atelier_photo3d::{
-    CameraPath, DepthInput, LayerParams, PathKind, RenderParams, build_layers, estimate_depth,
-    no_progress, render_frames,
+    CameraPath, DepthInput, LayerParams, PathKind, Pose, RenderParams, build_layers,
+    estimate_depth, no_progress, render_frames, render_pose,
 };
 use image::RgbaImage;
 use image::imageops::FilterType;
@@ -32,7 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => (512, &args[1..]),
     };
     std::fs::create_dir_all(out)?;
-    println!("photo path frames zoom min_border_ratio(frame,border) max_stretched_triangles");
+    println!(
+        "photo path frames zoom min_border_ratio(frame,border) max_stretched_triangles photo_own_border_ratios"
+    );
     for file in photos {
         let name = std::path::Path::new(file)
             .file_stem()
@@ -49,6 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .to_rgb8();
         let depth = estimate_depth(&photo, DepthInput::Classical)?;
         let scene = build_layers(&photo, &depth.map, &LayerParams::default(), &no_progress)?;
+        // The photo itself (the unzoomed start pose), as the reference for its borders.
+        let own =
+            border_ratios(&render_pose(&scene, &Pose::IDENTITY, &RenderParams::default()).image)
+                .map(|r| format!("{r:.2}"))
+                .join("/");
         for kind in PathKind::ALL {
             let path = CameraPath {
                 kind,
@@ -68,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let border = ["left", "right", "top", "bottom"][worst.2];
             println!(
-                "{name} {} {} {:.3} {:.2}({},{border}) {stretched}",
+                "{name} {} {} {:.3} {:.2}({},{border}) {stretched} {own}",
                 kind.as_str(),
                 frames.len(),
                 path.zoom(&scene),
