@@ -5,6 +5,7 @@ pub mod eval;
 pub mod formats;
 pub mod geometry;
 pub mod synth;
+pub mod train;
 pub mod video;
 
 pub use annotation::{

@@ -152,8 +152,31 @@ impl Builder<'_> {
     }
 }
 
+/// Names of the backbone graph's outputs: stride-8 (40 channels for Lite0) and stride-16 (112)
+/// feature maps, the ends of the third and fifth stages.
+pub const BACKBONE_OUTPUTS: [&str; 2] = ["stride8", "stride16"];
+
+/// The last stage the backbone keeps (the fifth: stride 16).
+const BACKBONE_LAST_STAGE: usize = 4;
+
 /// Builds the ONNX graph of an EfficientNet-Lite variant from its state dict.
 pub fn build(dict: &StateDict, variant_name: &str) -> Result<Graph, ConvertError> {
+    build_graph(dict, variant_name, false)
+}
+
+/// Builds the variant's convolutional trunk up to stride 16, without the head: input
+/// `[batch, 3, height, width]` (any sizes that are multiples of 32, for which the static "same"
+/// padding computed at the model's own size is the same), outputs [`BACKBONE_OUTPUTS`]. The
+/// detector studio trains its head on these features.
+pub fn build_backbone(dict: &StateDict, variant_name: &str) -> Result<Graph, ConvertError> {
+    build_graph(dict, variant_name, true)
+}
+
+fn build_graph(
+    dict: &StateDict,
+    variant_name: &str,
+    backbone: bool,
+) -> Result<Graph, ConvertError> {
     let variant = Variant::by_name(variant_name)?;
     let mut b = Builder {
         dict,
@@ -242,6 +265,41 @@ pub fn build(dict: &StateDict, variant_name: &str) -> Result<Graph, ConvertError
             x = y;
             in_f = out_f;
             index += 1;
+        }
+        if backbone && (stage == 2 || stage == BACKBONE_LAST_STAGE) {
+            let (name, channels) = if stage == 2 {
+                (BACKBONE_OUTPUTS[0], out_f)
+            } else {
+                (BACKBONE_OUTPUTS[1], out_f)
+            };
+            b.graph.nodes.push(super::onnx::Node {
+                name: format!("{name}_out"),
+                op_type: "Identity".into(),
+                inputs: vec![x.clone()],
+                outputs: vec![name.into()],
+                attrs: vec![],
+            });
+            b.graph.outputs.push(ValueInfo {
+                name: name.into(),
+                dims: vec![
+                    Dim::Symbolic("batch".into()),
+                    Dim::Fixed(channels as i64),
+                    Dim::Symbolic(format!("{name}_height")),
+                    Dim::Symbolic(format!("{name}_width")),
+                ],
+            });
+            if stage == BACKBONE_LAST_STAGE {
+                b.graph.inputs.push(ValueInfo {
+                    name: INPUT_NAME.into(),
+                    dims: vec![
+                        Dim::Symbolic("batch".into()),
+                        Dim::Fixed(3),
+                        Dim::Symbolic("height".into()),
+                        Dim::Symbolic("width".into()),
+                    ],
+                });
+                return Ok(b.graph);
+            }
         }
     }
     if dict.contains(&format!("_blocks.{index}._project_conv.weight")) {

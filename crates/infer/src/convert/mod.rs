@@ -39,3 +39,16 @@ pub fn checkpoint_to_onnx(bytes: &[u8], architecture: &str) -> Result<Vec<u8>, C
     };
     Ok(graph.encode("atelier-infer"))
 }
+
+/// Converts an EfficientNet-Lite checkpoint into its stride-8/16 feature trunk
+/// ([`efficientnet_lite::build_backbone`]) as ONNX model bytes.
+pub fn checkpoint_to_backbone_onnx(
+    bytes: &[u8],
+    architecture: &str,
+) -> Result<Vec<u8>, ConvertError> {
+    let dict = torch::read_state_dict(bytes)?;
+    if !architecture.starts_with("efficientnet-lite") {
+        return Err(ConvertError::UnknownArchitecture(architecture.to_string()));
+    }
+    Ok(efficientnet_lite::build_backbone(&dict, architecture)?.encode("atelier-infer"))
+}
