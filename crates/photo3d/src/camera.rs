@@ -7,6 +7,12 @@
 //! `amplitude` is the same unit for every path: the largest image-plane displacement of
 //! the nearest content, as a fraction of the photo's longer side (0.03 at 512 px = 15 px).
 //! The scene supports amplitudes up to the one it was built for; larger ones are clamped.
+//!
+//! Framing: a moving camera would see past the photo's border, where there is nothing but
+//! the edge-replicated margin (a smear of the outermost pixels). So each path is rendered
+//! with one slight zoom for all its frames ([`CameraPath::zoom`]), the smallest that keeps
+//! the photo's border outside the frame in every pose, as 3d-photo-inpainting crops to
+//! what every pose sees.
 
 use crate::{LayeredScene, Photo3dError};
 
@@ -172,6 +178,103 @@ impl CameraPath {
             },
         }
     }
+}
+
+/// Zoom is capped here: a path that would need more sees beyond the photo at its extremes
+/// rather than losing a third of the picture (only amplitudes far above the defaults).
+const MAX_ZOOM: f32 = 1.5;
+
+/// Extra distance, in pixels, that the photo's border keeps outside the frame.
+const BORDER_SLACK: f32 = 0.5;
+
+impl CameraPath {
+    /// The zoom (focal-length multiplier about the frame centre, ≥ 1) that keeps the photo's
+    /// border outside the frame in every pose of the path, at most 1.5: the largest over the
+    /// poses of what each needs, computed from where the photo's border vertices project.
+    pub fn zoom(&self, scene: &LayeredScene) -> f32 {
+        let border = border_vertices(scene);
+        let (cx, cy) = (scene.width as f32 / 2.0, scene.height as f32 / 2.0);
+        let mut zoom = 1.0f32;
+        for i in 0..self.frame_count() {
+            let pose = self.pose(scene, i);
+            // Innermost projected position of each border: left, right, top, bottom.
+            let mut inner = [
+                f32::NEG_INFINITY,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::INFINITY,
+            ];
+            for (side, v) in &border {
+                let Some(p) = crate::render::project(scene, &pose, v) else {
+                    return MAX_ZOOM;
+                };
+                match side {
+                    0 => inner[0] = inner[0].max(p.x),
+                    1 => inner[1] = inner[1].min(p.x),
+                    2 => inner[2] = inner[2].max(p.y),
+                    _ => inner[3] = inner[3].min(p.y),
+                }
+            }
+            // With zoom k the frame shows [c - c/k, c + c/k] of the unzoomed view.
+            let need = |c: f32, gap: f32| {
+                if gap >= c {
+                    1.0
+                } else if gap <= 0.0 {
+                    MAX_ZOOM
+                } else {
+                    c / gap
+                }
+            };
+            zoom = zoom
+                .max(need(cx, cx - inner[0] - BORDER_SLACK))
+                .max(need(cx, inner[1] - cx - BORDER_SLACK))
+                .max(need(cy, cy - inner[2] - BORDER_SLACK))
+                .max(need(cy, inner[3] - cy - BORDER_SLACK));
+        }
+        zoom.min(MAX_ZOOM)
+    }
+
+    /// Every frame's pose as rendered: [`CameraPath::pose`] with the path's
+    /// [`CameraPath::zoom`] folded into the focal length.
+    pub fn framed_poses(&self, scene: &LayeredScene) -> Vec<Pose> {
+        let zoom = self.zoom(scene);
+        (0..self.frame_count())
+            .map(|i| {
+                let pose = self.pose(scene, i);
+                Pose {
+                    focal_scale: pose.focal_scale * zoom,
+                    ..pose
+                }
+            })
+            .collect()
+    }
+}
+
+/// The main layer's vertices on the photo's border, tagged 0 = left, 1 = right, 2 = top,
+/// 3 = bottom (corners belong to two sides).
+fn border_vertices(scene: &LayeredScene) -> Vec<(u8, crate::Vertex)> {
+    let (w, h) = (scene.width as f32, scene.height as f32);
+    let Some(main) = scene.layers.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for v in &main.vertices {
+        let inside_y = (0.0..=h).contains(&v.y);
+        let inside_x = (0.0..=w).contains(&v.x);
+        if inside_y && v.x == 0.0 {
+            out.push((0, *v));
+        }
+        if inside_y && v.x == w {
+            out.push((1, *v));
+        }
+        if inside_x && v.y == 0.0 {
+            out.push((2, *v));
+        }
+        if inside_x && v.y == h {
+            out.push((3, *v));
+        }
+    }
+    out
 }
 
 /// The dolly-zoom's backward distance for subject depth `zr`, depth range `[1, zf]` and

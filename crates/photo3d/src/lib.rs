@@ -7,6 +7,7 @@ pub mod glb;
 pub mod layers;
 mod limits;
 mod plane;
+pub mod quality;
 pub mod render;
 pub mod synthetic;
 

@@ -125,6 +125,8 @@ pub fn render_pose(scene: &LayeredScene, pose: &Pose, params: &RenderParams) -> 
 }
 
 /// Renders every frame of `path` (in parallel), reporting [`Stage::Render`] progress.
+/// Frames are framed by the path's zoom ([`CameraPath::framed_poses`]), so none shows
+/// beyond the photo.
 pub fn render(
     scene: &LayeredScene,
     path: &CameraPath,
@@ -160,10 +162,11 @@ pub fn render_frames(
     }
     let done = std::sync::atomic::AtomicUsize::new(0);
     progress(Stage::Render, 0.0);
-    let frames = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let frame = render_pose(scene, &path.pose(scene, i), params);
+    let poses = path.framed_poses(scene);
+    let frames = poses
+        .par_iter()
+        .map(|pose| {
+            let frame = render_pose(scene, pose, params);
             let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(Stage::Render, k as f32 / n as f32);
             frame

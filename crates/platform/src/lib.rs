@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod drawings;
 pub mod error;
+pub mod events;
 pub mod families;
 pub mod jobs;
 pub mod secrets;
@@ -34,6 +35,7 @@ pub struct PlatformInner {
     jobs: JobRegistry,
     wake: tokio::sync::Notify,
     observer: jobs::observer::ObserverSlot,
+    events: events::EventPublisher,
 }
 
 impl Deref for Platform {
@@ -53,11 +55,16 @@ pub struct Readiness {
 }
 
 impl Platform {
-    /// Opens the database (running migrations) and the object store.
+    /// Opens the database (running migrations) and the object store, and installs the job
+    /// observer that publishes `job-progress` events, so every process that runs jobs (`serve`
+    /// and `atelier worker` alike) pushes progress to the owners' channels.
     pub async fn open(config: PlatformConfig) -> PlatformResult<Self> {
         let db = Db::connect(&config.database_url, config.db_max_connections).await?;
         let storage = Storage::open(&config.storage)?;
         let signer = UrlSigner::load_or_create(&db).await?;
+        let events = events::EventPublisher::new(db.clone());
+        let observer = jobs::observer::ObserverSlot::default();
+        observer.install(Arc::new(events::JobEvents::new(events.clone())));
         Ok(Platform(Arc::new(PlatformInner {
             config,
             db,
@@ -65,7 +72,8 @@ impl Platform {
             signer,
             jobs: JobRegistry::standard(),
             wake: tokio::sync::Notify::new(),
-            observer: jobs::observer::ObserverSlot::default(),
+            observer,
+            events,
         })))
     }
 }
@@ -96,9 +104,9 @@ impl PlatformInner {
         &self.jobs
     }
 
-    /// Installs the observer told about job progress (once per platform; later calls are ignored).
-    pub fn observe_jobs(&self, observer: Arc<dyn jobs::JobObserver>) -> bool {
-        self.observer.install(observer)
+    /// This process's event publisher (local sink + cross-process broadcast).
+    pub fn events(&self) -> &events::EventPublisher {
+        &self.events
     }
 
     /// The job observer slot (the worker reports through it).

@@ -72,11 +72,14 @@ impl Application {
         let listener = TcpListener::bind(server.bind).await?;
         let models = Models::new(server.models.clone());
         let detectors = crate::detectors::Detectors::new(server.cascades_dir.clone());
-        let realtime =
-            Arc::new(Realtime::new(server.realtime.clone(), platform.db().clone()).await?);
-        platform.observe_jobs(Arc::new(realtime::job_events::JobEvents::new(Arc::clone(
-            &realtime,
-        ))));
+        let realtime = Arc::new(
+            Realtime::new(
+                server.realtime.clone(),
+                platform.db(),
+                platform.events().clone(),
+            )
+            .await?,
+        );
         let state = AppState(Arc::new(App {
             platform,
             config: server,

@@ -205,3 +205,86 @@ async fn every_subcommand_explains_its_flags() {
         }
     }
 }
+
+/// Registers a user over HTTP at `base`: (token, user id).
+async fn register_at(client: &reqwest::Client, base: &str, username: &str) -> (String, i64) {
+    let register: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"username": username, "password": "correct horse", "gender": "Male", "type": "Parent"}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    (
+        register["token"].as_str().expect("token").to_owned(),
+        register["user"]["id"].as_i64().expect("user id"),
+    )
+}
+
+/// The scaled-out layout of the README: an API process without workers and a separate `atelier
+/// worker` process on PostgreSQL + S3. A pusher-js client on its own `private-user-…` channel
+/// hears the worker's progress and the final state of the job it created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_progress_from_a_separate_worker_process_reaches_pusher_js() {
+    if !crate::helpers::scaled_available() || !crate::node::available() {
+        return;
+    }
+    let sandbox = Sandbox::new(Backend::Scaled).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let bind = format!("127.0.0.1:{port}");
+    let mut api = start(&sandbox, &["serve"], &["--bind", &bind, "--workers", "0"]);
+    wait_until_up(&base).await;
+    let mut worker = start(&sandbox, &["worker"], &["--workers", "1"]);
+    let client = reqwest::Client::new();
+    let (token, user_id) = register_at(&client, &base, "progress").await;
+    let part = reqwest::multipart::Part::bytes(images::png(400, 300)).file_name("a.png");
+    let upload: Value = client
+        .post(format!("{base}/api/v1/uploads"))
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+
+    let lines = crate::node::run(
+        "jobEvents",
+        &json!({
+            "port": port,
+            "key": "atelier-key",
+            "token": token,
+            "userId": user_id,
+            "job": {"kind": "thumbnail", "params": {"upload_id": upload["id"], "max_side": 64}},
+        }),
+    )
+    .await;
+    let created = &crate::node::events(&lines, "created")[0];
+    assert_eq!(created["status"], 201, "{created}");
+    let id = created["id"].as_str().expect("job id");
+    let progress: Vec<&Value> = crate::node::events(&lines, "job_progress")
+        .into_iter()
+        .map(|line| &line["data"])
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["job_id"] == id && p["kind"] == "thumbnail"),
+        "{progress:?}"
+    );
+    assert!(
+        progress.iter().any(|p| p["status"] == "running"),
+        "the worker's running state is pushed: {progress:?}"
+    );
+    let last = progress.last().expect("events");
+    assert_eq!(last["status"], "succeeded", "{progress:?}");
+    assert_eq!(last["progress"], 100);
+    for child in [&mut worker, &mut api] {
+        child.start_kill().expect("kill");
+        let _ = child.wait().await;
+    }
+}

@@ -201,7 +201,33 @@ async function publish() {
   watcher.disconnect();
 }
 
-const scenarios = { protocol, publish };
+// Subscribes to the user's own channel, creates a job over HTTP, and prints every job-progress
+// event of that job until its final state.
+async function jobEvents() {
+  const pusher = client(config.token);
+  await connected(pusher);
+  const own = await subscribe(pusher, `private-user-${config.userId}`);
+  out('subscribed', { channel: own.channel.name });
+  const seen = [];
+  let finish;
+  const finished = new Promise((resolve) => { finish = resolve; });
+  own.channel.bind('job-progress', (data) => {
+    seen.push(data);
+    out('job_progress', { data });
+    if (['succeeded', 'failed', 'canceled'].includes(data.status)) finish(data);
+  });
+  const response = await fetch(`${base}/api/v1/jobs`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${config.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(config.job),
+  });
+  const job = await response.json();
+  out('created', { status: response.status, id: job.id ?? null });
+  await withTimeout(finished, 60000, 'final job state');
+  pusher.disconnect();
+}
+
+const scenarios = { protocol, publish, jobEvents };
 try {
   if (!scenarios[scenario]) throw new Error(`unknown scenario ${scenario}`);
   await scenarios[scenario]();

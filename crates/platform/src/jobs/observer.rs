@@ -1,5 +1,5 @@
-//! A hook for whoever wants to hear about job progress as it happens (the server pushes it to the
-//! owner's `private-user-{id}` channel). The platform stays HTTP-free: it only calls the trait.
+//! A hook for whoever wants to hear about job progress as it happens. Every platform installs
+//! [`crate::events::JobEvents`], which publishes it on the owner's `private-user-{id}` channel.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ pub trait JobObserver: Send + Sync + std::fmt::Debug + 'static {
     fn changed(&self, job: &Job, status: JobStatus, percent: u8, stage: Option<&str>);
 }
 
-/// The observer slot of a platform: empty until someone installs one.
+/// The observer slot of a platform (filled by `Platform::open`).
 #[derive(Debug, Default)]
 pub struct ObserverSlot(std::sync::OnceLock<Arc<dyn JobObserver>>);
 

@@ -68,10 +68,7 @@ pub fn drawing_channel(drawing_id: i64) -> String {
     format!("presence-drawing-{drawing_id}")
 }
 
-/// The private channel of a user.
-pub fn user_channel(user_id: i64) -> String {
-    format!("private-user-{user_id}")
-}
+pub use atelier_platform::events::user_channel;
 
 fn refused(channel: &str) -> ApiError {
     PlatformError::Forbidden(format!("you may not subscribe to {channel}")).into()

@@ -1,42 +1,22 @@
-//! Triggering events. An event is delivered at once to this node's sockets and, on PostgreSQL,
-//! published with `NOTIFY` (see `atelier_platform::broadcast`) so every other node delivers it
-//! to its own sockets. Each node skips its own notifications (it already delivered them).
+//! This node's real-time server: credentials, limits and the socket hub, wired to the platform's
+//! event publisher ([`atelier_platform::events`]), which delivers events to this node's hub at
+//! once and, on PostgreSQL, broadcasts them to every other process. Events other processes
+//! publish (other API nodes, `atelier worker` job progress) arrive through [`Realtime::spawn_listener`].
 
 use std::sync::Arc;
 
-use atelier_platform::{PlatformResult, broadcast, db::Db};
-use serde::{Deserialize, Serialize};
+use atelier_platform::{
+    PlatformResult,
+    db::Db,
+    events::{EventPublisher, LocalSink},
+};
 use tokio::{sync::watch, task::JoinHandle};
+
+pub use atelier_platform::events::Event;
 
 use super::{RealtimeConfig, hub::Hub, protocol};
 
-/// The PostgreSQL channel events travel on between nodes.
-pub const BROADCAST_CHANNEL: &str = "atelier_realtime";
-
-/// One event for one or more channels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// Channel names.
-    pub channels: Vec<String>,
-    /// Event name.
-    pub name: String,
-    /// The payload as the JSON string clients receive.
-    pub data: String,
-    /// A socket not to deliver to (the sender of a client event, or the HTTP API's `socket_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub except: Option<String>,
-    /// The sender's member id, for client events on presence channels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Envelope {
-    node: String,
-    event: Event,
-}
-
-/// The real-time server of this node: credentials, limits, the hub and the fan-out.
+/// The real-time server of this node: credentials, limits, the hub and the publisher.
 #[derive(Debug)]
 pub struct Realtime {
     /// App id.
@@ -46,32 +26,63 @@ pub struct Realtime {
     secret: String,
     /// Limits and timings.
     pub config: RealtimeConfig,
-    hub: Hub,
-    db: Db,
-    node: String,
+    hub: Arc<Hub>,
+    events: EventPublisher,
 }
 
 const SECRET_SETTING: &str = "pusher_app_secret";
 
+/// Delivers events to this node's sockets (the publisher's local sink).
+#[derive(Debug)]
+struct HubSink(Arc<Hub>);
+
+impl LocalSink for HubSink {
+    fn deliver(&self, event: &Event) -> usize {
+        let mut delivered = 0;
+        for channel in &event.channels {
+            let frame = protocol::frame(
+                &event.name,
+                Some(channel),
+                &event.data,
+                event.user_id.as_deref(),
+            );
+            delivered += self
+                .0
+                .deliver(channel, &frame.into(), event.except.as_deref());
+        }
+        delivered
+    }
+}
+
 impl Realtime {
     /// Resolves the credentials (generating and storing the secret on first start when it is not
-    /// configured) and creates an empty hub.
-    pub async fn new(config: RealtimeConfig, db: Db) -> PlatformResult<Self> {
+    /// configured), creates an empty hub and makes it `events`' local sink.
+    pub async fn new(
+        config: RealtimeConfig,
+        db: &Db,
+        events: EventPublisher,
+    ) -> PlatformResult<Self> {
         let secret = match &config.secret {
             Some(secret) => secret.clone(),
             None => {
                 let fresh = hex_token();
-                atelier_platform::db::setting_or_insert(&db, SECRET_SETTING, &fresh).await?
+                atelier_platform::db::setting_or_insert(db, SECRET_SETTING, &fresh).await?
             }
         };
+        let hub = Arc::new(Hub::new(
+            config.socket_queue,
+            config.max_channels_per_socket,
+        ));
+        if !events.set_local_sink(Arc::new(HubSink(Arc::clone(&hub)))) {
+            tracing::warn!("the event publisher already has a local sink");
+        }
         Ok(Self {
             app_id: config.app_id.clone(),
             key: config.key.clone(),
             secret,
-            hub: Hub::new(config.socket_queue, config.max_channels_per_socket),
+            hub,
             config,
-            db,
-            node: atelier_platform::secrets::random_token(12),
+            events,
         })
     }
 
@@ -85,50 +96,18 @@ impl Realtime {
         &self.hub
     }
 
-    /// Delivers `event` to this node's sockets, then publishes it to the other nodes.
+    /// Delivers `event` to this node's sockets, then publishes it to the other processes.
     pub async fn trigger(&self, event: Event) -> PlatformResult<usize> {
-        let delivered = self.deliver_local(&event);
-        self.publish_remote(event).await?;
-        Ok(delivered)
+        self.events.publish(event).await
     }
 
-    /// Publishes an event (already delivered here) to the other nodes; a no-op on SQLite.
-    pub async fn publish_remote(&self, event: Event) -> PlatformResult<()> {
-        if self.db.backend() == atelier_platform::db::Backend::Postgres {
-            let envelope = Envelope {
-                node: self.node.clone(),
-                event,
-            };
-            let payload = serde_json::to_string(&envelope)
-                .map_err(atelier_platform::PlatformError::internal)?;
-            broadcast::publish(&self.db, BROADCAST_CHANNEL, &payload).await?;
-        }
-        Ok(())
-    }
-
-    /// Delivers an event to this node's subscribers; returns how many sockets it was queued for.
-    pub fn deliver_local(&self, event: &Event) -> usize {
-        let mut delivered = 0;
-        for channel in &event.channels {
-            let frame = protocol::frame(
-                &event.name,
-                Some(channel),
-                &event.data,
-                event.user_id.as_deref(),
-            );
-            delivered += self
-                .hub
-                .deliver(channel, &frame.into(), event.except.as_deref());
-        }
-        delivered
-    }
-
-    /// On PostgreSQL, listens for other nodes' events and delivers them here until `shutdown`.
+    /// On PostgreSQL, listens for other processes' events and delivers them here until
+    /// `shutdown`.
     pub fn spawn_listener(
         self: &Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Option<JoinHandle<()>> {
-        if self.db.backend() != atelier_platform::db::Backend::Postgres {
+        if self.events.is_local_only() {
             return None;
         }
         let realtime = Arc::clone(self);
@@ -146,24 +125,15 @@ impl Realtime {
             }
         }))
     }
-}
 
-impl Realtime {
-    /// Delivers other nodes' events here until the listening connection fails.
+    /// Delivers other processes' events here until the listening connection fails.
     async fn listen(&self) -> PlatformResult<()> {
-        let Some(mut subscription) = broadcast::subscribe(&self.db, BROADCAST_CHANNEL).await?
-        else {
+        let Some(mut subscription) = self.events.subscribe().await? else {
             return Ok(());
         };
         loop {
-            let payload = subscription.recv().await?;
-            match serde_json::from_str::<Envelope>(&payload) {
-                Ok(envelope) if envelope.node != self.node => {
-                    self.deliver_local(&envelope.event);
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "bad real-time broadcast"),
-            }
+            let event = subscription.recv().await?;
+            self.events.deliver_local(&event);
         }
     }
 }

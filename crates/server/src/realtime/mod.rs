@@ -7,17 +7,15 @@
 //! | `signing` | channel-auth and HTTP-request signatures (pure) |
 //! | `ratelimit` | the client-event token bucket (pure) |
 //! | `hub` | this node's sockets, subscriptions, presence rosters and delivery |
-//! | `fanout` | triggering events: local delivery + PostgreSQL `NOTIFY` to the other nodes |
+//! | `fanout` | this node's hub wired to `atelier_platform::events` (local delivery + `NOTIFY`) |
 //! | `socket` | one WebSocket connection's life (`GET /app/{key}`) |
 //! | `http_api` | the signed HTTP API (`/apps/{app_id}/…`) |
-//! | `job_events` | job progress → `private-user-{id}` (the platform's job observer) |
 //! | `auth` | `POST /pusher/auth`: which atelier sessions may join which channels |
 
 pub mod auth;
 pub mod fanout;
 pub mod http_api;
 pub mod hub;
-pub mod job_events;
 pub mod protocol;
 pub mod ratelimit;
 pub mod signing;
