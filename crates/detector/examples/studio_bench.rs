@@ -73,7 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let train_ex: Vec<Example> = train_idx.iter().map(|&i| examples[i].clone()).collect();
     let eval_ex: Vec<Example> = eval_idx.iter().map(|&i| examples[i].clone()).collect();
 
-    let params = TrainParams { augment_copies: copies, ..TrainParams::default() };
+    let params = TrainParams {
+        augment_copies: copies,
+        ..TrainParams::default()
+    };
     let t = Instant::now();
     let train_samples = train::prepare(
         &mut backbone,
