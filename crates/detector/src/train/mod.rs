@@ -82,6 +82,9 @@ pub struct TrainParams {
     pub augment_copies: usize,
     /// Random horizontal flips of feature maps.
     pub flip: bool,
+    /// Visit one in this many pure-background cells per step (1: all), weighted to stay
+    /// unbiased.
+    pub background_keep: u32,
     /// Seed.
     pub seed: u64,
 }
@@ -97,6 +100,7 @@ impl Default for TrainParams {
             time_budget: Duration::from_secs(240),
             augment_copies: 1,
             flip: true,
+            background_keep: 1,
             seed: 1,
         }
     }
@@ -491,6 +495,7 @@ pub fn train(
     let mut history = Vec::new();
     let mut since_best = 0;
     let mut order: Vec<usize> = (0..prepared.len()).collect();
+    let mut step = 0u64;
     for epoch in 1..=params.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
@@ -506,14 +511,17 @@ pub fn train(
                 .iter()
                 .map(|&(i, v)| prepared[i].1[v].centres.len())
                 .sum();
+            step += 1;
+            let keep = params.background_keep.max(1);
             let (loss, grads) = picks
                 .par_iter()
                 .map(|&(i, v)| {
                     let (features, t) = &prepared[i];
+                    let salt = step.wrapping_mul(0x0001_0000_01b3) ^ i as u64;
                     if v == 1 {
-                        head.gradient(&features.flipped().data, &t[1])
+                        head.gradient_sampled(&features.flipped().data, &t[1], keep, salt)
                     } else {
-                        head.gradient(&features.data, &t[0])
+                        head.gradient_sampled(&features.data, &t[0], keep, salt)
                     }
                 })
                 .reduce_with(|(la, ga): (Loss, Grads), (lb, gb)| (la + lb, ga.plus(gb)))
