@@ -191,7 +191,7 @@ impl Head {
                     .all(|&y| y < 0.01)
             {
                 let mut h = Rng::new(salt ^ (cell as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                if h.next_u64() % u64::from(keep) != 0 {
+                if !h.next_u64().is_multiple_of(u64::from(keep)) {
                     continue;
                 }
                 weight = f64::from(keep);
