@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{FormatError, invalid, snap};
+use super::{FormatError, declare_attributes, invalid, snap};
 use crate::annotation::{
-    Annotations, AttributeSpec, Attributes, Frame, InputType, KeyFrame, Label, Shape, Track,
-    default_color,
+    Annotations, Attributes, Frame, KeyFrame, Label, Shape, Track, default_color,
 };
 use crate::geometry::BBox;
 
@@ -286,28 +285,6 @@ pub fn from_coco(coco: &CocoFile) -> Result<Annotations, FormatError> {
     }
     doc.validate()?;
     Ok(doc)
-}
-
-/// Adds a mutable text attribute spec for each attribute of `label` not yet declared.
-fn declare_attributes(
-    doc: &mut Annotations,
-    label: &str,
-    values: &Attributes,
-) -> Result<(), FormatError> {
-    let index = doc.label_index(label)?;
-    let spec = &mut doc.labels[index].attributes;
-    for name in values.keys() {
-        if !spec.iter().any(|a| &a.name == name) {
-            spec.push(AttributeSpec {
-                name: name.clone(),
-                mutable: true,
-                input_type: InputType::Text,
-                default_value: String::new(),
-                values: Vec::new(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Key frames from a track's visible rows: marked key frames, the first row of each run, and an

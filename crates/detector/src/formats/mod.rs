@@ -122,3 +122,25 @@ fn snap(bbox: crate::geometry::BBox, width: u32, height: u32) -> crate::geometry
         pull(bbox.ybr, h),
     )
 }
+
+/// Adds a mutable text attribute spec for each attribute of `label` not yet declared.
+fn declare_attributes(
+    doc: &mut crate::annotation::Annotations,
+    label: &str,
+    values: &crate::annotation::Attributes,
+) -> Result<(), FormatError> {
+    let index = doc.label_index(label)?;
+    let spec = &mut doc.labels[index].attributes;
+    for name in values.keys() {
+        if !spec.iter().any(|a| &a.name == name) {
+            spec.push(crate::annotation::AttributeSpec {
+                name: name.clone(),
+                mutable: true,
+                input_type: crate::annotation::InputType::Text,
+                default_value: String::new(),
+                values: Vec::new(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -7,11 +7,8 @@
 //! attribute).
 
 use super::xml::{self, Writer, child, child_text, children};
-use super::{ExportFile, FormatError, flag, invalid, number, stem};
-use crate::annotation::{
-    Annotations, AttributeSpec, Attributes, Frame, InputType, Label, Shape, default_color,
-    parse_color,
-};
+use super::{ExportFile, FormatError, declare_attributes, flag, invalid, number, stem};
+use crate::annotation::{Annotations, Attributes, Frame, Label, Shape, default_color, parse_color};
 use crate::geometry::BBox;
 
 const FORMAT: &str = "Pascal VOC";
@@ -200,19 +197,7 @@ pub fn read(files: &[ExportFile]) -> Result<Annotations, FormatError> {
         }
     }
     for shape in pending {
-        let index = doc.label_index(&shape.label)?;
-        for name in shape.attributes.keys() {
-            let spec = &mut doc.labels[index].attributes;
-            if !spec.iter().any(|a| &a.name == name) {
-                spec.push(AttributeSpec {
-                    name: name.clone(),
-                    mutable: true,
-                    input_type: InputType::Text,
-                    default_value: String::new(),
-                    values: Vec::new(),
-                });
-            }
-        }
+        declare_attributes(&mut doc, &shape.label, &shape.attributes)?;
         doc.check_shape(&shape)?;
         doc.shapes.insert(shape.id, shape);
     }
