@@ -1,10 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
-pub mod detectors;
 pub mod error;
 pub mod extract;
-pub mod models;
+pub mod job_outputs;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;
