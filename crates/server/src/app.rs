@@ -11,6 +11,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
+    config::ServerConfig,
     error::ApiError,
     openapi::{ApiDoc, swagger_ui},
     realtime::{self, Realtime},
@@ -18,33 +19,6 @@ use crate::{
     state::{App, AppState},
     telemetry,
 };
-
-/// The HTTP server's own settings.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to listen on (port 0 picks a free port).
-    pub bind: SocketAddr,
-    /// In-process job workers (0 = API only).
-    pub workers: usize,
-    /// Mark the session cookie `Secure` (serve behind HTTPS).
-    pub secure_cookies: bool,
-    /// How long to let in-flight requests and jobs finish on shutdown.
-    pub shutdown_grace: Duration,
-    /// The Pusher-protocol server (app id, key, secret, limits).
-    pub realtime: crate::realtime::RealtimeConfig,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            workers: 2,
-            secure_cookies: false,
-            shutdown_grace: Duration::from_secs(20),
-            realtime: crate::realtime::RealtimeConfig::default(),
-        }
-    }
-}
 
 /// A bound, ready-to-run server.
 pub struct Application {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod job_outputs;
@@ -10,6 +11,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 
-pub use app::{Application, ServerConfig};
+pub use app::Application;
+pub use config::ServerConfig;
 pub use error::ApiError;
 pub use state::AppState;
