@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod csrf;
 pub mod detectors;
 pub mod error;
 pub mod extract;
@@ -10,6 +11,7 @@ pub mod realtime;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
 pub use app::{Application, ServerConfig};
 pub use error::ApiError;
