@@ -66,7 +66,7 @@ export async function gallery({ main, user, navigate }) {
   for (const d of done) {
     const picture = d.gif_url || d.image_url;
     const media = picture
-      ? h('img', { src: picture, alt: d.title ? t('gallery.alt', { title: d.title }) : t('gallery.alt.untitled'), loading: 'lazy' })
+      ? h('img', { src: picture, dataset: { kind: d.gif_url ? 'gif' : 'image' }, alt: d.title ? t('gallery.alt', { title: d.title }) : t('gallery.alt.untitled'), loading: 'lazy' })
       : h('div', { class: 'media-pending' }, t('gallery.pending'));
     const status = d.animation_status && d.animation_status !== 'succeeded'
       ? h('span', { class: `badge status-${d.animation_status}` }, t(`status.${d.animation_status}`)) : null;
