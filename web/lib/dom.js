@@ -13,7 +13,7 @@ export function h(tag, attrs = {}, ...children) {
       el.className = value;
     } else if (key === 'dataset') {
       Object.assign(el.dataset, value);
-    } else if (key === 'value' || key === 'checked' || key === 'selected' || key === 'disabled') {
+    } else if (key === 'value' || key === 'checked' || key === 'selected' || key === 'disabled' || key === 'muted') {
       el[key] = value;
     } else {
       el.setAttribute(key, value === true ? '' : String(value));
