@@ -67,8 +67,8 @@ function topbar(active) {
   let nav = null;
   if (state.user) {
     right.append(
-      h('span', { class: 'who', title: state.user.username }, state.user.username),
-      h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'logout', onclick: logout }, icon('logout'), h('span', { class: 'hide-narrow' }, t('nav.logout'))));
+      h('span', { class: 'who', title: state.user.username, role: 'img', 'aria-label': t('nav.signedin', { name: state.user.username }) }, state.user.username.slice(0, 1).toUpperCase()),
+      h('button', { class: 'btn btn-ghost btn-small', type: 'button', id: 'logout', 'aria-label': t('nav.logout'), onclick: logout }, icon('logout'), h('span', { class: 'hide-narrow' }, t('nav.logout'))));
     nav = h('nav', { class: 'nav', 'aria-label': t('nav.main') },
       h('ul', {}, NAV.map(([route, iconName, key]) => h('li', {},
         h('a', { href: `#/${route}`, class: 'nav-link', 'aria-current': route === active ? 'page' : false },

@@ -16,6 +16,7 @@ export default {
   'nav.skip': 'Skip to content',
   'nav.language': 'Language',
   'nav.logout': 'Sign out',
+  'nav.signedin': 'Signed in as {name}',
   'nav.gallery': 'Gallery',
   'nav.photos': '3D photos',
   'nav.playground': 'Classify & detect',

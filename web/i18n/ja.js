@@ -16,6 +16,7 @@ export default {
   'nav.skip': '本文へ移動',
   'nav.language': '言語',
   'nav.logout': 'ログアウト',
+  'nav.signedin': '{name} としてログイン中',
   'nav.gallery': 'ギャラリー',
   'nav.photos': '3D写真',
   'nav.playground': '分類・検出',

@@ -22,7 +22,7 @@ export async function pusher() {
         wsPort: port,
         wssPort: port,
         forceTLS: secure,
-        enabledTransports: ['ws', 'wss'],
+        enabledTransports: [secure ? 'wss' : 'ws'],
         disableStats: true,
         channelAuthorization: {
           endpoint: '/pusher/auth',

@@ -1,7 +1,7 @@
 // `#/gallery`: the family's drawings (image or animation playing inline, title, participants),
 // the rooms still open, "new drawing" and "join with a code".
 import { get, post } from '../lib/api.js';
-import { h, pageHead, empty, button, field, showError, toast, icon, when } from '../lib/dom.js';
+import { h, pageHead, empty, button, showError, toast, icon, when } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 
 export async function gallery({ main, user, navigate }) {
@@ -21,9 +21,9 @@ export async function gallery({ main, user, navigate }) {
       showError(err);
     }
   });
-  const code = h('input', { id: 'room-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', class: 'mono', required: true });
-  const joinForm = h('form', { class: 'join-inline' }, field(t('gallery.code'), code), button(t('gallery.join'), { type: 'submit', kind: 'secondary' }));
-  main.append(pageHead(t('gallery.title'), t('gallery.lead'), create), joinForm);
+  const code = h('input', { id: 'room-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', class: 'mono', required: true, placeholder: t('gallery.code'), 'aria-label': t('gallery.code') });
+  const joinForm = h('form', { class: 'join-inline' }, code, button(t('gallery.join'), { type: 'submit', kind: 'secondary' }));
+  main.append(pageHead(t('gallery.title'), t('gallery.lead'), joinForm, create));
   const open = h('div', { class: 'rooms' });
   const grid = h('div', { class: 'gallery-grid', id: 'gallery-grid' });
   main.append(open, grid);

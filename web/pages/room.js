@@ -38,12 +38,30 @@ export async function room({ main, user, params, navigate }) {
   const client = await pusher();
   const channel = client.subscribe(drawing.channel);
   const bind = (event, fn) => { channel.bind(event, fn); off.push(() => channel.unbind(event, fn)); };
+  // Whoever joined before this page subscribed is caught up from the drawing itself.
+  const refetch = async () => {
+    try {
+      const fresh = await get(`/api/v1/drawings/${id}`);
+      drawing.participants = fresh.participants;
+      if (fresh.status === 'drawing' && drawing.status === 'waiting') {
+        drawing.status = 'drawing';
+        showCanvas();
+      }
+      if (view && view.presence) view.presence();
+    } catch (err) {
+      showError(err);
+    }
+  };
   const refreshPresence = () => {
     online.clear();
     if (channel.members) channel.members.each((m) => online.add(Number(m.id)));
+    if ([...online].some((uid) => !drawing.participants.some((p) => p.id === uid))) refetch();
     if (view && view.presence) view.presence();
   };
-  bind('pusher:subscription_succeeded', refreshPresence);
+  bind('pusher:subscription_succeeded', () => {
+    refreshPresence();
+    refetch();
+  });
   bind('pusher:member_added', refreshPresence);
   bind('pusher:member_removed', refreshPresence);
   bind('participant-joined', (data) => {

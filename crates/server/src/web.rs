@@ -31,7 +31,7 @@ include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 /// The policy of the app's pages: only atelier's own origin, nothing inline.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
-     connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+     connect-src 'self' blob: ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The embedded file at `path`, if any.
 pub fn asset(path: &str) -> Option<&'static Asset> {

@@ -64,7 +64,7 @@ fn browser_available() -> bool {
 
 #[tokio::test]
 async fn the_app_shell_is_served_with_a_strict_policy_and_revalidated_by_etag() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(Backend::Embedded).await;
     let shell = app.client.get(app.url("/")).send().await.expect("shell");
     assert_eq!(shell.status(), StatusCode::OK);
     let headers = shell.headers().clone();
@@ -124,7 +124,7 @@ async fn the_app_shell_is_served_with_a_strict_policy_and_revalidated_by_etag() 
 
 #[tokio::test]
 async fn cookie_writes_from_another_site_are_refused_and_the_apps_own_pass() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(Backend::Embedded).await;
     let name = format!("csrf_{}", crate::helpers::random_suffix());
     let (token, _) = app.register(&name, "Parent").await;
     let cookie = format!("atelier_session={token}");
@@ -168,7 +168,7 @@ async fn every_flow_works_in_headless_chromium_at_desktop_and_phone_sizes() {
         return;
     }
     let app = spawn_app_with(
-        Backend::Sqlite,
+        Backend::Embedded,
         AppOptions {
             workers: 2,
             ..Default::default()
