@@ -93,23 +93,31 @@ export async function animation({ main, user, params, navigate }) {
     const info = character.character;
     joints = (job.params.joints && job.params.joints.length ? job.params.joints : info.joints).map((j) => ({ ...j, loc: [...j.loc] }));
     const parents = new Map(info.joints.map((j) => [j.name, j.parent]));
-    editor.replaceChildren(jointEditor(upload.url, info.width, info.height, joints, parents));
+    editor.replaceChildren(jointEditor(upload.url, info.width, info.height, joints, parents, info.bbox));
   } catch (err) {
     editor.replaceChildren(h('p', { class: 'muted' }, t('anim.nojoints', { reason: err.message })));
   }
   return () => off && off();
 }
 
-function jointEditor(imageUrl, width, height, joints, parents) {
+function jointEditor(imageUrl, width, height, joints, parents, bbox) {
   const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  // Framed on the figure (with a margin), so the joints are big enough to grab.
+  let view = [0, 0, width, height];
+  if (bbox && bbox.width > 0 && bbox.height > 0) {
+    const side = Math.max(bbox.width, bbox.height) * 1.25;
+    const cx = bbox.x + bbox.width / 2;
+    const cy = bbox.y + bbox.height / 2;
+    view = [cx - side / 2, cy - side / 2, side, side];
+  }
+  svg.setAttribute('viewBox', view.join(' '));
   svg.setAttribute('class', 'joint-svg');
   const image = document.createElementNS(SVG, 'image');
   image.setAttribute('href', imageUrl);
   image.setAttribute('width', width);
   image.setAttribute('height', height);
   svg.append(image);
-  const r = Math.max(width, height) / 60;
+  const r = Math.max(view[2], view[3]) / 45;
   const bones = document.createElementNS(SVG, 'g');
   bones.setAttribute('class', 'bones');
   svg.append(bones);

@@ -44,13 +44,15 @@ export async function jobs({ main, user }) {
   }
 
   function update(item, change) {
+    // A late progress event must not bring a finished job back to life.
+    if (finished(item.job.status) && change.status && !finished(change.status)) return;
     Object.assign(item.job, change);
     const job = item.job;
     item.status.className = `badge status-${job.status}`;
     item.status.textContent = statusText(job.status);
     item.cancel.hidden = finished(job.status);
-    item.bar.hidden = finished(job.status) && job.status !== 'succeeded';
-    item.bar.update(job.status === 'succeeded' ? 100 : job.progress, job.status === 'running' ? stageText(job.stage) : '');
+    item.bar.hidden = finished(job.status);
+    item.bar.update(job.progress, job.status === 'running' ? stageText(job.stage) : t('photos.waiting'));
     const lines = [];
     if (job.attempts > 1) lines.push(h('span', { class: 'muted small' }, t('jobs.attempts', { n: job.attempts, max: job.max_attempts })));
     if (job.error) {

@@ -101,6 +101,8 @@ export async function photos({ main, user }) {
   }
 
   function update(item, change) {
+    // A late progress event must not bring a finished job back to life.
+    if (finished(item.job.status) && change.status && !finished(change.status)) return;
     Object.assign(item.job, change);
     const job = item.job;
     item.status.className = `badge status-${job.status}`;

@@ -60,7 +60,8 @@ const TYPES = { js: 'text/javascript', css: 'text/css', html: 'text/html', svg: 
 
 /** Development only (`webDir` set): the app's files from disk instead of the binary's. */
 async function serveFromDisk(ctx) {
-  const csp = (await fetch(base + '/')).headers.get('content-security-policy');
+  const csp = readFileSync(new URL('../../../server/src/web.rs', import.meta.url), 'utf8')
+    .match(/CONTENT_SECURITY_POLICY: &str = "([^;]*;[\s\S]*?)";/)[1].replace(/\s*\\\n\s*/g, ' ');
   const serve = async (route, file) => {
     try {
       const body = readFileSync(`${config.webDir}/${file}`);
