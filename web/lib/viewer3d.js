@@ -30,10 +30,18 @@ export async function showGlb(container, url) {
   const box = new THREE.Box3().setFromObject(gltf.scene);
   const size = box.getSize(new THREE.Vector3()).length() || 1;
   const center = box.getCenter(new THREE.Vector3());
-  controls.target.copy(center);
-  camera.position.copy(center).add(new THREE.Vector3(0, 0, size * 0.9));
-  camera.near = size / 100;
-  camera.far = size * 100;
+  const viewpoint = gltf.cameras && gltf.cameras[0];
+  if (viewpoint && viewpoint.isPerspectiveCamera) {
+    // atelier's 3D photos carry the photo's viewpoint: at the origin, looking down −Z.
+    camera.fov = viewpoint.fov;
+    camera.position.set(0, 0, 0);
+    controls.target.set(0, 0, Math.min(-1, center.z));
+  } else {
+    controls.target.copy(center);
+    camera.position.copy(center).add(new THREE.Vector3(0, 0, size * 0.9));
+  }
+  camera.near = 0.01;
+  camera.far = size * 100 + 1000;
   camera.updateProjectionMatrix();
   const resize = () => {
     const width = container.clientWidth || 320;

@@ -1,7 +1,7 @@
 // `#/family`: create a family or join one with its code; the family's code (copy, share) and
 // its members with their roles.
 import { get, post } from '../lib/api.js';
-import { h, card, field, button, pageHead, toast, showError, icon, when } from '../lib/dom.js';
+import { h, card, field, button, pageHead, toast, showError, when } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 
 export async function family(ctx) {
@@ -82,5 +82,5 @@ function joinCard({ navigate, reloadUser }) {
       showError(err);
     }
   });
-  return card(t('family.join.title'), h('p', { class: 'muted' }, t('family.join.lead')), formEl, h('span', { class: 'sr-only' }, icon('family')));
+  return card(t('family.join.title'), h('p', { class: 'muted' }, t('family.join.lead')), formEl);
 }

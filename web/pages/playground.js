@@ -2,7 +2,7 @@
 // of a chosen cascade (or your own cascade XML) drawn over the image, and the `curl` line that
 // makes the same request.
 import { get, post, form } from '../lib/api.js';
-import { h, card, field, button, pageHead, empty, dropZone, toast, showError, icon, loading } from '../lib/dom.js';
+import { h, card, field, button, pageHead, empty, dropZone, toast, showError, loading } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -100,7 +100,7 @@ export async function playground({ main }) {
       h('div', { class: 'stack' }, card(null, zone, placeholder, stage)),
       h('div', { class: 'stack' },
         card(t('play.classify.title'), h('div', { class: 'row end-items' }, field(t('play.topk'), topk), classifyBtn), classResult),
-        card(t('play.detect.title'), h('div', { class: 'grid-2' }, field(t('play.cascade'), cascade), field(t('play.xml'), xml, t('play.xml.hint'))), detectBtn, detectResult),
+        card(t('play.detect.title'), h('div', { class: 'stack' }, h('div', { class: 'grid-2' }, field(t('play.cascade'), cascade), field(t('play.xml'), xml, t('play.xml.hint'))), h('div', {}, detectBtn)), detectResult),
         card(t('play.request'), h('div', { class: 'curl-row' }, curl, copy)))));
 
   try {

@@ -79,6 +79,7 @@ async function serveFromDisk(ctx) {
 /** Screenshot, axe-core and the 360-px overflow check of the page as it is now. */
 async function check(page, vp, name) {
   await page.waitForLoadState('networkidle').catch(() => {});
+  await page.evaluate(() => window.scrollTo(0, 0));
   await sleep(150);
   const file = `${config.out}/${name}-${vp.name}.png`;
   await page.screenshot({ path: file, fullPage: true });
