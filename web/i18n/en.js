@@ -204,6 +204,7 @@ export default {
   'jobs.all': 'All jobs',
   'jobs.empty': 'No jobs yet. Animations and 3D photos appear here while they are made.',
   'jobs.cancel': 'Cancel',
+  'jobs.open': 'Open',
   'jobs.canceled': 'Job canceled.',
   'jobs.progress': '{kind} progress',
   'jobs.attempts': 'Attempt {n} of {max}',

@@ -204,6 +204,7 @@ export default {
   'jobs.all': 'すべてのジョブ',
   'jobs.empty': 'ジョブはまだありません。アニメーションや3D写真の作成中にここに表示されます。',
   'jobs.cancel': 'キャンセル',
+  'jobs.open': '開く',
   'jobs.canceled': 'ジョブをキャンセルしました。',
   'jobs.progress': '{kind} の進み具合',
   'jobs.attempts': '{max} 回中 {n} 回目',

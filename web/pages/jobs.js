@@ -38,6 +38,8 @@ export async function jobs({ main, user }) {
           h('div', {}, h('strong', {}, kindText(job.kind)), h('span', { class: 'muted small' }, ` · ${when(job.created_at)}`)),
           h('div', { class: 'row' }, status, cancel)),
         bar, detail));
+    const open = job.kind === 'animate' ? `#/animation/${job.id}` : job.kind === 'photo3d' ? '#/photos' : null;
+    if (open) status.before(h('a', { class: 'btn btn-ghost btn-small job-open', href: open, hidden: job.status !== 'succeeded' }, t('jobs.open')));
     const item = { job, el, bar, status, detail, cancel };
     update(item, job);
     return item;
@@ -51,6 +53,8 @@ export async function jobs({ main, user }) {
     item.status.className = `badge status-${job.status}`;
     item.status.textContent = statusText(job.status);
     item.cancel.hidden = finished(job.status);
+    const open = item.el.querySelector('.job-open');
+    if (open) open.hidden = job.status !== 'succeeded';
     item.bar.hidden = finished(job.status);
     item.bar.update(job.progress, job.status === 'running' ? stageText(job.stage) : t('photos.waiting'));
     const lines = [];
