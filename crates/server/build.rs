@@ -19,7 +19,8 @@ fn main() {
     let mut files = Vec::new();
     walk(&root, &root, &mut files);
     files.sort();
-    let mut out = String::from("/// Every embedded file of `web/`.\npub static ASSETS: &[Asset] = &[\n");
+    let mut out =
+        String::from("/// Every embedded file of `web/`.\npub static ASSETS: &[Asset] = &[\n");
     for (relative, absolute) in &files {
         let bytes = fs::read(absolute).expect("read a web file");
         let digest = Sha256::digest(&bytes);

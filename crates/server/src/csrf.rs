@@ -91,7 +91,11 @@ mod tests {
         ));
         assert!(refused(
             &Method::DELETE,
-            &headers(&[COOKIE, ("origin", "https://evil.example"), ("host", "atelier.local")])
+            &headers(&[
+                COOKIE,
+                ("origin", "https://evil.example"),
+                ("host", "atelier.local")
+            ])
         ));
     }
 
@@ -99,9 +103,21 @@ mod tests {
     fn own_pages_bearer_tokens_reads_and_native_clients_pass() {
         let ok = [
             headers(&[COOKIE, ("sec-fetch-site", "same-origin")]),
-            headers(&[COOKIE, ("x-atelier-csrf", "1"), ("sec-fetch-site", "cross-site")]),
-            headers(&[COOKIE, ("origin", "http://atelier.local:8080"), ("host", "atelier.local:8080")]),
-            headers(&[COOKIE, ("authorization", "Bearer t"), ("sec-fetch-site", "cross-site")]),
+            headers(&[
+                COOKIE,
+                ("x-atelier-csrf", "1"),
+                ("sec-fetch-site", "cross-site"),
+            ]),
+            headers(&[
+                COOKIE,
+                ("origin", "http://atelier.local:8080"),
+                ("host", "atelier.local:8080"),
+            ]),
+            headers(&[
+                COOKIE,
+                ("authorization", "Bearer t"),
+                ("sec-fetch-site", "cross-site"),
+            ]),
             headers(&[("sec-fetch-site", "cross-site")]),
             headers(&[COOKIE]),
         ];

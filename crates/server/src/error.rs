@@ -69,7 +69,9 @@ pub enum ApiError {
         retry_after: u64,
     },
     /// A cookie-authenticated write sent from another site (see `crate::csrf`).
-    #[error("this request came from another site; atelier refuses writes made with your session cookie from other sites")]
+    #[error(
+        "this request came from another site; atelier refuses writes made with your session cookie from other sites"
+    )]
     CrossSite,
     /// Anything else that is the server's fault.
     #[error(transparent)]

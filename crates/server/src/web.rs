@@ -125,10 +125,7 @@ mod tests {
     fn a_matching_etag_is_answered_with_304() {
         let found = asset("index.html").expect("shell");
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::IF_NONE_MATCH,
-            HeaderValue::from_static(found.etag),
-        );
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static(found.etag));
         assert_eq!(respond(found, &headers).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(respond(found, &HeaderMap::new()).status(), StatusCode::OK);
     }

@@ -39,7 +39,9 @@ fn browser_available() -> bool {
     let modules = folder()
         .join("node_modules/playwright-core/package.json")
         .is_file()
-        && folder().join("node_modules/axe-core/package.json").is_file();
+        && folder()
+            .join("node_modules/axe-core/package.json")
+            .is_file();
     let reason = if !node {
         "node is not installed".to_owned()
     } else if !modules {
@@ -81,9 +83,16 @@ async fn the_app_shell_is_served_with_a_strict_policy_and_revalidated_by_etag() 
         assert!(csp.contains(directive), "{csp}");
     }
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert!(headers[header::CONTENT_TYPE].to_str().expect("type").starts_with("text/html"));
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/html")
+    );
     let body = shell.text().await.expect("body");
-    assert!(body.contains("/assets/app.js") && !body.contains("<style") && !body.contains("style="));
+    assert!(
+        body.contains("/assets/app.js") && !body.contains("<style") && !body.contains("style=")
+    );
     let etag = headers[header::ETAG].clone();
     let again = app
         .client
@@ -98,16 +107,27 @@ async fn the_app_shell_is_served_with_a_strict_policy_and_revalidated_by_etag() 
         ("/assets/app.js", "text/javascript"),
         ("/assets/app.css", "text/css"),
         ("/assets/vendor/pusher-js/pusher.min.js", "text/javascript"),
-        ("/assets/vendor/three/addons/loaders/GLTFLoader.js", "text/javascript"),
+        (
+            "/assets/vendor/three/addons/loaders/GLTFLoader.js",
+            "text/javascript",
+        ),
     ] {
         let asset = app.client.get(app.url(path)).send().await.expect("asset");
         assert_eq!(asset.status(), StatusCode::OK, "{path}");
         assert!(
-            asset.headers()[header::CONTENT_TYPE].to_str().expect("type").starts_with(kind),
+            asset.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .expect("type")
+                .starts_with(kind),
             "{path}"
         );
     }
-    let missing = app.client.get(app.url("/assets/nope.js")).send().await.expect("missing");
+    let missing = app
+        .client
+        .get(app.url("/assets/nope.js"))
+        .send()
+        .await
+        .expect("missing");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let config: Value = app
         .client
@@ -158,7 +178,11 @@ async fn cookie_writes_from_another_site_are_refused_and_the_apps_own_pass() {
     let own = create(Some("same-origin"), false).await.expect("own");
     assert_eq!(own.status(), StatusCode::CREATED);
     let again = create(Some("cross-site"), true).await.expect("header");
-    assert_eq!(again.status(), StatusCode::CONFLICT, "passes the check, then the family rule");
+    assert_eq!(
+        again.status(),
+        StatusCode::CONFLICT,
+        "passes the check, then the family rule"
+    );
     app.stop().await;
 }
 
