@@ -68,6 +68,13 @@ export default {
   'family.members': 'Members ({count})',
   'family.you': 'you',
   'family.founder': 'Founder',
+  'family.remove': 'Remove',
+  'family.remove.who': 'Remove {name} from the family',
+  'family.remove.confirm': 'Remove {name} from the family? They can join again with the code.',
+  'family.removed': '{name} is no longer in the family.',
+  'family.leave': 'Leave family',
+  'family.leave.confirm': 'Leave this family? You can join again with its code.',
+  'family.left': 'You left the family.',
   'family.joined': 'Joined {when}',
 
   'gallery.title': 'Gallery',

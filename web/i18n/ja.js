@@ -68,6 +68,13 @@ export default {
   'family.members': 'メンバー（{count}人）',
   'family.you': 'あなた',
   'family.founder': '作成者',
+  'family.remove': '外す',
+  'family.remove.who': '{name} を家族から外す',
+  'family.remove.confirm': '{name} を家族から外しますか？コードでまた参加できます。',
+  'family.removed': '{name} は家族から外れました。',
+  'family.leave': '家族から抜ける',
+  'family.leave.confirm': 'この家族から抜けますか？コードでまた参加できます。',
+  'family.left': '家族から抜けました。',
   'family.joined': '{when} に参加',
 
   'gallery.title': 'ギャラリー',

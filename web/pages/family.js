@@ -1,7 +1,7 @@
 // `#/family`: create a family or join one with its code; the family's code (copy, share) and
 // its members with their roles.
-import { get, post } from '../lib/api.js';
-import { h, card, field, button, pageHead, toast, showError, when } from '../lib/dom.js';
+import { get, post, del } from '../lib/api.js';
+import { h, card, field, button, pageHead, toast, showError, when, confirmDialog } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 
 export async function family(ctx) {
@@ -39,12 +39,41 @@ export async function family(ctx) {
     h('div', { class: 'grow' }, h('strong', {}, m.username), m.id === user.id ? h('span', { class: 'muted' }, ` · ${t('family.you')}`) : null,
       h('div', { class: 'muted small' }, t('family.joined', { when: when(m.created_at) }))),
     h('span', { class: `badge badge-${m.type === 'Parent' ? 'accent' : 'soft'}` }, t(`role.${m.type}`)),
-    m.id === fam.created_by ? h('span', { class: 'badge' }, t('family.founder')) : null)));
+    m.id === fam.created_by ? h('span', { class: 'badge' }, t('family.founder')) : null,
+    fam.created_by === user.id && m.id !== user.id
+      ? button(t('family.remove'), {
+        kind: 'ghost', class: 'btn btn-ghost btn-small member-remove', 'aria-label': t('family.remove.who', { name: m.username }),
+        onclick: async () => {
+          if (!(await confirmDialog(t('family.remove.confirm', { name: m.username }), t('family.remove')))) return;
+          try {
+            await del(`/api/v1/families/${fam.id}/members/${m.id}`);
+            toast(t('family.removed', { name: m.username }));
+            ctx.navigate('family');
+          } catch (err) {
+            showError(err);
+          }
+        },
+      })
+      : null)));
+  const leave = button(t('family.leave'), {
+    kind: 'ghost', iconName: 'logout', id: 'leave-family',
+    onclick: async () => {
+      if (!(await confirmDialog(t('family.leave.confirm'), t('family.leave')))) return;
+      try {
+        await post('/api/v1/families/leave');
+        await ctx.reloadUser();
+        toast(t('family.left'));
+        ctx.navigate('family');
+      } catch (err) {
+        showError(err);
+      }
+    },
+  });
   main.append(
     pageHead(fam.name, t('family.lead')),
     h('div', { class: 'grid-2 cards' },
       card(t('family.invite'), h('p', { class: 'muted' }, t('family.invite.lead')), h('div', { class: 'code-row' }, code, copy, share)),
-      card(t('family.members', { count: fam.users.length }), members)));
+      card(t('family.members', { count: fam.users.length }), members, h('div', { class: 'card-foot' }, leave))));
 }
 
 function createCard({ navigate, reloadUser }) {

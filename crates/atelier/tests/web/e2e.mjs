@@ -182,7 +182,7 @@ async function scenario(browser, vp) {
   await b.page.click('form:has(input[name="invitation-code"]) button[type="submit"]');
   await b.page.waitForSelector('#members li:nth-child(2)');
   await a.page.reload();
-  await a.page.waitForSelector('#members li:nth-child(2)');
+  await a.page.waitForSelector('#members li:nth-child(2) .member-remove');
   await check(a.page, vp, 'family');
   out('family', { viewport: vp.name, code });
 
@@ -349,6 +349,10 @@ async function scenario(browser, vp) {
   await b.page.selectOption('#lang-select', 'ja');
   await b.page.waitForFunction(() => document.querySelector('main h1')?.textContent);
   await check(b.page, vp, 'family-ja');
+  // The second person leaves the family (confirmed in a dialog).
+  await b.page.click('#leave-family');
+  await b.page.click('dialog .btn-danger');
+  await b.page.waitForSelector('input[name="invitation-code"]');
   await a.page.click('#logout');
   await a.page.waitForURL(/#\/login/);
   await a.page.waitForFunction(() => document.querySelector('main h1')?.textContent === 'おかえりなさい');
