@@ -34,10 +34,11 @@ export async function family(ctx) {
     kind: 'ghost',
     onclick: () => navigator.share({ title: 'atelier', text: t('family.share.text', { name: fam.name, code: fam.invitation_code }) }).catch(() => {}),
   }) : null;
-  const members = h('ul', { class: 'list', id: 'members' }, fam.users.map((m) => h('li', { class: 'list-item' },
+  const members = h('ul', { class: 'list', id: 'members' }, fam.users.map((m) => h('li', { class: 'list-item member' },
     h('span', { class: 'avatar', 'aria-hidden': 'true' }, m.username.slice(0, 1).toUpperCase()),
     h('div', { class: 'grow' }, h('strong', {}, m.username), m.id === user.id ? h('span', { class: 'muted' }, ` · ${t('family.you')}`) : null,
       h('div', { class: 'muted small' }, t('family.joined', { when: when(m.created_at) }))),
+    h('div', { class: 'member-tags' },
     h('span', { class: `badge badge-${m.type === 'Parent' ? 'accent' : 'soft'}` }, t(`role.${m.type}`)),
     m.id === fam.created_by ? h('span', { class: 'badge' }, t('family.founder')) : null,
     fam.created_by === user.id && m.id !== user.id
@@ -54,7 +55,7 @@ export async function family(ctx) {
           }
         },
       })
-      : null)));
+      : null))));
   const leave = button(t('family.leave'), {
     kind: 'ghost', iconName: 'logout', id: 'leave-family',
     onclick: async () => {
