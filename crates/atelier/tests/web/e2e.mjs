@@ -148,6 +148,24 @@ async function drawStroke(page, points) {
   await page.mouse.up();
 }
 
+/** The same with a finger: CDP touch events (pointerType `touch`), on touch viewports. */
+async function drawTouch(page, points) {
+  const box = await page.locator('#board').boundingBox();
+  const size = await page.evaluate(() => document.getElementById('board').width);
+  const at = ([x, y]) => ({ x: box.x + (x / size) * box.width, y: box.y + (y / size) * box.height });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(points[0])] });
+  for (let i = 1; i < points.length; i++) {
+    for (let k = 1; k <= 6; k++) {
+      const [x0, y0] = points[i - 1];
+      const [x1, y1] = points[i];
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [at([x0 + ((x1 - x0) * k) / 6, y0 + ((y1 - y0) * k) / 6])] });
+    }
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
 function circle(cx, cy, r, n = 24) {
   return Array.from({ length: n + 1 }, (_, i) => [cx + r * Math.cos((i / n) * 2 * Math.PI), cy + r * Math.sin((i / n) * 2 * Math.PI)]);
 }
@@ -216,8 +234,9 @@ async function scenario(browser, vp) {
   out('live-stroke', { viewport: vp.name, ms: Date.now() - started });
   await drawStroke(a.page, circle(512, 260, 70));
   await drawStroke(a.page, [[380, 430], [512, 410], [644, 430]]);
-  await drawStroke(b.page, [[512, 620], [450, 720], [420, 820]]);
-  await drawStroke(b.page, [[512, 620], [574, 720], [604, 820]]);
+  const legs = vp.hasTouch ? drawTouch : drawStroke;
+  await legs(b.page, [[512, 620], [450, 720], [420, 820]]);
+  await legs(b.page, [[512, 620], [574, 720], [604, 820]]);
   // A stroke undone by its author disappears for everyone.
   await drawStroke(a.page, [[150, 150], [250, 150]]);
   await a.page.click('#undo');
