@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod jobs;
+pub mod models;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
@@ -36,6 +37,7 @@ pub struct PlatformInner {
     wake: tokio::sync::Notify,
     observer: jobs::observer::ObserverSlot,
     events: events::EventPublisher,
+    models: Arc<models::Models>,
 }
 
 impl Deref for Platform {
@@ -65,7 +67,9 @@ impl Platform {
         let events = events::EventPublisher::new(db.clone());
         let observer = jobs::observer::ObserverSlot::default();
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
+        let models = Arc::new(models::Models::new(config.models.clone()));
         Ok(Platform(Arc::new(PlatformInner {
+            models,
             config,
             db,
             storage,
@@ -97,6 +101,11 @@ impl PlatformInner {
     /// The download-link signer.
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
+    }
+
+    /// The models service: runtime, classifiers, depth model, cascades (loaded once each).
+    pub fn models(&self) -> &models::Models {
+        &self.models
     }
 
     /// The registered job kinds.

@@ -79,7 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         storage,
         workers: state.config.workers,
         job_kinds: state.platform.jobs().kinds(),
-        inference: state.models.runtime_info(),
+        inference: state.platform.models().runtime_info(),
     };
     let status = if ready {
         StatusCode::OK
