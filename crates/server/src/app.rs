@@ -3,8 +3,8 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
+use axum::Router;
 use axum::serve::ListenerExt;
-use axum::{Router, http::header, response::Html, routing::get};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
@@ -134,9 +134,10 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     telemetry::recorder();
     api.merge(swagger_ui(document))
-        .route("/", get(index))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(crate::csrf::protect))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_panic| {
@@ -145,11 +146,4 @@ pub fn router(state: AppState) -> Router {
             )))
         }))
         .with_state(state)
-}
-
-async fn index() -> impl axum::response::IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "no-cache")],
-        Html(include_str!("../../../web/index.html")),
-    )
 }

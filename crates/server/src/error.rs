@@ -68,6 +68,11 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// A cookie-authenticated write sent from another site (see `crate::csrf`).
+    #[error(
+        "this request came from another site; atelier refuses writes made with your session cookie from other sites"
+    )]
+    CrossSite,
     /// Anything else that is the server's fault.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -85,6 +90,7 @@ impl ApiError {
     /// The status and stable code of this error: the one place errors meet status codes.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            ApiError::CrossSite => (StatusCode::FORBIDDEN, "csrf"),
             ApiError::Platform(err) => match err {
                 PlatformError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
                 PlatformError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),

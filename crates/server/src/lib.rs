@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod job_outputs;
@@ -10,6 +11,7 @@ pub mod realtime;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
 pub use app::Application;
 pub use config::ServerConfig;

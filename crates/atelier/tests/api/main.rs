@@ -17,3 +17,4 @@ mod processes;
 mod realtime;
 mod realtime_node;
 mod uploads;
+mod web;
