@@ -7,6 +7,7 @@ pub mod glb;
 pub mod layers;
 mod limits;
 mod plane;
+pub mod produce;
 pub mod quality;
 pub mod render;
 pub mod synthetic;
@@ -21,6 +22,7 @@ pub use glb::{GlbInfo, export_glb};
 pub use layers::{DepthEdge, LayerParams, LayeredScene, Vertex, build_layers};
 pub use limits::Limits;
 pub use plane::Plane;
+pub use produce::{ProduceError, ProduceRequest, Produced, produce};
 pub use render::{Frame, RenderParams, render, render_frames, render_pose};
 
 /// The stages a 3D photo goes through, as reported to progress callbacks and job status.

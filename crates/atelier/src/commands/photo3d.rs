@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use atelier_photo3d::Stage;
 use atelier_platform::{
-    jobs::photo3d::{Photo3dParams, produce, stage_span},
+    jobs::photo3d::{Photo3dParams, produce},
     models::Models,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -77,9 +77,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
         // Stages report out of order at their seams: the bar only moves forward.
         let shown = AtomicU64::new(0);
         let report = |stage: Stage, f: f32| {
-            let (a, b) = stage_span(stage);
-            let (a, b) = (u64::from(a), u64::from(b));
-            let position = a + ((b - a) as f32 * f.clamp(0.0, 1.0)) as u64;
+            let position = (100.0 * atelier_photo3d::produce::overall(stage, f)) as u64;
             if position >= shown.fetch_max(position, Ordering::Relaxed) {
                 progress_bar.set_position(position);
                 progress_bar.set_message(stage.as_str());

@@ -19,22 +19,19 @@ use serde::Serialize;
 use super::{JobContext, JobFailure, JobKind, StoredOutput};
 use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
 
+pub use atelier_photo3d::Produced;
 pub use params::{Photo3dParams, Photo3dRequestError};
-pub use pipeline::{Photo3dJobError, Produced, produce};
+pub use pipeline::{Photo3dJobError, produce};
 
 /// Makes a 3D photo.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Photo3d;
 
-/// Progress percent at the start and end of each pipeline stage (the job's and the CLI's bar).
-pub fn stage_span(stage: Stage) -> (u8, u8) {
-    match stage {
-        Stage::Depth => (5, 20),
-        Stage::Layers => (20, 35),
-        Stage::Inpaint => (35, 45),
-        Stage::Render => (45, 75),
-        Stage::Encode => (75, 92),
-    }
+/// The job's percent at `done` of `stage`: the pipeline's own weights
+/// ([`atelier_photo3d::produce::stage_span`]) fitted between fetching (0–5 %) and storing
+/// (92–100 %).
+pub fn job_percent(stage: Stage, done: f32) -> u8 {
+    (5.0 + 87.0 * atelier_photo3d::produce::overall(stage, done)).round() as u8
 }
 
 fn request_failure(err: &Photo3dJobError) -> JobFailure {
@@ -186,8 +183,7 @@ impl JobKind for Photo3d {
                 // only forward moves are shown.
                 let shown = std::sync::atomic::AtomicU8::new(0);
                 let report = |stage: Stage, f: f32| {
-                    let (a, b) = stage_span(stage);
-                    let percent = (f32::from(a) + f32::from(b - a) * f.clamp(0.0, 1.0)) as u8;
+                    let percent = job_percent(stage, f);
                     if percent >= shown.fetch_max(percent, std::sync::atomic::Ordering::Relaxed) {
                         progress.report(percent, stage.as_str());
                     }
@@ -317,17 +313,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stages_follow_each_other_without_going_back() {
-        let order = [
-            Stage::Depth,
-            Stage::Layers,
-            Stage::Inpaint,
-            Stage::Render,
-            Stage::Encode,
-        ];
-        for pair in order.windows(2) {
-            assert_eq!(stage_span(pair[0]).1, stage_span(pair[1]).0);
-        }
+    fn the_job_percent_runs_from_fetch_to_store() {
+        assert_eq!(job_percent(Stage::Depth, 0.0), 5);
+        assert_eq!(job_percent(Stage::Encode, 1.0), 92);
+        assert!(job_percent(Stage::Render, 0.0) < job_percent(Stage::Render, 1.0));
     }
 
     #[tokio::test]

@@ -2,14 +2,10 @@
 //! photo, depth (supplied, learned or classical), layers, inpaint, render, encode. The job
 //! runs it on a worker; `atelier photo3d` runs it on the command line.
 
-use atelier_imaging::{
-    DecodeError, DecodeLimits,
-    animation::{AnimationError, GifOptions, Mp4Options, encode_gif, encode_mp4},
-    decode_image, fit_within,
-};
+use atelier_imaging::{DecodeError, DecodeLimits};
 use atelier_photo3d::{
-    DepthInput, DepthMap, DepthSource, LayerParams, LearnedDepth, RenderParams, Stage,
-    build_layers, depth::supplied, estimate_depth, export_glb, render,
+    DepthMap, LearnedDepth, ProduceError, ProduceRequest, Produced, Progress,
+    produce::{self, FileFormat},
 };
 
 use super::params::{Photo3dParams, Photo3dRequestError, SOURCE_LIMITS};
@@ -17,15 +13,12 @@ use super::params::{Photo3dParams, Photo3dRequestError, SOURCE_LIMITS};
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Photo3dJobError {
-    /// The input or the parameters cannot make a 3D photo.
+    /// The parameters cannot make a 3D photo.
     #[error(transparent)]
     Request(#[from] Photo3dRequestError),
-    /// The photo cannot be decoded.
-    #[error("the photo cannot be decoded: {0}")]
-    Decode(#[from] DecodeError),
-    /// Encoding the video or GIF failed.
-    #[error("encoding failed: {0}")]
-    Encode(#[from] AnimationError),
+    /// The pipeline refused the input, failed or was canceled.
+    #[error(transparent)]
+    Produce(#[from] ProduceError),
 }
 
 impl Photo3dJobError {
@@ -33,45 +26,41 @@ impl Photo3dJobError {
     pub fn code(&self) -> &'static str {
         match self {
             Photo3dJobError::Request(err) => err.code(),
-            Photo3dJobError::Decode(DecodeError::UnsupportedType) => "not-an-image",
-            Photo3dJobError::Decode(_) => "bad-image",
-            Photo3dJobError::Encode(_) => "encode",
+            Photo3dJobError::Produce(ProduceError::Pipeline(err)) => {
+                super::params::pipeline_code(err)
+            }
+            Photo3dJobError::Produce(ProduceError::ConstantDepth) => "constant-depth",
+            Photo3dJobError::Produce(ProduceError::Decode(DecodeError::UnsupportedType)) => {
+                "not-an-image"
+            }
+            Photo3dJobError::Produce(ProduceError::Decode(_)) => "bad-image",
+            Photo3dJobError::Produce(ProduceError::Encode(_)) => "encode",
         }
     }
 }
 
-impl From<atelier_photo3d::Photo3dError> for Photo3dJobError {
-    fn from(err: atelier_photo3d::Photo3dError) -> Self {
-        Photo3dJobError::Request(err.into())
+impl Photo3dParams {
+    /// The pipeline's request for these parameters.
+    pub fn produce_request(&self) -> Result<ProduceRequest, Photo3dRequestError> {
+        let formats = self
+            .formats
+            .iter()
+            .map(|name| {
+                FileFormat::parse(name).ok_or_else(|| {
+                    Photo3dRequestError::InvalidParams(format!(
+                        "unknown format {name:?} (mp4, gif, glb)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ProduceRequest {
+            path: self.camera_path()?,
+            max_side: self.max_side,
+            convention: self.convention()?,
+            source_limits: SOURCE_LIMITS,
+            formats,
+        })
     }
-}
-
-/// One output file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    /// `mp4`, `gif`, `glb` or `depth` (the depth preview PNG).
-    pub name: &'static str,
-    /// The encoded file.
-    pub bytes: Vec<u8>,
-    /// Pixel size, for images and videos.
-    pub dimensions: Option<(u32, u32)>,
-}
-
-/// What a run produced.
-#[derive(Debug, Clone)]
-pub struct Produced {
-    /// The asked-for formats in order, then the depth preview.
-    pub files: Vec<OutputFile>,
-    /// Where the depth came from.
-    pub depth_source: DepthSource,
-    /// Frames in the video and GIF.
-    pub frame_count: usize,
-    /// The working size (the photo fitted to `max_side`).
-    pub size: (u32, u32),
-    /// Depth discontinuities the scene was cut along.
-    pub edges: usize,
-    /// Triangles in the layered mesh.
-    pub triangles: usize,
 }
 
 /// Reads a supplied depth map for a `width`×`height` photo, refusing one of another size and
@@ -82,107 +71,35 @@ pub fn read_supplied_depth(
     height: u32,
     params: &Photo3dParams,
 ) -> Result<DepthMap, Photo3dRequestError> {
-    let map = supplied::read(bytes, width, height, params.convention()?)?;
-    let (lo, hi) = map.plane().min_max();
-    if hi - lo < 1e-6 {
-        return Err(Photo3dRequestError::ConstantDepth);
-    }
-    Ok(map)
+    produce::read_supplied_depth(bytes, width, height, params.convention()?).map_err(
+        |err| match err {
+            ProduceError::ConstantDepth => Photo3dRequestError::ConstantDepth,
+            ProduceError::Pipeline(err) => Photo3dRequestError::Pipeline(err),
+            other => Photo3dRequestError::InvalidParams(other.to_string()),
+        },
+    )
 }
 
-/// Makes the 3D photo of `photo` (with the optional depth map `depth`, else `model`, else the
-/// classical estimate), reporting the pipeline's stages to `progress`.
+/// Makes the 3D photo of `photo` for `params`: [`atelier_photo3d::produce`] with the request
+/// these parameters make.
 pub fn produce(
     photo: &[u8],
     depth: Option<&[u8]>,
     params: &Photo3dParams,
     limits: &DecodeLimits,
     model: Option<&mut LearnedDepth>,
-    progress: atelier_photo3d::Progress<'_>,
+    progress: Progress<'_>,
 ) -> Result<Produced, Photo3dJobError> {
-    let path = params.camera_path()?;
-    let go_on = |stage: Stage, done: f32| {
-        if progress(stage, done) {
-            Ok(())
-        } else {
-            Err(Photo3dJobError::from(
-                atelier_photo3d::Photo3dError::Canceled,
-            ))
-        }
-    };
-    go_on(Stage::Depth, 0.0)?;
-    let decoded = decode_image(photo, limits)?;
-    SOURCE_LIMITS.check(decoded.width(), decoded.height())?;
-    let supplied_map = depth
-        .map(|bytes| read_supplied_depth(bytes, decoded.width(), decoded.height(), params))
-        .transpose()?;
-    let image = fit_within(&decoded, params.max_side).to_rgb8();
-    drop(decoded);
-    let (width, height) = image.dimensions();
-    let estimate = match (supplied_map, model) {
-        (Some(map), _) => atelier_photo3d::DepthEstimate {
-            map: DepthMap::from_normalised(map.plane().resized(width, height)),
-            source: DepthSource::Supplied {
-                convention: params.convention()?,
-            },
-        },
-        (None, Some(model)) => estimate_depth(&image, DepthInput::Learned(model))?,
-        (None, None) => estimate_depth(&image, DepthInput::Classical)?,
-    };
-    go_on(Stage::Depth, 1.0)?;
-    let layer_params = LayerParams {
-        max_amplitude: params.amplitude,
-        ..LayerParams::default()
-    };
-    let scene = build_layers(&image, &estimate.map, &layer_params, progress)?;
-    let wants = |f: &str| params.formats.iter().any(|g| g == f);
-    let frames = if wants("mp4") || wants("gif") {
-        render(&scene, &path, &RenderParams::default(), progress)?
-    } else {
-        Vec::new()
-    };
-    let mut files = Vec::new();
-    for (i, format) in params.formats.iter().enumerate() {
-        go_on(Stage::Encode, i as f32 / params.formats.len() as f32)?;
-        let (name, bytes, dimensions) = match format.as_str() {
-            "mp4" => (
-                "mp4",
-                encode_mp4(&frames, path.fps, &Mp4Options::default())?,
-                Some((width, height)),
-            ),
-            "gif" => (
-                "gif",
-                encode_gif(&frames, path.fps, &GifOptions::default())?,
-                Some((width, height)),
-            ),
-            _ => ("glb", export_glb(&scene)?, None),
-        };
-        files.push(OutputFile {
-            name,
-            bytes,
-            dimensions,
-        });
-    }
-    files.push(OutputFile {
-        name: "depth",
-        bytes: estimate.map.preview_png()?,
-        dimensions: Some((width, height)),
-    });
-    progress(Stage::Encode, 1.0);
-    Ok(Produced {
-        files,
-        depth_source: estimate.source,
-        frame_count: path.frame_count(),
-        size: (width, height),
-        edges: scene.edges.len(),
-        triangles: scene.triangle_count(),
-    })
+    let request = params.produce_request()?;
+    Ok(atelier_photo3d::produce(
+        photo, depth, &request, limits, model, progress,
+    )?)
 }
 
 #[cfg(test)]
 mod tests {
     use atelier_imaging::animation::inspect_mp4;
-    use atelier_photo3d::{no_progress, synthetic::SyntheticScene};
+    use atelier_photo3d::{DepthSource, no_progress, synthetic::SyntheticScene};
 
     use super::*;
 
