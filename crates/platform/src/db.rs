@@ -43,6 +43,18 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// An SQL expression for the database's current time in Unix milliseconds. Leases, grace
+    /// periods and other times compared across processes are taken from the database, so nodes
+    /// whose clocks disagree still agree on who holds what.
+    pub fn now_ms_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+}
+
 /// How often the SQLite write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -177,6 +189,16 @@ impl Db {
     /// The URL the pool was opened with (for LISTEN connections).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The database's current time, Unix milliseconds (see [`Backend::now_ms_sql`]).
+    pub async fn now_ms(&self) -> PlatformResult<i64> {
+        use sqlx::Row;
+        let sql = format!("SELECT {} AS now", self.backend.now_ms_sql());
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("now")?)
     }
 
     /// Checks that the database answers.

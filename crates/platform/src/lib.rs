@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod blobs;
 pub mod broadcast;
 pub mod config;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod jobs;
+pub mod pause;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
@@ -36,6 +38,7 @@ pub struct PlatformInner {
     wake: tokio::sync::Notify,
     observer: jobs::observer::ObserverSlot,
     events: events::EventPublisher,
+    pause: pause::PausePoints,
 }
 
 impl Deref for Platform {
@@ -74,6 +77,7 @@ impl Platform {
             wake: tokio::sync::Notify::new(),
             observer,
             events,
+            pause: pause::PausePoints::default(),
         })))
     }
 }
@@ -112,6 +116,12 @@ impl PlatformInner {
     /// The job observer slot (the worker reports through it).
     pub fn job_observer(&self) -> &jobs::observer::ObserverSlot {
         &self.observer
+    }
+
+    /// The pause points tests arm to reproduce races deterministically (none armed in
+    /// production).
+    pub fn pause_points(&self) -> &pause::PausePoints {
+        &self.pause
     }
 
     /// Wakes this process's idle workers (new work was queued).

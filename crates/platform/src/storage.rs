@@ -276,6 +276,19 @@ impl Storage {
         Ok(keys)
     }
 
+    /// Every object under `prefix` with its last-modified time (Unix milliseconds), for the
+    /// blob collector.
+    pub async fn list_objects(&self, prefix: &str) -> PlatformResult<Vec<(String, i64)>> {
+        let prefix = ObjectPath::from(prefix);
+        let mut objects = Vec::new();
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            objects.push((meta.location.to_string(), meta.last_modified.timestamp_millis()));
+        }
+        Ok(objects)
+    }
+
     /// Checks that the store answers (a HEAD of a key that need not exist).
     pub async fn ping(&self) -> PlatformResult<()> {
         self.exists(&ObjectPath::from("readyz-probe"))

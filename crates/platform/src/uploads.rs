@@ -264,6 +264,10 @@ struct NewUploadRow {
 }
 
 async fn insert(platform: &Platform, row: NewUploadRow) -> PlatformResult<Upload> {
+    platform
+        .pause_points()
+        .pass(crate::pause::PausePoint::BlobStoredBeforeRow)
+        .await;
     let upload = Upload {
         id: random_id("upl"),
         owner_id: row.owner_id,

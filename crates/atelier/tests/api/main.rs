@@ -2,11 +2,13 @@
 //! and (when `.ci/run` provides them) PostgreSQL + an S3-compatible store.
 
 mod accounts;
+mod blobs;
 mod animate;
 mod classify;
 mod detect;
 mod drawings;
 mod families;
+mod hardening;
 mod helpers;
 mod jobs;
 mod littlestudio;

@@ -1,0 +1,295 @@
+//! The audit's findings (issue 15), each reproduced over HTTP: registration without the
+//! LittleStudio fields, metric labels from requests, Secure cookies behind TLS, no paths in
+//! answers, MP4 box structure, throttled guessing with 429 + `Retry-After`, long invitation
+//! codes.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, error_code, random_suffix, spawn_app};
+
+/// Finding 16: atelier's own API registers a 3D-photo or studio user, who has neither gender
+/// nor family role; the LittleStudio compat route keeps asking for both.
+#[tokio::test]
+async fn registration_needs_neither_gender_nor_type() {
+    let app = spawn_app(Backend::Embedded).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"username": "studio_user", "password": "correct horse"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("json");
+    assert!(body["user"]["gender"].is_null(), "{body}");
+    assert!(body["user"]["type"].is_null(), "{body}");
+    let token = body["token"].as_str().expect("token");
+    let me: Value = app
+        .get(token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["username"], "studio_user");
+    assert!(me["gender"].is_null());
+
+    let seed = app
+        .client
+        .post(app.url("/compat/littlestudio/user"))
+        .json(&json!({"username": "seed_user", "password": "correct horse"}))
+        .send()
+        .await
+        .expect("compat register");
+    assert_eq!(seed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
+
+/// Finding 10: made-up HTTP methods must not each become a metric series.
+#[tokio::test]
+async fn made_up_methods_are_counted_as_other() {
+    let app = spawn_app(Backend::Embedded).await;
+    let invented = format!("ZQ{}", random_suffix().to_uppercase());
+    let method = Method::from_bytes(invented.as_bytes()).expect("method");
+    let response = app
+        .client
+        .request(method, app.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !metrics.contains(&invented),
+        "the invented method is a label"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    app.stop().await;
+}
+
+async fn login_cookie(app: &TestApp, forwarded_proto: Option<&str>) -> String {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "cookie_user", "password": "correct horse"}));
+    if let Some(proto) = forwarded_proto {
+        request = request.header("x-forwarded-proto", proto);
+    }
+    let response = request.send().await.expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned()
+}
+
+/// Finding 13: a session cookie is `Secure` when the request came over TLS (as a proxy in
+/// front says with `X-Forwarded-Proto: https`), and only then by default.
+#[tokio::test]
+async fn cookies_are_secure_when_the_request_came_over_https() {
+    let app = spawn_app(Backend::Embedded).await;
+    app.register("cookie_user", "Parent").await;
+    let behind_tls = login_cookie(&app, Some("https")).await;
+    assert!(behind_tls.contains("; Secure"), "{behind_tls}");
+    let plain = login_cookie(&app, None).await;
+    assert!(!plain.contains("Secure"), "{plain}");
+    let plain_proxy = login_cookie(&app, Some("http")).await;
+    assert!(!plain_proxy.contains("Secure"), "{plain_proxy}");
+    app.stop().await;
+}
+
+/// Finding 13: `/readyz` says what the store is, not where it lives on disk.
+#[tokio::test]
+async fn readyz_shows_no_filesystem_paths() {
+    let app = spawn_app(Backend::Embedded).await;
+    let body = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .text()
+        .await
+        .expect("text");
+    let dir = app.sandbox.dir.path().display().to_string();
+    assert!(!body.contains(&dir), "{body}");
+    assert!(!body.contains("/tmp"), "{body}");
+    app.stop().await;
+}
+
+/// Finding 14: `ftyp` at bytes 4–8 is not enough; the boxes must tile the file and hold a
+/// movie. A real MP4 (atelier's own muxer) is still accepted.
+#[tokio::test]
+async fn an_mp4_must_have_a_valid_box_structure() {
+    let app = spawn_app(Backend::Embedded).await;
+    let token = app.user().await;
+    let mut fake = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    fake.extend_from_slice(b"this is not a movie at all, just text after a header");
+    let response = app.upload(&token, fake, "fake.mp4").await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(response).await, "unsupported-media-type");
+
+    let mut zeros = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    zeros.extend_from_slice(&[0u8; 64]);
+    let response = app.upload(&token, zeros, "zeros.mp4").await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let real = crate::helpers::tiny_mp4();
+    let response = app.upload(&token, real, "real.mp4").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(app.local_blob_count(), 1);
+    app.stop().await;
+}
+
+/// The first answer among `attempts` that is 429, with its `Retry-After` seconds.
+async fn first_throttled(responses: Vec<reqwest::Response>) -> Option<(usize, u64)> {
+    for (i, response) in responses.into_iter().enumerate() {
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("a 429 carries Retry-After in seconds");
+            assert_eq!(error_code(response).await, "rate-limited");
+            return Some((i, retry));
+        }
+    }
+    None
+}
+
+/// Finding 5: repeated bad logins for one account end in 429 + `Retry-After`, and while
+/// throttled even the right password waits; other accounts are not locked out by it.
+#[tokio::test]
+async fn repeated_bad_logins_are_throttled() {
+    let app = spawn_app(Backend::Embedded).await;
+    app.register("victim", "Parent").await;
+    let mut responses = Vec::new();
+    for _ in 0..12 {
+        responses.push(
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"username": "victim", "password": "wrong password"}))
+                .send()
+                .await
+                .expect("login"),
+        );
+    }
+    let (at, retry) = first_throttled(responses)
+        .await
+        .expect("bad logins are throttled");
+    assert!(at >= 3, "a few mistakes are allowed (throttled at {at})");
+    assert!(retry >= 1);
+    let right = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "victim", "password": "correct horse"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+/// Finding 5: guessing family invitation codes ends in 429 + `Retry-After`; codes are at least
+/// 12 characters of an alphabet without look-alikes.
+#[tokio::test]
+async fn family_code_guesses_are_throttled_and_codes_are_long() {
+    let app = spawn_app(Backend::Embedded).await;
+    let parent = app.user().await;
+    let family: Value = app
+        .post_json(&parent, "/api/v1/families", json!({"name": "Long codes"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let code = family["invitation_code"].as_str().expect("code");
+    assert!(code.len() >= 12, "{code}");
+    assert!(
+        code.chars()
+            .all(|c| "ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(c)),
+        "{code}"
+    );
+    let guesser = app.user().await;
+    let mut responses = Vec::new();
+    for i in 0..40 {
+        responses.push(
+            app.post_json(
+                &guesser,
+                "/api/v1/families/join",
+                json!({"invitation_code": format!("GUESS{i:07}")}),
+            )
+            .await,
+        );
+    }
+    let (_, retry) = first_throttled(responses)
+        .await
+        .expect("guesses are throttled");
+    assert!(retry >= 1);
+    app.stop().await;
+}
+
+/// Finding 5: guessing a drawing's invitation code ends in 429 too; drawing codes are long.
+#[tokio::test]
+async fn drawing_code_guesses_are_throttled_and_codes_are_long() {
+    let app = spawn_app(Backend::Embedded).await;
+    let host = app.user().await;
+    let drawing: Value = app
+        .post_json(
+            &host,
+            "/api/v1/drawings",
+            json!({"width": 200, "height": 100}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let code = drawing["invitation_code"].as_str().expect("code");
+    assert!(code.len() >= 12, "{code}");
+    let id = drawing["id"].as_i64().expect("id");
+    let guesser = app.user().await;
+    let mut responses = Vec::new();
+    for i in 0..40 {
+        responses.push(
+            app.post_json(
+                &guesser,
+                &format!("/api/v1/drawings/{id}/join"),
+                json!({"invitation_code": format!("GUESS{i:07}")}),
+            )
+            .await,
+        );
+    }
+    assert!(first_throttled(responses).await.is_some());
+    app.stop().await;
+}
+
+/// Finding 5: one address registering account after account is throttled.
+#[tokio::test]
+async fn a_registration_flood_is_throttled() {
+    let app = spawn_app(Backend::Embedded).await;
+    let mut responses = Vec::new();
+    for i in 0..60 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"username": format!("flood_{i}"), "password": "correct horse"}))
+            .send()
+            .await
+            .expect("register");
+        let throttled = response.status() == StatusCode::TOO_MANY_REQUESTS;
+        responses.push(response);
+        if throttled {
+            break;
+        }
+    }
+    assert!(first_throttled(responses).await.is_some());
+    app.stop().await;
+}
