@@ -10,10 +10,12 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod jobs;
+pub mod maintenance;
 pub mod pause;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
+pub mod throttle;
 pub mod uploads;
 
 use std::{ops::Deref, sync::Arc, time::Duration};
@@ -39,6 +41,7 @@ pub struct PlatformInner {
     observer: jobs::observer::ObserverSlot,
     events: events::EventPublisher,
     pause: pause::PausePoints,
+    throttle: throttle::Throttle,
 }
 
 impl Deref for Platform {
@@ -62,12 +65,19 @@ impl Platform {
     /// observer that publishes `job-progress` events, so every process that runs jobs (`serve`
     /// and `atelier worker` alike) pushes progress to the owners' channels.
     pub async fn open(config: PlatformConfig) -> PlatformResult<Self> {
-        let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+        let db = Db::connect_with(
+            &config.database_url,
+            config.db_max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?
+            .with_clock_skew(config.jobs.clock_skew_ms);
         let storage = Storage::open(&config.storage)?;
-        let signer = UrlSigner::load_or_create(&db).await?;
+        let signer = UrlSigner::load(&db, &config.url_signing_keys).await?;
         let events = events::EventPublisher::new(db.clone());
         let observer = jobs::observer::ObserverSlot::default();
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
+        let throttle = throttle::Throttle::new(config.throttle);
         Ok(Platform(Arc::new(PlatformInner {
             config,
             db,
@@ -78,6 +88,7 @@ impl Platform {
             observer,
             events,
             pause: pause::PausePoints::default(),
+            throttle,
         })))
     }
 }
@@ -124,6 +135,11 @@ impl PlatformInner {
         &self.pause
     }
 
+    /// This process's counters of failed logins, registrations and invitation-code guesses.
+    pub fn throttle(&self) -> &throttle::Throttle {
+        &self.throttle
+    }
+
     /// Wakes this process's idle workers (new work was queued).
     pub fn wake_workers(&self) {
         self.wake.notify_waiters();
@@ -157,8 +173,9 @@ impl PlatformInner {
         let expires = db::now_ms() / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(3600);
         let object = upload.object_name();
         let signature = self.signer.sign(&object, expires);
+        let key_id = self.signer.key_id();
         Ok(format!(
-            "/api/v1/files/{object}?expires={expires}&sig={signature}"
+            "/api/v1/files/{object}?expires={expires}&sig={signature}&kid={key_id}"
         ))
     }
 

@@ -27,8 +27,12 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// In-process job workers (0 = API only).
     pub workers: usize,
-    /// Mark the session cookie `Secure` (serve behind HTTPS).
+    /// Always mark the session cookie `Secure`; when false it is `Secure` only for requests
+    /// that came over TLS (`X-Forwarded-Proto: https` from the proxy in front).
     pub secure_cookies: bool,
+    /// Take the client's address from the first `X-Forwarded-For` entry (atelier runs behind
+    /// a proxy that sets it), for per-address throttling; otherwise the peer address counts.
+    pub trust_forwarded_for: bool,
     /// How long to let in-flight requests and jobs finish on shutdown.
     pub shutdown_grace: Duration,
     /// Neural models (classification).
@@ -45,6 +49,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 2,
             secure_cookies: false,
+            trust_forwarded_for: false,
             shutdown_grace: Duration::from_secs(20),
             models: ModelsConfig::under(std::path::Path::new("./data")),
             cascades_dir: None,
@@ -122,6 +127,10 @@ impl Application {
             self.state.config.workers,
             stop_rx.clone(),
         );
+        workers.push(atelier_platform::maintenance::spawn(
+            &self.state.platform,
+            stop_rx.clone(),
+        ));
         workers.extend(self.state.realtime.spawn_listener(stop_rx));
         if self.state.models.config().warm_up {
             let state = self.state.clone();
@@ -140,7 +149,10 @@ impl Application {
                 tracing::debug!(error = %err, "TCP_NODELAY not set");
             }
         });
-        axum::serve(listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new jobs are claimed");

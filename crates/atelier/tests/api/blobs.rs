@@ -203,7 +203,75 @@ async fn deleting_a_3d_photo_keeps_an_identical_upload_of_another_account(backen
     app.stop().await;
 }
 
+/// A crash between deleting the row and the object, a reference taken by an upload that died
+/// before inserting its row, and an object no row knows (from before the count existed): the
+/// collector cleans all three and keeps every referenced blob.
+async fn blobs_orphaned_by_a_crash_are_collected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.user().await;
+    let kept = app.upload_ok(&alice, images::png(20, 20)).await;
+    let half_deleted = app.upload_ok(&alice, images::png(21, 20)).await;
+    let leaked = app.upload_ok(&alice, images::png(22, 20)).await;
+    let pool = app.platform.db().pool();
+    let sha = |upload: &Value| upload["sha256"].as_str().expect("sha").to_owned();
+
+    // Crash after the row went and the blob was marked, before the object was deleted.
+    sqlx::query("DELETE FROM uploads WHERE id = $1")
+        .bind(half_deleted["id"].as_str().expect("id"))
+        .execute(pool)
+        .await
+        .expect("delete row");
+    sqlx::query("UPDATE blobs SET refs = 0, deleting_since = 0 WHERE sha256 = $1")
+        .bind(sha(&half_deleted))
+        .execute(pool)
+        .await
+        .expect("mark");
+    // A reference whose upload never inserted its row; and one too many on a live blob.
+    sqlx::query("DELETE FROM uploads WHERE id = $1")
+        .bind(leaked["id"].as_str().expect("id"))
+        .execute(pool)
+        .await
+        .expect("delete row");
+    sqlx::query("UPDATE blobs SET refs = refs + 1, updated_at = 0 WHERE sha256 IN ($1, $2)")
+        .bind(sha(&leaked))
+        .bind(sha(&kept))
+        .execute(pool)
+        .await
+        .expect("leak");
+    // An object without any row.
+    let stray = atelier_platform::secrets::sha256_hex(b"stray");
+    app.platform
+        .storage()
+        .put_bytes(&Storage::blob_key(&stray), b"stray".to_vec().into())
+        .await
+        .expect("put stray");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let collected =
+        atelier_platform::blobs::collect(&app.platform, Duration::ZERO, Duration::ZERO)
+            .await
+            .expect("collect");
+    assert_eq!(collected.finished, 1, "{collected:?}");
+    assert_eq!(collected.corrected, 2, "{collected:?}");
+    assert_eq!(collected.orphans, 1, "{collected:?}");
+    let mut keys = app.platform.storage().list_keys("blobs").await.expect("list");
+    keys.sort();
+    assert_eq!(keys, vec![Storage::blob_key(&sha(&kept)).to_string()]);
+    let (status, _) = download(&app, &alice, kept["id"].as_str().expect("id")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The corrected count is right: deleting the last upload removes the blob.
+    assert_eq!(
+        delete_upload(&app, &alice, kept["id"].as_str().expect("id")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        app.platform.storage().list_keys("blobs").await.expect("list").is_empty()
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    blobs_orphaned_by_a_crash_are_collected,
     a_delete_inside_another_uploads_window_keeps_its_blob,
     concurrent_identical_uploads_and_deletes_never_lose_a_blob,
     deleting_a_3d_photo_keeps_an_identical_upload_of_another_account,

@@ -293,3 +293,95 @@ async fn a_registration_flood_is_throttled() {
     assert!(first_throttled(responses).await.is_some());
     app.stop().await;
 }
+
+/// Finding 13: signing keys come from the settings (the environment) with ids; a rotated key
+/// keeps the links it signed valid, a retired key's links stop working.
+#[tokio::test]
+async fn a_rotated_signing_key_keeps_old_links_valid() {
+    use std::sync::Arc;
+
+    use atelier_platform::signing::SigningKey;
+
+    use crate::helpers::{AppOptions, Sandbox, spawn_on};
+
+    fn keys(spec: &'static str) -> AppOptions {
+        AppOptions {
+            tweak: Box::new(move |config| {
+                config.url_signing_keys = SigningKey::parse_list(spec).expect("keys");
+            }),
+            ..AppOptions::default()
+        }
+    }
+    async fn fetch(app: &TestApp, url: &str) -> StatusCode {
+        app.client
+            .get(app.url(url))
+            .send()
+            .await
+            .expect("download")
+            .status()
+    }
+    let sandbox = Arc::new(Sandbox::new(Backend::Embedded).await);
+    let app = spawn_on(sandbox.clone(), keys("k1:first-secret-0123456789")).await;
+    let token = app.user().await;
+    let upload = app.upload_ok(&token, crate::helpers::images::png(12, 12)).await;
+    let old_link = upload["url"].as_str().expect("url").to_owned();
+    assert!(old_link.contains("kid=k1"), "{old_link}");
+    assert_eq!(fetch(&app, &old_link).await, StatusCode::OK);
+    app.stop().await;
+
+    let app = spawn_on(
+        sandbox.clone(),
+        keys("k2:second-secret-0123456789,k1:first-secret-0123456789"),
+    )
+    .await;
+    assert_eq!(fetch(&app, &old_link).await, StatusCode::OK);
+    let id = upload["id"].as_str().expect("id");
+    let view: Value = app
+        .get(&token, &format!("/api/v1/uploads/{id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let new_link = view["url"].as_str().expect("url").to_owned();
+    assert!(new_link.contains("kid=k2"), "{new_link}");
+    assert_eq!(fetch(&app, &new_link).await, StatusCode::OK);
+    app.stop().await;
+
+    let app = spawn_on(sandbox.clone(), keys("k2:second-secret-0123456789")).await;
+    assert_eq!(fetch(&app, &old_link).await, StatusCode::FORBIDDEN);
+    assert_eq!(fetch(&app, &new_link).await, StatusCode::OK);
+    app.stop().await;
+}
+
+/// Finding 13: expired and revoked sessions are purged; live ones stay.
+#[tokio::test]
+async fn expired_and_revoked_sessions_are_purged() {
+    use atelier_platform::{accounts, maintenance};
+
+    let app = spawn_app(Backend::Embedded).await;
+    let (live, user) = app.register("purged_user", "Parent").await;
+    let user_id = user["id"].as_i64().expect("id");
+    let db = app.platform.db();
+    accounts::open_session(db, user_id, std::time::Duration::ZERO)
+        .await
+        .expect("expired session");
+    let revoked = accounts::open_session(db, user_id, std::time::Duration::from_secs(60))
+        .await
+        .expect("session");
+    accounts::logout(db, &revoked.token).await.expect("logout");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions")
+            .fetch_one(db.pool())
+            .await
+            .expect("count")
+    };
+    assert_eq!(count().await, 3);
+    let swept = maintenance::run_once(&app.platform).await.expect("sweep");
+    assert_eq!(swept.sessions, 2);
+    assert_eq!(count().await, 1);
+    assert_eq!(
+        app.get(&live, "/api/v1/me").await.status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}

@@ -244,6 +244,7 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         bind: "127.0.0.1:0".parse().expect("addr"),
         workers: options.workers,
         secure_cookies: false,
+        trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(5),
         models: test_models_config(),
         cascades_dir: None,
