@@ -1,5 +1,6 @@
 //! The abuse-guard settings: throttling of guesses (`[rate_limits]`), housekeeping
-//! (`[maintenance]`), SQLite durability (`sqlite_synchronous`) and the URL-signing keys (environment only: a secret
+//! (`[maintenance]`), ink and render limits of drawings (`[drawings]`), SQLite durability
+//! (`sqlite_synchronous`) and the URL-signing keys (environment only: a secret
 //! belongs in neither a flag nor a file). Flags and `ATELIER_*` variables first, then the
 //! settings file, then the defaults of `atelier_platform`.
 
@@ -50,6 +51,23 @@ pub struct GuardArgs {
     #[arg(long, env = "ATELIER_SQLITE_SYNCHRONOUS", value_name = "full|normal")]
     pub sqlite_synchronous: Option<SqliteSynchronous>,
 
+    /// Most ink in one stroke (summed segment length plus one width, times the width, in
+    /// square canvas pixels) [default: 4000000].
+    #[arg(long, env = "ATELIER_MAX_INK_PER_STROKE", value_name = "PX2")]
+    pub max_ink_per_stroke: Option<f64>,
+
+    /// Most ink in one drawing, undone strokes included [default: 64000000].
+    #[arg(long, env = "ATELIER_MAX_INK_PER_DRAWING", value_name = "PX2")]
+    pub max_ink_per_drawing: Option<i64>,
+
+    /// Drawings rendered at once (submits without a client image) [default: 2].
+    #[arg(long, env = "ATELIER_MAX_CONCURRENT_RENDERS", value_name = "N")]
+    pub max_concurrent_renders: Option<usize>,
+
+    /// Seconds a submit waits for a render slot before answering 503 [default: 10].
+    #[arg(long, env = "ATELIER_RENDER_WAIT_SECS", value_name = "SECS")]
+    pub render_wait_secs: Option<u64>,
+
     /// Download-link signing keys `id:secret[,id:secret…]`: the first signs, the others still
     /// verify the links they signed (rotation). Environment only [default: one key generated
     /// and kept in the database].
@@ -77,6 +95,20 @@ pub struct FileRateLimits {
     pub join_failures_per_account: Option<u32>,
     /// See `--join-failures-per-ip`.
     pub join_failures_per_ip: Option<u32>,
+}
+
+/// `[drawings]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDrawings {
+    /// See `--max-ink-per-stroke`.
+    pub max_ink_per_stroke: Option<f64>,
+    /// See `--max-ink-per-drawing`.
+    pub max_ink_per_drawing: Option<i64>,
+    /// See `--max-concurrent-renders`.
+    pub max_concurrent_renders: Option<usize>,
+    /// See `--render-wait-secs`.
+    pub render_wait_secs: Option<u64>,
 }
 
 /// `[maintenance]` in the TOML file.
@@ -139,6 +171,26 @@ pub fn apply(
     }
     if let Some(mode) = args.sqlite_synchronous.or(file.sqlite_synchronous) {
         config.sqlite_synchronous = mode;
+    }
+    let drawings = &file.drawings;
+    let strokes = &mut config.strokes;
+    if let Some(ink) = args.max_ink_per_stroke.or(drawings.max_ink_per_stroke) {
+        anyhow::ensure!(ink.is_finite() && ink > 0.0, "the ink per stroke must be positive");
+        strokes.max_ink_per_stroke = ink;
+    }
+    if let Some(ink) = args.max_ink_per_drawing.or(drawings.max_ink_per_drawing) {
+        anyhow::ensure!(ink > 0, "the ink per drawing must be positive");
+        strokes.max_ink_per_drawing = ink;
+    }
+    if let Some(n) = args
+        .max_concurrent_renders
+        .or(drawings.max_concurrent_renders)
+    {
+        anyhow::ensure!(n >= 1, "at least one render must be allowed at a time");
+        strokes.max_concurrent_renders = n;
+    }
+    if let Some(secs) = args.render_wait_secs.or(drawings.render_wait_secs) {
+        strokes.render_wait = Duration::from_secs(secs);
     }
     if let Some(spec) = &args.url_signing_keys {
         config.url_signing_keys = SigningKey::parse_list(spec)?;

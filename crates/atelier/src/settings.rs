@@ -53,6 +53,9 @@ pub struct FileSettings {
     /// `[maintenance]`.
     #[serde(default)]
     pub maintenance: crate::guard_settings::FileMaintenance,
+    /// `[drawings]`.
+    #[serde(default)]
+    pub drawings: crate::guard_settings::FileDrawings,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).

@@ -42,6 +42,7 @@ pub struct PlatformInner {
     events: events::EventPublisher,
     pause: pause::PausePoints,
     throttle: throttle::Throttle,
+    renders: tokio::sync::Semaphore,
 }
 
 impl Deref for Platform {
@@ -78,6 +79,7 @@ impl Platform {
         let observer = jobs::observer::ObserverSlot::default();
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
         let throttle = throttle::Throttle::new(config.throttle);
+        let renders = tokio::sync::Semaphore::new(config.strokes.max_concurrent_renders.max(1));
         Ok(Platform(Arc::new(PlatformInner {
             config,
             db,
@@ -89,6 +91,7 @@ impl Platform {
             events,
             pause: pause::PausePoints::default(),
             throttle,
+            renders,
         })))
     }
 }
@@ -138,6 +141,19 @@ impl PlatformInner {
     /// This process's counters of failed logins, registrations and invitation-code guesses.
     pub fn throttle(&self) -> &throttle::Throttle {
         &self.throttle
+    }
+
+    /// Waits up to the configured time for one of this process's render slots (submit renders a
+    /// drawing inline); `Busy` (503 + `Retry-After`) when none frees up.
+    pub async fn render_slot(&self) -> PlatformResult<tokio::sync::SemaphorePermit<'_>> {
+        let wait = self.config.strokes.render_wait;
+        match tokio::time::timeout(wait, self.renders.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(PlatformError::Busy {
+                message: "every drawing render slot is busy; try again shortly".into(),
+                retry_after_secs: wait.as_secs().clamp(1, 60),
+            }),
+        }
     }
 
     /// Wakes this process's idle workers (new work was queued).

@@ -119,6 +119,7 @@ impl ApiError {
                     (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
                 }
                 PlatformError::BadImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
+                PlatformError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                 PlatformError::Database(_)
                 | PlatformError::Storage(_)
                 | PlatformError::Migration(_)
@@ -157,6 +158,9 @@ impl IntoResponse for ApiError {
             ApiError::Throttled(throttled) => Some(
                 atelier_platform::throttle::retry_after_secs(throttled.retry_after),
             ),
+            ApiError::Platform(PlatformError::Busy {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
             _ => None,
         };
         let mut response = (

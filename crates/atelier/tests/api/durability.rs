@@ -48,10 +48,10 @@ fn synced_paths(log: &str) -> Vec<String> {
                 open.insert(fd, path);
             }
         } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
-            let fd = call
-                .split(['(', ')'])
-                .nth(1)
-                .and_then(|n| n.trim().parse::<i64>().ok());
+            let fd = call.split_once('(').and_then(|(_, args)| {
+                let digits: String = args.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<i64>().ok()
+            });
             if let Some(path) = fd.and_then(|fd| open.get(&fd)) {
                 synced.push(path.clone());
             }
@@ -141,7 +141,8 @@ fn the_strace_reader_follows_descriptors_across_unfinished_calls() {
     let log = "10 openat(AT_FDCWD, \"/d/a\", O_RDONLY <unfinished ...>\n\
                11 openat(AT_FDCWD, \"/d/b\", O_RDONLY) = 7\n\
                10 <... openat resumed>) = 8\n\
-               10 fsync(8) = 0\n\
-               11 fsync(7) = 0\n";
+               10 fsync(8 <unfinished ...>\n\
+               11 fsync(7) = 0\n\
+               10 <... fsync resumed>) = 0\n";
     assert_eq!(synced_paths(log), vec!["/d/a".to_owned(), "/d/b".to_owned()]);
 }

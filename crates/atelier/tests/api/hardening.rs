@@ -41,7 +41,8 @@ async fn registration_needs_neither_gender_nor_type() {
         .send()
         .await
         .expect("compat register");
-    assert_eq!(seed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // LittleStudio's route keeps its seed shape: both fields are required (a malformed body).
+    assert_eq!(seed.status(), StatusCode::BAD_REQUEST);
     app.stop().await;
 }
 
@@ -383,5 +384,69 @@ async fn expired_and_revoked_sessions_are_purged() {
         app.get(&live, "/api/v1/me").await.status(),
         StatusCode::OK
     );
+    app.stop().await;
+}
+
+/// Finding 3: ink is bounded per stroke (422) and per drawing (409), so a submit's render is.
+#[tokio::test]
+async fn a_stroke_and_a_drawing_have_bounded_ink() {
+    use crate::helpers::{AppOptions, spawn_app_with};
+
+    let app = spawn_app_with(
+        Backend::Embedded,
+        AppOptions {
+            tweak: Box::new(|config| config.strokes.max_ink_per_drawing = 20_000),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let host = app.user().await;
+    let drawing: Value = app
+        .post_json(
+            &host,
+            "/api/v1/drawings",
+            json!({"width": 4096, "height": 4096}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let strokes = format!("/api/v1/drawings/{}/strokes", drawing["id"]);
+    // The audit's stroke: 300 points across the canvas at width 200.
+    let zigzag: Vec<[f32; 2]> = (0..300)
+        .map(|i| [if i % 2 == 0 { 0.0 } else { 4096.0 }, (i * 13) as f32])
+        .collect();
+    let huge = app
+        .post_json(
+            &host,
+            &strokes,
+            json!({"client_id": "huge", "points": zigzag, "color": "#000000", "width": 200.0}),
+        )
+        .await;
+    assert_eq!(huge.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Each of these holds (400 + 10) × 10 = 4,100 px² of ink: four fit in 20,000, a fifth not.
+    for i in 0..4 {
+        let ok = app
+            .post_json(
+                &host,
+                &strokes,
+                json!({"client_id": format!("s{i}"), "points": [[10, 10], [410, 10]], "color": "#ff0000", "width": 10.0}),
+            )
+            .await;
+        assert_eq!(ok.status(), StatusCode::CREATED, "stroke {i}");
+    }
+    let over = app
+        .post_json(
+            &host,
+            &strokes,
+            json!({"client_id": "s4", "points": [[10, 10], [410, 10]], "color": "#ff0000", "width": 10.0}),
+        )
+        .await;
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    let message = over.json::<Value>().await.expect("json")["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(message.contains("ink"), "{message}");
     app.stop().await;
 }
