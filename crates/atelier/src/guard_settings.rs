@@ -1,5 +1,6 @@
 //! The abuse-guard settings: throttling of guesses (`[rate_limits]`), housekeeping
-//! (`[maintenance]`), ink and render limits of drawings (`[drawings]`), SQLite durability
+//! (`[maintenance]`), ink and render limits of drawings (`[drawings]`), the cost of animations
+//! (`[animate]`), SQLite durability
 //! (`sqlite_synchronous`) and the URL-signing keys (environment only: a secret
 //! belongs in neither a flag nor a file). Flags and `ATELIER_*` variables first, then the
 //! settings file, then the defaults of `atelier_platform`.
@@ -68,6 +69,15 @@ pub struct GuardArgs {
     #[arg(long, env = "ATELIER_RENDER_WAIT_SECS", value_name = "SECS")]
     pub render_wait_secs: Option<u64>,
 
+    /// Most pixels over all frames of one animation (frames × size²), checked when the
+    /// `animate` job is created [default: 100000000].
+    #[arg(long, env = "ATELIER_MAX_ANIMATION_PIXELS", value_name = "PIXELS")]
+    pub max_animation_pixels: Option<u64>,
+
+    /// Most pixels in an animation's sprite sheet [default: 67108864].
+    #[arg(long, env = "ATELIER_MAX_SPRITE_SHEET_PIXELS", value_name = "PIXELS")]
+    pub max_sprite_sheet_pixels: Option<u64>,
+
     /// Download-link signing keys `id:secret[,id:secret…]`: the first signs, the others still
     /// verify the links they signed (rotation). Environment only [default: one key generated
     /// and kept in the database].
@@ -109,6 +119,16 @@ pub struct FileDrawings {
     pub max_concurrent_renders: Option<usize>,
     /// See `--render-wait-secs`.
     pub render_wait_secs: Option<u64>,
+}
+
+/// `[animate]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAnimate {
+    /// See `--max-animation-pixels`.
+    pub max_frame_pixels: Option<u64>,
+    /// See `--max-sprite-sheet-pixels`.
+    pub max_sheet_pixels: Option<u64>,
 }
 
 /// `[maintenance]` in the TOML file.
@@ -191,6 +211,12 @@ pub fn apply(
     }
     if let Some(secs) = args.render_wait_secs.or(drawings.render_wait_secs) {
         strokes.render_wait = Duration::from_secs(secs);
+    }
+    if let Some(pixels) = args.max_animation_pixels.or(file.animate.max_frame_pixels) {
+        config.animate.max_frame_pixels = pixels;
+    }
+    if let Some(pixels) = args.max_sprite_sheet_pixels.or(file.animate.max_sheet_pixels) {
+        config.animate.max_sheet_pixels = pixels;
     }
     if let Some(spec) = &args.url_signing_keys {
         config.url_signing_keys = SigningKey::parse_list(spec)?;

@@ -56,6 +56,9 @@ pub struct FileSettings {
     /// `[drawings]`.
     #[serde(default)]
     pub drawings: crate::guard_settings::FileDrawings,
+    /// `[animate]`.
+    #[serde(default)]
+    pub animate: crate::guard_settings::FileAnimate,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).

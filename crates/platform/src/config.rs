@@ -35,6 +35,8 @@ pub struct PlatformConfig {
     pub strokes: crate::drawings::StrokeLimits,
     /// The 3D-photo jobs' settings.
     pub photo3d: Photo3dConfig,
+    /// What one `animate` job may cost (frames × size², sprite sheet).
+    pub animate: crate::jobs::animate_limits::AnimateLimits,
     /// Throttling of failed logins, registrations and invitation-code guesses.
     pub throttle: crate::throttle::ThrottleConfig,
     /// Housekeeping: the blob collector and the session purge.
@@ -61,6 +63,7 @@ impl PlatformConfig {
             jobs: JobsConfig::default(),
             strokes: crate::drawings::StrokeLimits::default(),
             photo3d: Photo3dConfig::default(),
+            animate: crate::jobs::animate_limits::AnimateLimits::default(),
             throttle: crate::throttle::ThrottleConfig::default(),
             maintenance: crate::maintenance::MaintenanceConfig::default(),
         }

@@ -450,3 +450,39 @@ async fn a_stroke_and_a_drawing_have_bounded_ink() {
     assert!(message.contains("ink"), "{message}");
     app.stop().await;
 }
+
+/// Finding 4: an animation whose frames would take gigabytes is refused when the job is
+/// created (422), not after the frames are rendered; repeated formats count once.
+#[tokio::test]
+async fn a_costly_animation_is_refused_at_creation() {
+    use reqwest::multipart;
+
+    let app = spawn_app(Backend::Embedded).await;
+    let token = app.user().await;
+    let drawing = app
+        .upload_ok(&token, crate::helpers::images::png(64, 64))
+        .await;
+    let post = |fps: &str, duration: &str, size: &str, formats: &str| {
+        let form = multipart::Form::new()
+            .text("upload_id", drawing["id"].as_str().expect("id").to_owned())
+            .text("fps", fps.to_owned())
+            .text("duration_s", duration.to_owned())
+            .text("size", size.to_owned())
+            .text("formats", formats.to_owned());
+        app.client
+            .post(app.url("/api/v1/animations"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+    };
+    let ten_gifs = vec!["gif"; 10].join(",");
+    let costly = post("60", "20", "1024", &ten_gifs).await.expect("POST");
+    assert_eq!(costly.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let sheet = post("24", "20", "384", "png").await.expect("POST");
+    assert_eq!(sheet.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fine = post("12", "1", "64", &ten_gifs).await.expect("POST");
+    assert_eq!(fine.status(), StatusCode::ACCEPTED);
+    let body: Value = fine.json().await.expect("json");
+    assert_eq!(body["job"]["params"]["formats"], json!(["gif"]), "{body}");
+    app.stop().await;
+}

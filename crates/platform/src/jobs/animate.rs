@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{JobContext, JobFailure, JobHandler};
+use super::animate_limits::{self, AnimateLimits};
 use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
 
 /// Animates a drawing with a built-in motion.
@@ -100,22 +101,23 @@ impl AnimateParams {
         Ok(params)
     }
 
-    fn check(&self, width: u32, height: u32) -> Result<Motion, AnimateError> {
+    /// Checks the parameters against the drawing's size and `limits`, dropping repeated
+    /// formats; the cost (frames × size², the sprite sheet) is refused here, at creation.
+    fn check(
+        &mut self,
+        width: u32,
+        height: u32,
+        limits: &AnimateLimits,
+    ) -> Result<Motion, AnimateError> {
         let motion: Motion = self.motion.parse()?;
-        self.render_params()?;
+        let frames = self.render_params()?.frame_count()?;
         if let Some(joints) = &self.joints {
             skeleton::from_joint_list(joints, width, height)?;
         }
-        if self.formats.is_empty() {
-            return Err(AnimateError::InvalidParams(
-                "ask for at least one format".into(),
-            ));
-        }
-        if let Some(bad) = self.formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
-            return Err(AnimateError::InvalidParams(format!(
-                "unknown format {bad:?} (gif, mp4, png)"
-            )));
-        }
+        self.formats =
+            animate_limits::normalise_formats(&self.formats, &FORMATS).map_err(AnimateError::InvalidParams)?;
+        animate_limits::check_cost(frames as u64, self.size, &self.formats, limits)
+            .map_err(AnimateError::InvalidParams)?;
         Ok(motion)
     }
 }
@@ -242,7 +244,7 @@ impl JobHandler for Animate {
         params: Value,
     ) -> BoxFuture<'a, PlatformResult<Value>> {
         Box::pin(async move {
-            let params: AnimateParams = serde_json::from_value(params)
+            let mut params: AnimateParams = serde_json::from_value(params)
                 .map_err(|err| PlatformError::Invalid(format!("bad animate params: {err}")))?;
             let upload = uploads::get_owned(platform, owner.id, &params.upload_id).await?;
             if !upload.media_kind()?.is_image() {
@@ -253,7 +255,7 @@ impl JobHandler for Animate {
             let (w, h) = (upload.width.unwrap_or(0), upload.height.unwrap_or(0));
             let (w, h) = (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0));
             params
-                .check(w, h)
+                .check(w, h, &platform.config().animate)
                 .map_err(|err| PlatformError::Invalid(err.to_string()))?;
             serde_json::to_value(params).map_err(PlatformError::internal)
         })
@@ -328,10 +330,10 @@ mod tests {
 
     #[test]
     fn defaults_are_a_three_second_dance_as_gif() {
-        let p = params();
+        let mut p = params();
         assert_eq!((p.motion.as_str(), p.fps, p.size), ("dance", 24, 384));
         assert_eq!(p.formats, ["gif"]);
-        assert_eq!(p.check(100, 100).expect("valid"), Motion::Dance);
+        assert_eq!(p.check(100, 100, &AnimateLimits::default()).expect("valid"), Motion::Dance);
     }
 
     #[test]
@@ -339,19 +341,19 @@ mod tests {
         let mut p = params();
         p.motion = "fly".into();
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
             "unknown-motion"
         );
         let mut p = params();
         p.formats = vec!["avi".into()];
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
             "invalid-parameters"
         );
         let mut p = params();
         p.duration_s = 60.0;
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
             "invalid-parameters"
         );
         let mut p = params();
@@ -361,8 +363,24 @@ mod tests {
             parent: None,
         }]);
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
             "joint-outside-image"
         );
+    }
+
+    #[test]
+    fn a_costly_animation_is_refused_at_creation_and_formats_are_deduplicated() {
+        let mut p = params();
+        (p.fps, p.duration_s, p.size) = (60, 20.0, 1024);
+        p.formats = vec!["gif".into(); 10];
+        let err = p
+            .check(100, 100, &AnimateLimits::default())
+            .expect_err("too costly");
+        assert_eq!(error_code(&err), "invalid-parameters");
+        assert!(err.to_string().contains("pixels"), "{err}");
+        let mut p = params();
+        p.formats = vec!["gif".into(), "mp4".into(), "gif".into(), "GIF".into()];
+        p.check(100, 100, &AnimateLimits::default()).expect("valid");
+        assert_eq!(p.formats, ["gif", "mp4"]);
     }
 }
