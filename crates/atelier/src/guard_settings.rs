@@ -195,7 +195,10 @@ pub fn apply(
     let drawings = &file.drawings;
     let strokes = &mut config.strokes;
     if let Some(ink) = args.max_ink_per_stroke.or(drawings.max_ink_per_stroke) {
-        anyhow::ensure!(ink.is_finite() && ink > 0.0, "the ink per stroke must be positive");
+        anyhow::ensure!(
+            ink.is_finite() && ink > 0.0,
+            "the ink per stroke must be positive"
+        );
         strokes.max_ink_per_stroke = ink;
     }
     if let Some(ink) = args.max_ink_per_drawing.or(drawings.max_ink_per_drawing) {
@@ -215,7 +218,10 @@ pub fn apply(
     if let Some(pixels) = args.max_animation_pixels.or(file.animate.max_frame_pixels) {
         config.animate.max_frame_pixels = pixels;
     }
-    if let Some(pixels) = args.max_sprite_sheet_pixels.or(file.animate.max_sheet_pixels) {
+    if let Some(pixels) = args
+        .max_sprite_sheet_pixels
+        .or(file.animate.max_sheet_pixels)
+    {
         config.animate.max_sheet_pixels = pixels;
     }
     if let Some(spec) = &args.url_signing_keys {

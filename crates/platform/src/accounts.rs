@@ -282,10 +282,11 @@ pub async fn logout(db: &Db, token: &str) -> PlatformResult<()> {
 /// Removes expired and revoked sessions (they no longer authenticate anyone); returns how
 /// many went.
 pub async fn purge_sessions(db: &Db) -> PlatformResult<u64> {
-    let result = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
-        .bind(now_ms())
-        .execute(db.pool())
-        .await?;
+    let result =
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
+            .bind(now_ms())
+            .execute(db.pool())
+            .await?;
     Ok(result.rows_affected())
 }
 

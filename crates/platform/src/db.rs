@@ -409,7 +409,11 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("a.db").display());
         let db = Db::connect(&url, 1).await.expect("connect");
         let db_now = db.now_ms().await.expect("now");
-        assert!((db_now - now_ms()).abs() < 5_000, "{db_now} vs {}", now_ms());
+        assert!(
+            (db_now - now_ms()).abs() < 5_000,
+            "{db_now} vs {}",
+            now_ms()
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Platform {
             config.sqlite_synchronous,
         )
         .await?
-            .with_clock_skew(config.jobs.clock_skew_ms);
+        .with_clock_skew(config.jobs.clock_skew_ms);
         let storage = Storage::open(&config.storage)?;
         let signer = UrlSigner::load(&db, &config.url_signing_keys).await?;
         let events = events::EventPublisher::new(db.clone());

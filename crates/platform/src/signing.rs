@@ -220,12 +220,24 @@ mod tests {
                 .expect("keys"),
         };
         assert_eq!(rotated.key_id(), "k2");
-        assert!(rotated.verify_with(Some("k1"), "x.png", future, &old_sig).is_ok());
-        assert!(rotated.verify_with(Some("k2"), "x.png", future, &old_sig).is_err());
+        assert!(
+            rotated
+                .verify_with(Some("k1"), "x.png", future, &old_sig)
+                .is_ok()
+        );
+        assert!(
+            rotated
+                .verify_with(Some("k2"), "x.png", future, &old_sig)
+                .is_err()
+        );
         let retired = UrlSigner {
             keys: SigningKey::parse_list("k2:new-secret-0123456789").expect("keys"),
         };
-        assert!(retired.verify_with(Some("k1"), "x.png", future, &old_sig).is_err());
+        assert!(
+            retired
+                .verify_with(Some("k1"), "x.png", future, &old_sig)
+                .is_err()
+        );
     }
 
     #[test]

@@ -322,7 +322,10 @@ impl Storage {
         let mut listing = self.store.list(Some(&prefix));
         while let Some(meta) = listing.next().await {
             let meta = meta?;
-            objects.push((meta.location.to_string(), meta.last_modified.timestamp_millis()));
+            objects.push((
+                meta.location.to_string(),
+                meta.last_modified.timestamp_millis(),
+            ));
         }
         Ok(objects)
     }

@@ -171,13 +171,11 @@ impl Throttle {
         }
         for subject in subjects {
             let rule = self.rule(action, subject);
-            let entry = entries
-                .entry((action, subject.clone()))
-                .or_insert(Entry {
-                    failures: 0,
-                    last_failure: now,
-                    blocked_until: None,
-                });
+            let entry = entries.entry((action, subject.clone())).or_insert(Entry {
+                failures: 0,
+                last_failure: now,
+                blocked_until: None,
+            });
             if now.duration_since(entry.last_failure) > rule.window
                 && entry.blocked_until.is_none_or(|until| until <= now)
             {

@@ -68,7 +68,9 @@ fn came_over_tls(headers: &HeaderMap) -> bool {
             .map(|v| v.trim().to_ascii_lowercase())
             .collect::<Vec<_>>()
     };
-    header("x-forwarded-proto").first().is_some_and(|p| p == "https")
+    header("x-forwarded-proto")
+        .first()
+        .is_some_and(|p| p == "https")
         || header("forwarded").first().is_some_and(|element| {
             element
                 .split(';')
@@ -157,7 +159,10 @@ mod tests {
     #[test]
     fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9, 10.0.0.1"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9, 10.0.0.1"),
+        );
         let peer = Some(SocketAddr::from(([10, 0, 0, 1], 4000)));
         assert_eq!(
             Client::from_headers(&headers, peer, false).ip,

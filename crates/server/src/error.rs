@@ -155,9 +155,9 @@ impl IntoResponse for ApiError {
         };
         let retry_after = match &self {
             ApiError::Overloaded { retry_after, .. } => Some(*retry_after),
-            ApiError::Throttled(throttled) => Some(
-                atelier_platform::throttle::retry_after_secs(throttled.retry_after),
-            ),
+            ApiError::Throttled(throttled) => Some(atelier_platform::throttle::retry_after_secs(
+                throttled.retry_after,
+            )),
             ApiError::Platform(PlatformError::Busy {
                 retry_after_secs, ..
             }) => Some(*retry_after_secs),
@@ -193,7 +193,7 @@ impl IntoResponse for ApiError {
 pub fn redact_paths(message: &str) -> String {
     let is_path = |core: &str| {
         let bytes = core.as_bytes();
-        let unix = (core.starts_with('/') && !core.starts_with("//") || core.starts_with("~/"))
+        let unix = ((core.starts_with('/') && !core.starts_with("//")) || core.starts_with("~/"))
             && core[1..].contains('/')
             && !core.starts_with("/api/");
         let windows = bytes.len() > 3

@@ -114,7 +114,12 @@ async fn concurrent_identical_uploads_and_deletes_never_lose_a_blob(backend: Bac
         assert_eq!(body, bytes);
     }
     // Every blob left is referenced: Alice's deletes left nothing behind but Bob's files.
-    let keys = app.platform.storage().list_keys("blobs").await.expect("list");
+    let keys = app
+        .platform
+        .storage()
+        .list_keys("blobs")
+        .await
+        .expect("list");
     assert_eq!(keys.len(), rounds, "{keys:?}");
     app.stop().await;
 }
@@ -247,14 +252,18 @@ async fn blobs_orphaned_by_a_crash_are_collected(backend: Backend) {
         .expect("put stray");
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let collected =
-        atelier_platform::blobs::collect(&app.platform, Duration::ZERO, Duration::ZERO)
-            .await
-            .expect("collect");
+    let collected = atelier_platform::blobs::collect(&app.platform, Duration::ZERO, Duration::ZERO)
+        .await
+        .expect("collect");
     assert_eq!(collected.finished, 1, "{collected:?}");
     assert_eq!(collected.corrected, 2, "{collected:?}");
     assert_eq!(collected.orphans, 1, "{collected:?}");
-    let mut keys = app.platform.storage().list_keys("blobs").await.expect("list");
+    let mut keys = app
+        .platform
+        .storage()
+        .list_keys("blobs")
+        .await
+        .expect("list");
     keys.sort();
     assert_eq!(keys, vec![Storage::blob_key(&sha(&kept)).to_string()]);
     let (status, _) = download(&app, &alice, kept["id"].as_str().expect("id")).await;
@@ -265,7 +274,12 @@ async fn blobs_orphaned_by_a_crash_are_collected(backend: Backend) {
         StatusCode::NO_CONTENT
     );
     assert!(
-        app.platform.storage().list_keys("blobs").await.expect("list").is_empty()
+        app.platform
+            .storage()
+            .list_keys("blobs")
+            .await
+            .expect("list")
+            .is_empty()
     );
     app.stop().await;
 }

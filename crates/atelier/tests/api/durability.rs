@@ -71,7 +71,13 @@ async fn an_acknowledged_upload_is_synced_to_disk() {
         .args(["-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o"])
         .arg(&log)
         .arg(binary())
-        .args(["serve", "--workers", "0", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--workers",
+            "0",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--data-dir")
         .arg(&dir)
         .env("ATELIER_LOG", "warn")
@@ -144,5 +150,8 @@ fn the_strace_reader_follows_descriptors_across_unfinished_calls() {
                10 fsync(8 <unfinished ...>\n\
                11 fsync(7) = 0\n\
                10 <... fsync resumed>) = 0\n";
-    assert_eq!(synced_paths(log), vec!["/d/a".to_owned(), "/d/b".to_owned()]);
+    assert_eq!(
+        synced_paths(log),
+        vec!["/d/a".to_owned(), "/d/b".to_owned()]
+    );
 }

@@ -324,7 +324,9 @@ async fn a_rotated_signing_key_keeps_old_links_valid() {
     let sandbox = Arc::new(Sandbox::new(Backend::Embedded).await);
     let app = spawn_on(sandbox.clone(), keys("k1:first-secret-0123456789")).await;
     let token = app.user().await;
-    let upload = app.upload_ok(&token, crate::helpers::images::png(12, 12)).await;
+    let upload = app
+        .upload_ok(&token, crate::helpers::images::png(12, 12))
+        .await;
     let old_link = upload["url"].as_str().expect("url").to_owned();
     assert!(old_link.contains("kid=k1"), "{old_link}");
     assert_eq!(fetch(&app, &old_link).await, StatusCode::OK);
@@ -380,10 +382,7 @@ async fn expired_and_revoked_sessions_are_purged() {
     let swept = maintenance::run_once(&app.platform).await.expect("sweep");
     assert_eq!(swept.sessions, 2);
     assert_eq!(count().await, 1);
-    assert_eq!(
-        app.get(&live, "/api/v1/me").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get(&live, "/api/v1/me").await.status(), StatusCode::OK);
     app.stop().await;
 }
 

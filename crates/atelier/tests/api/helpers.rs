@@ -531,7 +531,9 @@ pub fn binary() -> &'static str {
 /// A real, small H.264 MP4 (four 32 × 32 frames) made by atelier's own muxer.
 pub fn tiny_mp4() -> Vec<u8> {
     let frames: Vec<atelier_imaging::RgbaImage> = (0..4u8)
-        .map(|i| atelier_imaging::RgbaImage::from_pixel(32, 32, image::Rgba([i * 60, 90, 200, 255])))
+        .map(|i| {
+            atelier_imaging::RgbaImage::from_pixel(32, 32, image::Rgba([i * 60, 90, 200, 255]))
+        })
         .collect();
     atelier_imaging::animation::encode_mp4(&frames, 8, &Default::default()).expect("encode MP4")
 }

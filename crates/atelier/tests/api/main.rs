@@ -2,8 +2,8 @@
 //! and (when `.ci/run` provides them) PostgreSQL + an S3-compatible store.
 
 mod accounts;
-mod blobs;
 mod animate;
+mod blobs;
 mod classify;
 mod detect;
 mod drawings;

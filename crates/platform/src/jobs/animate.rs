@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{JobContext, JobFailure, JobHandler};
 use super::animate_limits::{self, AnimateLimits};
+use super::{JobContext, JobFailure, JobHandler};
 use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
 
 /// Animates a drawing with a built-in motion.
@@ -114,8 +114,8 @@ impl AnimateParams {
         if let Some(joints) = &self.joints {
             skeleton::from_joint_list(joints, width, height)?;
         }
-        self.formats =
-            animate_limits::normalise_formats(&self.formats, &FORMATS).map_err(AnimateError::InvalidParams)?;
+        self.formats = animate_limits::normalise_formats(&self.formats, &FORMATS)
+            .map_err(AnimateError::InvalidParams)?;
         animate_limits::check_cost(frames as u64, self.size, &self.formats, limits)
             .map_err(AnimateError::InvalidParams)?;
         Ok(motion)
@@ -333,7 +333,10 @@ mod tests {
         let mut p = params();
         assert_eq!((p.motion.as_str(), p.fps, p.size), ("dance", 24, 384));
         assert_eq!(p.formats, ["gif"]);
-        assert_eq!(p.check(100, 100, &AnimateLimits::default()).expect("valid"), Motion::Dance);
+        assert_eq!(
+            p.check(100, 100, &AnimateLimits::default()).expect("valid"),
+            Motion::Dance
+        );
     }
 
     #[test]
@@ -341,19 +344,28 @@ mod tests {
         let mut p = params();
         p.motion = "fly".into();
         assert_eq!(
-            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "unknown-motion"
         );
         let mut p = params();
         p.formats = vec!["avi".into()];
         assert_eq!(
-            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "invalid-parameters"
         );
         let mut p = params();
         p.duration_s = 60.0;
         assert_eq!(
-            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "invalid-parameters"
         );
         let mut p = params();
@@ -363,7 +375,10 @@ mod tests {
             parent: None,
         }]);
         assert_eq!(
-            error_code(&p.check(100, 100, &AnimateLimits::default()).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "joint-outside-image"
         );
     }

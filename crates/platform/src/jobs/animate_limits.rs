@@ -38,7 +38,10 @@ pub fn normalise_formats(formats: &[String], known: &[&str]) -> Result<Vec<Strin
         }
     }
     if out.is_empty() {
-        return Err(format!("ask for at least one format ({})", known.join(", ")));
+        return Err(format!(
+            "ask for at least one format ({})",
+            known.join(", ")
+        ));
     }
     Ok(out)
 }

@@ -174,7 +174,10 @@ pub async fn logout(
     SessionToken(token): SessionToken,
 ) -> ApiResult<impl IntoResponse> {
     accounts::logout(state.platform.db(), &token).await?;
-    Ok((StatusCode::NO_CONTENT, session_cookie(&state, client, "", 0)))
+    Ok((
+        StatusCode::NO_CONTENT,
+        session_cookie(&state, client, "", 0),
+    ))
 }
 
 /// The signed-in account.
