@@ -132,12 +132,12 @@ async fn an_acknowledged_upload_is_synced_to_disk() {
     let shard = dir.join("objects").join("blobs").join(&sha[..2]);
     let blob = shard.join(&sha).display().to_string();
     assert!(
-        synced.iter().any(|p| *p == blob),
+        synced.contains(&blob),
         "the blob file {blob} was never synced; synced: {synced:?}"
     );
     let folder = shard.display().to_string();
     assert!(
-        synced.iter().any(|p| *p == folder),
+        synced.contains(&folder),
         "the blob's folder {folder} was never synced; synced: {synced:?}"
     );
 }

@@ -474,7 +474,7 @@ async fn a_costly_animation_is_refused_at_creation() {
             .multipart(form)
             .send()
     };
-    let ten_gifs = vec!["gif"; 10].join(",");
+    let ten_gifs = ["gif"; 10].join(",");
     let costly = post("60", "20", "1024", &ten_gifs).await.expect("POST");
     assert_eq!(costly.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let sheet = post("24", "20", "384", "png").await.expect("POST");
