@@ -77,6 +77,7 @@ fn main() {
                 if f >= 1.0 {
                     marks.push((s, t0.elapsed()));
                 }
+                true
             })
             .unwrap();
             let params = RenderParams::default();
@@ -84,6 +85,7 @@ fn main() {
                 if f >= 1.0 {
                     marks.push((s, t0.elapsed()));
                 }
+                true
             })
             .unwrap();
             let gif = atelier_imaging::animation::encode_gif(

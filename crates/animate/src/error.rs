@@ -56,4 +56,7 @@ pub enum AnimateError {
     /// The figure's outline could not be meshed.
     #[error("could not mesh the figure: {0}")]
     Mesh(String),
+    /// The progress callback asked the pipeline to stop (the job was canceled).
+    #[error("canceled")]
+    Canceled,
 }

@@ -6,6 +6,7 @@ mod error;
 pub mod geom;
 pub mod mesh;
 pub mod motion;
+pub mod produce;
 pub mod render;
 pub mod rig;
 pub mod segment;
@@ -22,6 +23,7 @@ pub use error::AnimateError;
 pub use geom::Point;
 pub use mesh::Mesh;
 pub use motion::Motion;
+pub use produce::{FileFormat, ProduceError, ProduceRequest, Produced, ProducedFile, produce};
 pub use render::Background;
 pub use segment::{BBox, Mask, SegmentParams};
 pub use skeleton::{JOINT_NAMES, Joint, Joints, SkeletonSource};
@@ -58,8 +60,30 @@ impl Stage {
     }
 }
 
-/// Progress callback: a stage and the fraction of that stage done (0–1).
-pub type Progress<'a> = &'a mut dyn FnMut(Stage, f32);
+/// Progress callback: a stage and the fraction of that stage done (0–1). It answers whether
+/// to go on: `false` stops the pipeline at its next check (between stages and between chunks of
+/// frames) with [`AnimateError::Canceled`].
+pub type Progress<'a> = &'a mut dyn FnMut(Stage, f32) -> bool;
+
+/// A progress callback that ignores progress and never stops the pipeline.
+pub fn no_progress(_: Stage, _: f32) -> bool {
+    true
+}
+
+/// Reports progress and turns a request to stop into [`AnimateError::Canceled`].
+fn report(progress: Progress<'_>, stage: Stage, done: f32) -> Result<(), AnimateError> {
+    if progress(stage, done) {
+        Ok(())
+    } else {
+        Err(AnimateError::Canceled)
+    }
+}
+
+/// Frames posed or drawn between two progress reports (and cancellation checks): enough to
+/// keep every core busy.
+fn frames_per_chunk() -> usize {
+    (rayon::current_num_threads() * 2).max(8)
+}
 
 /// Limits and settings of [`analyze`].
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +243,7 @@ pub fn analyze(
         .as_ref()
         .map(|j| skeleton::from_joint_list(j, w, h))
         .transpose()?;
-    progress(Stage::Segment, 0.0);
+    report(progress, Stage::Segment, 0.0)?;
     let scale = (params.work_size.max(16) as f32 / w.max(h) as f32).min(1.0);
     let work = if scale < 1.0 {
         let (ww, wh) = (
@@ -232,21 +256,21 @@ pub fn analyze(
     };
     let scale = work.width() as f32 / w as f32;
     let mask = segment::segment(&work, &params.segment)?;
-    progress(Stage::Segment, 1.0);
-    progress(Stage::Skeleton, 0.0);
+    report(progress, Stage::Segment, 1.0)?;
+    report(progress, Stage::Skeleton, 0.0)?;
     let (joints, source) = match edited {
         Some(j) => (j.map(|p| p * scale), SkeletonSource::User),
         None => skeleton::estimate(&mask),
     };
-    progress(Stage::Skeleton, 1.0);
-    progress(Stage::Rig, 0.0);
+    report(progress, Stage::Skeleton, 1.0)?;
+    report(progress, Stage::Rig, 0.0)?;
     let rig = build_rig(&mask, joints)?;
     let alpha: Vec<f32> = {
         let m: Vec<f32> = mask.data.iter().map(|&v| f32::from(v)).collect();
         segment::box_blur(&m, mask.width as usize, mask.height as usize, 1)
     };
     let texture = render::Texture::new(&work, &alpha);
-    progress(Stage::Rig, 1.0);
+    report(progress, Stage::Rig, 1.0)?;
     Ok(Character {
         image_width: w,
         image_height: h,
@@ -356,7 +380,7 @@ pub fn pose(
 ) -> Result<Animation, AnimateError> {
     use rayon::prelude::*;
     let n = params.frame_count()?;
-    progress(Stage::Retarget, 0.0);
+    report(progress, Stage::Retarget, 0.0)?;
     let poses = motion::retarget(
         &character.rig.rest_joints,
         motion.clip()?,
@@ -364,11 +388,15 @@ pub fn pose(
         n,
     )?;
     let it = params.arap_iterations;
-    let vertices = poses
-        .par_iter()
-        .map(|p| character.rig.deform(p, it))
-        .collect();
-    progress(Stage::Retarget, 1.0);
+    let mut vertices = Vec::with_capacity(poses.len());
+    for chunk in poses.chunks(frames_per_chunk()) {
+        vertices.par_extend(chunk.par_iter().map(|p| character.rig.deform(p, it)));
+        report(
+            progress,
+            Stage::Retarget,
+            vertices.len() as f32 / poses.len().max(1) as f32,
+        )?;
+    }
     Ok(Animation { poses, vertices })
 }
 
@@ -378,6 +406,18 @@ pub fn draw(
     vertices: &[Vec<Point>],
     params: &RenderParams,
 ) -> Vec<RgbaImage> {
+    // Without a callback that stops, drawing cannot fail.
+    draw_reporting(character, vertices, params, &mut no_progress).unwrap_or_default()
+}
+
+/// Rasterise posed meshes into frames a chunk at a time (one framing for all of them),
+/// reporting [`Stage::Render`] progress between chunks and stopping when asked.
+fn draw_reporting(
+    character: &Character,
+    vertices: &[Vec<Point>],
+    params: &RenderParams,
+    progress: Progress<'_>,
+) -> Result<Vec<RgbaImage>, AnimateError> {
     let fit = render::fit(vertices, params.width, params.height, 0.04);
     let mut order: Vec<usize> = (0..character.rig.mesh.triangles.len()).collect();
     order.sort_by_key(|&t| character.rig.layers[t]);
@@ -390,7 +430,16 @@ pub fn draw(
         height: params.height,
         background: params.background,
     };
-    scene.draw_all(vertices)
+    let mut frames = Vec::with_capacity(vertices.len());
+    for chunk in vertices.chunks(frames_per_chunk()) {
+        frames.extend(scene.draw_all(chunk));
+        report(
+            progress,
+            Stage::Render,
+            frames.len() as f32 / vertices.len().max(1) as f32,
+        )?;
+    }
+    Ok(frames)
 }
 
 /// Animate a character with a built-in motion.
@@ -401,9 +450,8 @@ pub fn render(
     progress: Progress<'_>,
 ) -> Result<Frames, AnimateError> {
     let anim = pose(character, motion, params, progress)?;
-    progress(Stage::Render, 0.0);
-    let frames = draw(character, &anim.vertices, params);
-    progress(Stage::Render, 1.0);
+    report(progress, Stage::Render, 0.0)?;
+    let frames = draw_reporting(character, &anim.vertices, params, progress)?;
     Ok(Frames {
         frames,
         fps: params.fps,

@@ -10,8 +10,8 @@ use atelier_animate::{
 };
 use common::*;
 
-fn quiet() -> impl FnMut(atelier_animate::Stage, f32) {
-    |_, _| {}
+fn quiet() -> impl FnMut(atelier_animate::Stage, f32) -> bool {
+    |_, _| true
 }
 
 /// The drawings every test uses: (name, width, height, figure, paper).
@@ -296,7 +296,8 @@ fn frame_count_is_fps_times_duration_and_progress_names_the_stages() {
     let (c, _) = analyzed(&fig, w, h, paper);
     let mut stages = Vec::new();
     let frames = atelier_animate::render(&c, Motion::Wave, &small_render(12, 1.5), &mut |s, _| {
-        stages.push(s)
+        stages.push(s);
+        true
     })
     .unwrap();
     assert_eq!(frames.frames.len(), 18, "{name}");
@@ -329,9 +330,77 @@ fn analysis_reports_its_stages_in_order() {
     let (_, w, h, fig, paper) = cases().swap_remove(3);
     let (img, _) = draw(w, h, &[fig], paper);
     let mut stages = Vec::new();
-    analyze(&img, &AnalyzeParams::default(), &mut |s, _| stages.push(s)).unwrap();
+    analyze(&img, &AnalyzeParams::default(), &mut |s, _| {
+        stages.push(s);
+        true
+    })
+    .unwrap();
     stages.dedup();
     assert_eq!(stages, [Stage::Segment, Stage::Skeleton, Stage::Rig]);
+}
+
+#[test]
+fn a_callback_that_says_stop_stops_the_render_between_chunks() {
+    let (_, w, h, fig, paper) = cases().swap_remove(0);
+    let (c, _) = analyzed(&fig, w, h, paper);
+    // 10 s at 24 fps: 240 frames, many chunks.
+    let params = small_render(24, 10.0);
+    let mut render_reports = 0;
+    let stopped = atelier_animate::render(&c, Motion::Dance, &params, &mut |s, _| {
+        if s == Stage::Render {
+            render_reports += 1;
+        }
+        render_reports < 2
+    });
+    assert_eq!(stopped.unwrap_err(), AnimateError::Canceled);
+    assert_eq!(
+        render_reports, 2,
+        "stopped at the first check after the ask"
+    );
+
+    let mut reports = 0;
+    let stopped = analyze(
+        &draw(w, h, &[fig], paper).0,
+        &AnalyzeParams::default(),
+        &mut |_, _| {
+            reports += 1;
+            false
+        },
+    );
+    assert_eq!(stopped.unwrap_err(), AnimateError::Canceled);
+    assert_eq!(reports, 1, "analysis stops at its first stage");
+}
+
+#[test]
+fn produce_writes_every_asked_format_and_the_mask() {
+    let (_, w, h, fig, paper) = cases().swap_remove(0);
+    let (img, _) = draw(w, h, &[fig], paper);
+    let request = atelier_animate::ProduceRequest {
+        analyze: AnalyzeParams::default(),
+        motion: Motion::Wave,
+        render: small_render(8, 0.5),
+        formats: vec![
+            atelier_animate::FileFormat::Gif,
+            atelier_animate::FileFormat::SpriteSheet,
+        ],
+        mask: true,
+    };
+    let mut last = 0.0f32;
+    let produced = atelier_animate::produce(&img, &request, &mut |s, f| {
+        let overall = atelier_animate::produce::overall(s, f);
+        assert!(overall + 1e-6 >= last, "progress only goes forward");
+        last = overall;
+        true
+    })
+    .unwrap();
+    assert_eq!(last, 1.0);
+    let roles: Vec<&str> = produced.files.iter().map(|f| f.role).collect();
+    assert_eq!(roles, ["gif", "sprite_sheet", "mask"]);
+    assert_eq!(produced.frame_count, 4);
+    assert_eq!(produced.files[0].dimensions, (96, 96));
+    assert_eq!(produced.files[1].dimensions, (192, 192), "2×2 frames");
+    assert_eq!(&produced.files[0].bytes[..6], b"GIF89a");
+    assert_eq!(&produced.files[1].bytes[1..4], b"PNG");
 }
 
 #[test]

@@ -179,9 +179,9 @@ pub struct DetectArgs {
     #[arg(long, value_name = "OUT.png")]
     pub draw: Option<PathBuf>,
 
-    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
-    #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
-    pub cascades_dir: Option<PathBuf>,
+    /// Model settings (the cascade folder among them).
+    #[command(flatten)]
+    pub models: ModelArgs,
 }
 
 /// Flags of `atelier classify`.
@@ -252,7 +252,8 @@ pub enum ModelsAction {
     Verify,
 }
 
-/// Where models live and how they run (shared by `serve`, `classify` and `models`).
+/// Where models live and how they run: the same flags and `ATELIER_*` variables for every
+/// command that runs models (`serve`, `worker`, `classify`, `detect`, `photo3d`, `models`).
 #[derive(Debug, Args, Default, Clone)]
 pub struct ModelArgs {
     /// The model cache (also holds the ONNX Runtime library) [default: DATA_DIR/models].
@@ -291,6 +292,10 @@ pub struct ModelArgs {
     /// Never download (models, the ONNX Runtime library): air-gapped mode [default: false].
     #[arg(long, env = "ATELIER_OFFLINE", value_name = "BOOL")]
     pub offline: Option<bool>,
+
+    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
+    #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
+    pub cascades_dir: Option<PathBuf>,
 }
 
 /// Flags of `atelier serve`.
@@ -317,10 +322,6 @@ pub struct ServeArgs {
     /// Model settings.
     #[command(flatten)]
     pub models: ModelArgs,
-
-    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
-    #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
-    pub cascades_dir: Option<PathBuf>,
 
     /// Pusher-protocol server settings.
     #[command(flatten)]
@@ -362,6 +363,10 @@ pub struct WorkerArgs {
     /// Jobs run at once by this process [default: 2].
     #[arg(long, env = "ATELIER_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Model settings (the depth model of 3D photos runs here).
+    #[command(flatten)]
+    pub models: ModelArgs,
 
     /// Database, store, limits and job settings.
     #[command(flatten)]
@@ -475,5 +480,60 @@ mod tests {
         };
         assert_eq!(args.bind, Some("0.0.0.0:9000".parse().expect("addr")));
         assert_eq!(args.workers, Some(0));
+    }
+
+    /// The model flags every model-running command shares.
+    const MODEL_FLAGS: [&str; 10] = [
+        "--models-dir",
+        "--runtime",
+        "--infer-threads",
+        "--infer-lanes",
+        "--max-batch",
+        "--max-batch-delay-ms",
+        "--infer-queue",
+        "--default-classifier",
+        "--offline",
+        "--cascades-dir",
+    ];
+
+    #[test]
+    fn every_model_running_command_lists_the_model_flags() {
+        for command in ["serve", "worker", "classify", "detect", "photo3d", "models"] {
+            let mut root = Cli::command();
+            let sub = root
+                .find_subcommand_mut(command)
+                .unwrap_or_else(|| panic!("{command} exists"));
+            let help = sub.render_long_help().to_string();
+            for flag in MODEL_FLAGS {
+                assert!(
+                    help.contains(flag),
+                    "`atelier {command} --help` lists {flag}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn worker_model_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "atelier",
+            "worker",
+            "--models-dir",
+            "/srv/models",
+            "--runtime",
+            "rten",
+            "--offline",
+            "true",
+        ])
+        .expect("parse");
+        let Command::Worker(args) = cli.command else {
+            panic!("not worker")
+        };
+        assert_eq!(
+            args.models.models_dir,
+            Some(std::path::PathBuf::from("/srv/models"))
+        );
+        assert_eq!(args.models.runtime.as_deref(), Some("rten"));
+        assert_eq!(args.models.offline, Some(true));
     }
 }

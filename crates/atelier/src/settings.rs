@@ -5,8 +5,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use atelier_infer::RuntimePreference;
+use atelier_platform::models::ModelsConfig;
 use atelier_platform::{PlatformConfig, storage::StorageLocation};
-use atelier_server::{ServerConfig, models::ModelsConfig, realtime::RealtimeConfig};
+use atelier_server::{ServerConfig, realtime::RealtimeConfig};
 use serde::Deserialize;
 
 use crate::cli::{Cli, Command, LogFormat, ModelArgs, RealtimeArgs, StoreArgs};
@@ -110,6 +111,8 @@ pub struct FileModels {
     pub default_classifier: Option<String>,
     /// See `--offline`.
     pub offline: Option<bool>,
+    /// See `--cascades-dir`.
+    pub cascades_dir: Option<PathBuf>,
 }
 
 /// `[server]` in the TOML file.
@@ -229,11 +232,12 @@ impl Settings {
                 args.secure_cookies,
                 &args.models,
             ),
-            Command::Worker(args) => (&args.store, args.workers, None, None, &no_models),
+            Command::Worker(args) => (&args.store, args.workers, None, None, &args.models),
             Command::Migrate(args) => (args, None, None, None, &no_models),
             Command::Classify(args) => (&no_store, None, None, None, &args.models),
             Command::Models(args) => (&no_store, None, None, None, &args.models),
-            Command::Detect(_) | Command::Animate(_) => (&no_store, None, None, None, &no_models),
+            Command::Detect(args) => (&no_store, None, None, None, &args.models),
+            Command::Animate(_) => (&no_store, None, None, None, &no_models),
             Command::Photo3d(args) => (&no_store, None, None, None, &args.models),
         };
         let mut platform = platform_config(store, &file)?;
@@ -246,19 +250,7 @@ impl Settings {
             }
             _ => {}
         }
-        let models = models_config(model_args, &file.models, &platform.data_dir)?;
-        // A depth model, when one is in the model cache, serves the 3D-photo jobs.
-        platform.photo3d.models_dir = Some(models.cache_dir.clone());
-        platform.photo3d.depth_runtime = atelier_infer::RuntimeConfig {
-            preference: models.runtime,
-            intra_threads: models.intra_threads.max(1),
-            intra_op_spinning: false,
-            ort_library: atelier_infer::OrtLibraryConfig {
-                dylib_path: None,
-                cache_dir: models.cache_dir.clone(),
-                allow_download: models.allow_download,
-            },
-        };
+        platform.models = models_config(model_args, &file.models, &platform.data_dir)?;
         let defaults = ServerConfig::default();
         let server = ServerConfig {
             bind: bind.or(file.server.bind).unwrap_or(defaults.bind),
@@ -273,12 +265,6 @@ impl Settings {
             .or(file.server.trust_forwarded_for)
             .unwrap_or(defaults.trust_forwarded_for),
             shutdown_grace: defaults.shutdown_grace,
-            models,
-            cascades_dir: match &cli.command {
-                Command::Serve(args) => args.cascades_dir.clone(),
-                Command::Detect(args) => args.cascades_dir.clone(),
-                _ => None,
-            },
             realtime: match &cli.command {
                 Command::Serve(args) => realtime_config(&args.realtime, &file.realtime)?,
                 _ => realtime_config(&RealtimeArgs::default(), &file.realtime)?,
@@ -372,6 +358,7 @@ fn models_config(
     if let Some(offline) = args.offline.or(file.offline) {
         config.allow_download = !offline;
     }
+    config.cascades_dir = args.cascades_dir.clone().or(file.cascades_dir.clone());
     Ok(config)
 }
 

@@ -41,6 +41,9 @@ pub struct PlatformConfig {
     pub throttle: crate::throttle::ThrottleConfig,
     /// Housekeeping: the blob collector and the session purge.
     pub maintenance: crate::maintenance::MaintenanceConfig,
+    /// The models service's settings (runtime, cache, batching, cascades): the same for every
+    /// process that runs models.
+    pub models: crate::models::ModelsConfig,
 }
 
 impl PlatformConfig {
@@ -54,7 +57,7 @@ impl PlatformConfig {
             storage: StorageLocation::Local {
                 root: data_dir.join("objects"),
             },
-            data_dir,
+            data_dir: data_dir.clone(),
             uploads: UploadLimits::default(),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             link_ttl: Duration::from_secs(3600),
@@ -66,6 +69,7 @@ impl PlatformConfig {
             animate: crate::jobs::animate_limits::AnimateLimits::default(),
             throttle: crate::throttle::ThrottleConfig::default(),
             maintenance: crate::maintenance::MaintenanceConfig::default(),
+            models: crate::models::ModelsConfig::under(&data_dir),
         }
     }
 
@@ -81,21 +85,12 @@ pub struct Photo3dConfig {
     /// Queued + running `photo3d` jobs one account may have at once (on top of the general
     /// job cap): 3D photos are the heaviest jobs, so each account gets few. Default 2.
     pub max_active_per_account: u32,
-    /// The model cache to look for a depth model in (the `depth-estimation` task's default
-    /// model of the manifest, or an imported one); `None` or no such cached model means the
-    /// classical depth fallback.
-    pub models_dir: Option<PathBuf>,
-    /// How a depth model runs (the server's model settings: runtime, threads, where the ONNX
-    /// Runtime library comes from).
-    pub depth_runtime: atelier_infer::RuntimeConfig,
 }
 
 impl Default for Photo3dConfig {
     fn default() -> Self {
         Self {
             max_active_per_account: 2,
-            models_dir: None,
-            depth_runtime: atelier_infer::RuntimeConfig::default(),
         }
     }
 }

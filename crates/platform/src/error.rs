@@ -37,10 +37,11 @@ pub enum PlatformError {
         /// The kind's per-account cap in force.
         limit: u32,
     },
-    /// A 3D-photo request the pipeline cannot work with (bad parameters, a depth map of the
-    /// wrong size or without depth, a photo over the pixel limit…).
+    /// Job input a job kind refused, with the kind's own stable code (`unknown-motion`,
+    /// `depth-size-mismatch`…): job kinds report through this, so no layer above needs to know
+    /// any pipeline's errors.
     #[error(transparent)]
-    Photo3d(#[from] crate::jobs::photo3d::Photo3dRequestError),
+    Input(#[from] InputError),
     /// The upload is larger than the configured cap.
     #[error("the upload is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -75,10 +76,57 @@ pub enum PlatformError {
     Internal(String),
 }
 
+/// What kind of refusal an [`InputError`] is (the HTTP layer picks the status from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputErrorClass {
+    /// Well-formed but unusable input (422).
+    Unprocessable,
+    /// A file of a type the operation cannot use (415).
+    UnsupportedMediaType,
+    /// The operation failed on the server's side while checking the input (500).
+    Internal,
+}
+
+/// A coded refusal of job input: a stable kebab-case code, a message for people, and a class.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct InputError {
+    /// Stable kebab-case code (API error bodies and job error records).
+    pub code: &'static str,
+    /// Explanation for people.
+    pub message: String,
+    /// What kind of refusal it is.
+    pub class: InputErrorClass,
+}
+
+impl InputError {
+    /// Well-formed but unusable input (422) with `code`.
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            class: InputErrorClass::Unprocessable,
+        }
+    }
+}
+
 impl PlatformError {
     /// Wraps a server-side failure that has no variant of its own.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         PlatformError::Internal(err.to_string())
+    }
+}
+
+/// The one mapping of an image that cannot be decoded: not an image type atelier reads is
+/// 415 `unsupported-media-type`, anything else (truncated, too many pixels) 422 `bad-image`.
+impl From<atelier_imaging::DecodeError> for PlatformError {
+    fn from(err: atelier_imaging::DecodeError) -> Self {
+        match err {
+            atelier_imaging::DecodeError::UnsupportedType => {
+                PlatformError::UnsupportedMediaType(err.to_string())
+            }
+            other => PlatformError::BadImage(other.to_string()),
+        }
     }
 }
 

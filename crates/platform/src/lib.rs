@@ -12,6 +12,7 @@ pub mod families;
 pub mod jobs;
 pub mod maintenance;
 pub mod pause;
+pub mod models;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
@@ -43,6 +44,7 @@ pub struct PlatformInner {
     pause: pause::PausePoints,
     throttle: throttle::Throttle,
     renders: tokio::sync::Semaphore,
+    models: Arc<models::Models>,
 }
 
 impl Deref for Platform {
@@ -80,7 +82,9 @@ impl Platform {
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
         let throttle = throttle::Throttle::new(config.throttle);
         let renders = tokio::sync::Semaphore::new(config.strokes.max_concurrent_renders.max(1));
+        let models = Arc::new(models::Models::new(config.models.clone()));
         Ok(Platform(Arc::new(PlatformInner {
+            models,
             config,
             db,
             storage,
@@ -115,6 +119,11 @@ impl PlatformInner {
     /// The download-link signer.
     pub fn signer(&self) -> &UrlSigner {
         &self.signer
+    }
+
+    /// The models service: runtime, classifiers, depth model, cascades (loaded once each).
+    pub fn models(&self) -> &models::Models {
+        &self.models
     }
 
     /// The registered job kinds.

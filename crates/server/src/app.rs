@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     error::ApiError,
-    models::{Models, ModelsConfig},
     openapi::{ApiDoc, swagger_ui},
     realtime::{self, Realtime},
     routes,
@@ -35,10 +34,6 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     /// How long to let in-flight requests and jobs finish on shutdown.
     pub shutdown_grace: Duration,
-    /// Neural models (classification).
-    pub models: ModelsConfig,
-    /// Folder of OpenCV cascade files (default: OpenCV's usual install folders).
-    pub cascades_dir: Option<std::path::PathBuf>,
     /// The Pusher-protocol server (app id, key, secret, limits).
     pub realtime: crate::realtime::RealtimeConfig,
 }
@@ -51,8 +46,6 @@ impl Default for ServerConfig {
             secure_cookies: false,
             trust_forwarded_for: false,
             shutdown_grace: Duration::from_secs(20),
-            models: ModelsConfig::under(std::path::Path::new("./data")),
-            cascades_dir: None,
             realtime: crate::realtime::RealtimeConfig::default(),
         }
     }
@@ -75,8 +68,6 @@ impl Application {
     /// Binds the listener around an already opened platform.
     pub async fn with_platform(server: ServerConfig, platform: Platform) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(server.bind).await?;
-        let models = Models::new(server.models.clone());
-        let detectors = crate::detectors::Detectors::new(server.cascades_dir.clone());
         let realtime = Arc::new(
             Realtime::new(
                 server.realtime.clone(),
@@ -88,8 +79,6 @@ impl Application {
         let state = AppState(Arc::new(App {
             platform,
             config: server,
-            models,
-            detectors,
             realtime,
         }));
         let router = router(state.clone());
@@ -132,10 +121,10 @@ impl Application {
             stop_rx.clone(),
         ));
         workers.extend(self.state.realtime.spawn_listener(stop_rx));
-        if self.state.models.config().warm_up {
+        if self.state.platform.models().config().warm_up {
             let state = self.state.clone();
             tokio::spawn(async move {
-                if let Err(err) = state.models.runtime().await {
+                if let Err(err) = state.platform.models().runtime().await {
                     tracing::warn!(error = %err, "no inference runtime: classification is unavailable");
                 }
             });

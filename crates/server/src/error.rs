@@ -1,7 +1,7 @@
 //! `ApiError`: every failure becomes one status code and a JSON body
 //! `{"error": {"code": "kebab-case", "message": "…"}}`. Server-side details are logged, not sent.
 
-use atelier_platform::{PlatformError, jobs::photo3d::Photo3dRequestError};
+use atelier_platform::{PlatformError, error::InputErrorClass};
 use axum::{
     Json,
     http::{HeaderValue, StatusCode, header},
@@ -101,16 +101,12 @@ impl ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "too-many-active-jobs-of-kind",
                 ),
-                PlatformError::Photo3d(err) => match err {
-                    Photo3dRequestError::NotAnImage { .. }
-                    | Photo3dRequestError::DepthNotPng { .. } => {
-                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, err.code())
+                PlatformError::Input(err) => match err.class {
+                    InputErrorClass::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, err.code),
+                    InputErrorClass::UnsupportedMediaType => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, err.code)
                     }
-                    Photo3dRequestError::Pipeline(
-                        atelier_photo3d::Photo3dError::Model(_)
-                        | atelier_photo3d::Photo3dError::Encode(_),
-                    ) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-                    _ => (StatusCode::UNPROCESSABLE_ENTITY, err.code()),
+                    InputErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 },
                 PlatformError::PayloadTooLarge { .. } => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")
@@ -224,6 +220,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]
 mod tests {
+    use atelier_platform::error::InputError;
+
     use super::*;
 
     #[test]
@@ -236,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn the_photo3d_cap_and_bad_photo3d_inputs_have_their_own_codes() {
+    fn the_kind_cap_and_coded_input_errors_keep_their_codes() {
         let err = ApiError::from(PlatformError::TooManyActiveJobsOfKind {
             kind: "photo3d",
             limit: 2,
@@ -248,17 +246,25 @@ mod tests {
                 "too-many-active-jobs-of-kind"
             )
         );
-        let flat = ApiError::from(PlatformError::from(Photo3dRequestError::ConstantDepth));
+        let coded = |class| {
+            ApiError::from(PlatformError::from(InputError {
+                code: "some-code",
+                message: "why".into(),
+                class,
+            }))
+            .status_and_code()
+        };
         assert_eq!(
-            flat.status_and_code(),
-            (StatusCode::UNPROCESSABLE_ENTITY, "constant-depth")
+            coded(InputErrorClass::Unprocessable),
+            (StatusCode::UNPROCESSABLE_ENTITY, "some-code")
         );
-        let video = ApiError::from(PlatformError::from(Photo3dRequestError::NotAnImage {
-            kind: "mp4".into(),
-        }));
         assert_eq!(
-            video.status_and_code(),
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-an-image")
+            coded(InputErrorClass::UnsupportedMediaType),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "some-code")
+        );
+        assert_eq!(
+            coded(InputErrorClass::Internal),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         );
     }
 

@@ -2,10 +2,9 @@
 
 pub mod app;
 pub mod client;
-pub mod detectors;
 pub mod error;
 pub mod extract;
-pub mod models;
+pub mod job_outputs;
 pub mod openapi;
 pub mod realtime;
 pub mod routes;

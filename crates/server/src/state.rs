@@ -17,10 +17,6 @@ pub struct App {
     pub platform: Platform,
     /// The server's own settings.
     pub config: ServerConfig,
-    /// Neural models: runtime, registry, loaded classifiers.
-    pub models: crate::models::Models,
-    /// Cascade detectors.
-    pub detectors: crate::detectors::Detectors,
     /// The Pusher-protocol real-time server of this node.
     pub realtime: std::sync::Arc<crate::realtime::Realtime>,
 }

@@ -2,12 +2,11 @@
 //! a progress bar over the pipeline's stages; the file type follows the output's extension.
 
 use anyhow::Context;
-use atelier_animate::{AnalyzeParams, Background, Joint, Motion, RenderParams, Stage};
-use atelier_imaging::{
-    DynamicImage, OutputFormat,
-    animation::{GifOptions, Mp4Options, encode_gif, encode_mp4, sprite_sheet},
-    decode_image, encode,
+use atelier_animate::{
+    AnalyzeParams, Background, FileFormat, Joint, Motion, ProduceRequest, RenderParams, Stage,
+    produce,
 };
+use atelier_imaging::decode_image;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{cli::AnimateArgs, settings::Settings};
@@ -23,18 +22,6 @@ fn parse_background(text: &str) -> anyhow::Result<Option<[u8; 3]>> {
         u8::from_str_radix(&hex[i..i + 2], 16).context("--background is `transparent` or `#rrggbb`")
     };
     Ok(Some([c(0)?, c(2)?, c(4)?]))
-}
-
-/// Overall percent at the start of each stage.
-fn stage_start(stage: Stage) -> (u64, u64) {
-    match stage {
-        Stage::Segment => (0, 5),
-        Stage::Skeleton => (5, 7),
-        Stage::Rig => (7, 10),
-        Stage::Retarget => (10, 20),
-        Stage::Render => (20, 60),
-        Stage::Encode => (60, 100),
-    }
 }
 
 /// Renders one animation to a file.
@@ -83,52 +70,39 @@ pub async fn run(args: AnimateArgs, settings: Settings) -> anyhow::Result<()> {
         background: background.map_or(Background::Transparent, Background::Color),
         ..RenderParams::default()
     };
-    let (encoded, info, frames) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut report = |stage: Stage, f: f32| {
-            let (a, b) = stage_start(stage);
-            progress_bar.set_position(a + ((b - a) as f32 * f.clamp(0.0, 1.0)) as u64);
+    let format: FileFormat = match extension.as_str() {
+        "gif" => FileFormat::Gif,
+        "mp4" => FileFormat::Mp4,
+        _ => FileFormat::SpriteSheet,
+    };
+    let request = ProduceRequest {
+        analyze: AnalyzeParams {
+            joints,
+            ..AnalyzeParams::default()
+        },
+        motion,
+        render,
+        formats: vec![format],
+        mask: false,
+    };
+    let produced = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut report = |stage: Stage, done: f32| {
+            progress_bar.set_position((100.0 * produce::overall(stage, done)) as u64);
             progress_bar.set_message(stage.as_str());
+            true
         };
         let image = decode_image(&bytes, &limits)?.to_rgba8();
-        let character = atelier_animate::analyze(
-            &image,
-            &AnalyzeParams {
-                joints,
-                ..AnalyzeParams::default()
-            },
-            &mut report,
-        )?;
-        let frames = atelier_animate::render(&character, motion, &render, &mut report)?;
-        report(Stage::Encode, 0.0);
-        let encoded = match extension.as_str() {
-            "gif" => encode_gif(
-                &frames.frames,
-                frames.fps,
-                &GifOptions {
-                    background,
-                    ..GifOptions::default()
-                },
-            )?,
-            "mp4" => encode_mp4(
-                &frames.frames,
-                frames.fps,
-                &Mp4Options {
-                    background: background.unwrap_or([255, 255, 255]),
-                    ..Mp4Options::default()
-                },
-            )?,
-            _ => {
-                let columns = (frames.frames.len() as f64).sqrt().ceil() as u32;
-                encode(
-                    &DynamicImage::ImageRgba8(sprite_sheet(&frames.frames, columns)?),
-                    OutputFormat::Png,
-                )?
-            }
-        };
-        report(Stage::Encode, 1.0);
-        Ok((encoded, character.info(), frames.frames.len()))
+        Ok(atelier_animate::produce(&image, &request, &mut report)?)
     })
     .await??;
+    let info = produced.character;
+    let frames = produced.frame_count;
+    let encoded = produced
+        .files
+        .into_iter()
+        .next()
+        .map(|file| file.bytes)
+        .context("the pipeline wrote no file")?;
     bar.finish_and_clear();
     std::fs::write(&args.output, &encoded)
         .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use atelier_imaging::DecodeLimits;
-use atelier_server::models::{LoadedClassifier, Models};
+use atelier_platform::models::{LoadedClassifier, Models};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -65,7 +65,7 @@ pub async fn run(args: ClassifyArgs, settings: Settings) -> anyhow::Result<()> {
     );
     let files = collect_images(&args.inputs)?;
     anyhow::ensure!(!files.is_empty(), "no images found in the given paths");
-    let models = Models::new(settings.server.models.clone());
+    let models = Models::new(settings.platform.models.clone());
     let loaded = models.classifier(args.model.as_deref()).await?;
     let bar = if files.len() > 1 {
         ProgressBar::new(files.len() as u64)
@@ -77,7 +77,7 @@ pub async fn run(args: ClassifyArgs, settings: Settings) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let limits = settings.platform.uploads.decode;
-    let concurrency = settings.server.models.batching.max_batch.max(1) * 2;
+    let concurrency = settings.platform.models.batching.max_batch.max(1) * 2;
     let mut results = futures::stream::iter(files.into_iter().map(|path| {
         let loaded = loaded.clone();
         async move {

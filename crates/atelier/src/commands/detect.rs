@@ -3,7 +3,7 @@
 use anyhow::Context;
 use atelier_haar::{Cascade, DetectParams, GrayImage, Size, rgb_to_gray};
 use atelier_imaging::decode_image;
-use atelier_server::detectors::{Detectors, png_with_boxes};
+use atelier_platform::models::{Models, cascades::png_with_boxes};
 use serde_json::json;
 
 use crate::{cli::DetectArgs, settings::Settings};
@@ -27,8 +27,8 @@ pub async fn run(args: DetectArgs, settings: Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot load {}", args.cascade))?,
         )
     } else {
-        Detectors::new(settings.server.cascades_dir.clone())
-            .get(&args.cascade)
+        Models::new(settings.platform.models.clone())
+            .cascade(&args.cascade)
             .await?
     };
     let params = DetectParams {

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use atelier_classify::LabelSet;
 use atelier_infer::{InputSpec, Registry};
-use atelier_server::models::Models;
+use atelier_platform::models::Models;
 
 use crate::{
     cli::{ModelsAction, ModelsArgs},
@@ -14,7 +14,7 @@ use crate::{
 
 /// Runs one `models` action.
 pub async fn run(args: ModelsArgs, settings: Settings) -> anyhow::Result<()> {
-    let config = settings.server.models.clone();
+    let config = settings.platform.models.clone();
     let cache_dir = config.cache_dir.clone();
     match args.action {
         ModelsAction::List => {

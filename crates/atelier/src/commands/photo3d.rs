@@ -6,21 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use atelier_photo3d::Stage;
-use atelier_platform::jobs::photo3d::{Photo3dParams, learned_depth, produce};
+use atelier_platform::{
+    jobs::photo3d::{Photo3dParams, produce, stage_span},
+    models::Models,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{cli::Photo3dArgs, settings::Settings};
-
-/// Overall percent at the start and end of each stage.
-fn stage_span(stage: Stage) -> (u64, u64) {
-    match stage {
-        Stage::Depth => (0, 15),
-        Stage::Layers => (15, 30),
-        Stage::Inpaint => (30, 40),
-        Stage::Render => (40, 75),
-        Stage::Encode => (75, 100),
-    }
-}
 
 /// The output format named by `path`'s extension.
 fn format_of(path: &std::path::Path) -> anyhow::Result<&'static str> {
@@ -61,8 +53,15 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let limits = settings.platform.uploads.decode;
-    let models_dir = settings.platform.photo3d.models_dir.clone();
-    let runtime = settings.platform.photo3d.depth_runtime.clone();
+    // A supplied depth map needs no model; otherwise the cached depth model, if any.
+    let model = match &depth {
+        Some(_) => None,
+        None => {
+            Models::new(settings.platform.models.clone())
+                .depth()
+                .await?
+        }
+    };
     let bar = ProgressBar::new(100);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}% {msg}, {elapsed}")
@@ -72,15 +71,14 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
     let progress_bar = bar.clone();
     let job_params = params.clone();
     let produced = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut model = if depth.is_none() {
-            learned_depth(models_dir.as_deref(), &runtime).map_err(anyhow::Error::msg)?
-        } else {
-            None
-        };
+        let mut model = model
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         // Stages report out of order at their seams: the bar only moves forward.
         let shown = AtomicU64::new(0);
         let report = |stage: Stage, f: f32| {
             let (a, b) = stage_span(stage);
+            let (a, b) = (u64::from(a), u64::from(b));
             let position = a + ((b - a) as f32 * f.clamp(0.0, 1.0)) as u64;
             if position >= shown.fetch_max(position, Ordering::Relaxed) {
                 progress_bar.set_position(position);
@@ -92,7 +90,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
             depth.as_deref(),
             &job_params,
             &limits,
-            model.as_mut(),
+            model.as_deref_mut(),
             &report,
         )?)
     })

@@ -223,3 +223,83 @@ async fn bad_images_and_absurd_parameters_get_clear_4xx() {
     );
     app.stop().await;
 }
+
+/// Posts `fields` (text parts, in order) and the image as `file` at `file_at` among them.
+async fn detect_form(
+    app: &TestApp,
+    query: &str,
+    fields: &[(&'static str, &'static str)],
+    file_at: usize,
+) -> reqwest::Response {
+    let mut form = multipart::Form::new();
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i == file_at {
+            form = form.part(
+                "file",
+                multipart::Part::bytes(astronaut_png()).file_name("face.png"),
+            );
+        }
+        form = form.text(*name, *value);
+    }
+    if file_at >= fields.len() {
+        form = form.part(
+            "file",
+            multipart::Part::bytes(astronaut_png()).file_name("face.png"),
+        );
+    }
+    app.client
+        .post(app.url(&format!("/api/v1/detect{query}")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("post")
+}
+
+async fn boxes(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.expect("json")["boxes"].clone()
+}
+
+#[tokio::test]
+async fn form_parts_are_read_by_name_in_any_order_and_the_query_wins() {
+    let app = spawn_app(Backend::Embedded).await;
+    let eyes_by_query = boxes(detect(&app, "?cascade=eye", astronaut_png(), None).await).await;
+    let faces =
+        boxes(detect(&app, "?cascade=frontalface_default", astronaut_png(), None).await).await;
+    assert!(
+        !eyes_by_query.as_array().expect("boxes").is_empty(),
+        "the astronaut's eyes are found"
+    );
+    assert_ne!(eyes_by_query, faces);
+
+    // `curl -F cascade=eye -F file=@face.png`: the field before the file.
+    let before = boxes(detect_form(&app, "", &[("cascade", "eye")], 1).await).await;
+    assert_eq!(before, eyes_by_query);
+    // `curl -F file=@face.png -F cascade=eye`: the field after the file.
+    let after = boxes(detect_form(&app, "", &[("cascade", "eye")], 0).await).await;
+    assert_eq!(after, eyes_by_query);
+    // The query wins over a form field naming the same parameter.
+    let both = boxes(
+        detect_form(
+            &app,
+            "?cascade=frontalface_default",
+            &[("cascade", "eye")],
+            1,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(both, faces);
+
+    let unknown = detect_form(&app, "", &[("colour", "red")], 1).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(unknown).await, "unknown-part");
+    let bad_number = detect_form(&app, "", &[("min_neighbors", "many")], 1).await;
+    assert_eq!(
+        bad_number.status(),
+        StatusCode::BAD_REQUEST,
+        "a bad field value reads like a bad query value"
+    );
+    assert_eq!(error_code(bad_number).await, "bad-query");
+    app.stop().await;
+}

@@ -142,6 +142,7 @@ impl Sandbox {
         config.jobs.poll_interval = Duration::from_millis(50);
         config.jobs.backoff_base = Duration::from_millis(100);
         config.jobs.lease = Duration::from_secs(5);
+        config.models = test_models_config();
         config
     }
 }
@@ -174,11 +175,11 @@ impl Drop for Sandbox {
 
 /// Models for tests: one cache shared by every test of the run (the model and the ONNX Runtime
 /// library are fetched once), chosen lazily.
-pub fn test_models_config() -> atelier_server::models::ModelsConfig {
+pub fn test_models_config() -> atelier_platform::models::ModelsConfig {
     let cache = std::env::var("ATELIER_TEST_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("atelier-cache"));
-    let mut config = atelier_server::models::ModelsConfig::under(&cache);
+    let mut config = atelier_platform::models::ModelsConfig::under(&cache);
     config.cache_dir = cache;
     config.warm_up = false;
     config
@@ -246,8 +247,6 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         secure_cookies: false,
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(5),
-        models: test_models_config(),
-        cascades_dir: None,
         realtime: options.realtime,
     };
     let app = Application::build(server, config).await.expect("build app");

@@ -4,27 +4,23 @@
 //! (`segment`, `skeleton`, `rig`, `retarget`, `render`, `encode`).
 
 use atelier_animate::{
-    AnalyzeParams, AnimateError, Background, Joint, Motion, RenderParams, Stage, skeleton,
+    AnalyzeParams, AnimateError, Background, FileFormat, Joint, Motion, ProduceError,
+    ProduceRequest, Produced, RenderParams, Stage, produce, skeleton,
 };
-use atelier_imaging::{
-    DynamicImage, OutputFormat,
-    animation::{GifOptions, Mp4Options, encode_gif, encode_mp4, sprite_sheet},
-    decode_image, encode,
-};
+use atelier_imaging::decode_image;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::animate_limits::{self, AnimateLimits};
-use super::{JobContext, JobFailure, JobHandler};
-use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
+use super::{JobContext, JobFailure, JobKind, StoredOutput};
+use crate::{
+    Platform, PlatformError, PlatformResult, accounts::User, error::InputError, storage::Storage,
+    uploads,
+};
 
 /// Animates a drawing with a built-in motion.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Animate;
-
-/// Output files an `animate` job can write.
-pub const FORMATS: [&str; 3] = ["gif", "mp4", "png"];
 
 /// The `animate` job's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,11 +110,46 @@ impl AnimateParams {
         if let Some(joints) = &self.joints {
             skeleton::from_joint_list(joints, width, height)?;
         }
-        self.formats = animate_limits::normalise_formats(&self.formats, &FORMATS)
-            .map_err(AnimateError::InvalidParams)?;
+        // Repeats are dropped from the stored parameters too: ten `gif`s are one GIF.
+        self.formats = self
+            .file_formats()?
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
         animate_limits::check_cost(frames as u64, self.size, &self.formats, limits)
             .map_err(AnimateError::InvalidParams)?;
         Ok(motion)
+    }
+
+    /// The asked-for files, without repeats; at least one.
+    pub fn file_formats(&self) -> Result<Vec<FileFormat>, AnimateError> {
+        let mut formats: Vec<FileFormat> = Vec::new();
+        for name in &self.formats {
+            let format: FileFormat = name.parse()?;
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        if formats.is_empty() {
+            return Err(AnimateError::InvalidParams(
+                "ask for at least one format".into(),
+            ));
+        }
+        Ok(formats)
+    }
+
+    /// The whole pipeline request for these parameters (validated).
+    pub fn produce_request(&self) -> Result<ProduceRequest, AnimateError> {
+        Ok(ProduceRequest {
+            analyze: AnalyzeParams {
+                joints: self.joints.clone(),
+                ..AnalyzeParams::default()
+            },
+            motion: self.motion.parse()?,
+            render: self.render_params()?,
+            formats: self.file_formats()?,
+            mask: true,
+        })
     }
 }
 
@@ -134,118 +165,75 @@ pub fn error_code(err: &AnimateError) -> &'static str {
         AnimateError::Bvh { .. } => "bad-motion",
         AnimateError::InvalidParams(_) => "invalid-parameters",
         AnimateError::Mesh(_) => "cannot-rig",
+        AnimateError::Canceled => "canceled",
     }
 }
 
-/// Progress percent at the end of each stage.
-fn stage_span(stage: Stage) -> (u8, u8) {
-    match stage {
-        Stage::Segment => (5, 15),
-        Stage::Skeleton => (15, 18),
-        Stage::Rig => (18, 22),
-        Stage::Retarget => (22, 35),
-        Stage::Render => (35, 65),
-        Stage::Encode => (65, 92),
+/// The job's percent at `done` of `stage`: the pipeline's own weights, fitted between fetching
+/// (0–5 %) and storing (94–100 %).
+fn job_percent(stage: Stage, done: f32) -> u8 {
+    (5.0 + 87.0 * produce::overall(stage, done)).round() as u8
+}
+
+/// The stable code of a failed run.
+fn produce_error_code(err: &ProduceError) -> &'static str {
+    match err {
+        ProduceError::Animate(err) => error_code(err),
+        ProduceError::Encode(_) | ProduceError::Png(_) => "encode",
     }
 }
 
-/// Everything a finished run produced, before storing.
-struct Rendered {
-    files: Vec<(&'static str, Vec<u8>, (u32, u32))>,
-    character: atelier_animate::CharacterInfo,
-    frames: usize,
-}
-
+/// Runs the pipeline on a drawing's bytes, stopping when the job is canceled.
 fn render_all(
     bytes: &[u8],
-    params: &AnimateParams,
-    motion: Motion,
+    request: &ProduceRequest,
     limits: &atelier_imaging::DecodeLimits,
     progress: &super::Progress,
-) -> Result<Rendered, JobFailure> {
-    let fail = |err: AnimateError| JobFailure::abort(error_code(&err), err.to_string());
+) -> Result<Produced, JobFailure> {
     let image = decode_image(bytes, limits)
         .map_err(|err| JobFailure::abort("bad-input", err.to_string()))?
         .to_rgba8();
-    let mut report = |stage: Stage, f: f32| {
-        let (a, b) = stage_span(stage);
-        progress.report(
-            a + ((f32::from(b - a)) * f.clamp(0.0, 1.0)) as u8,
-            stage.as_str(),
-        );
+    let mut report = |stage: Stage, done: f32| {
+        progress.report(job_percent(stage, done), stage.as_str());
+        !progress.is_canceled()
     };
-    let analyze = AnalyzeParams {
-        joints: params.joints.clone(),
-        ..AnalyzeParams::default()
-    };
-    let character = atelier_animate::analyze(&image, &analyze, &mut report).map_err(fail)?;
-    let render = params.render_params().map_err(fail)?;
-    let frames = atelier_animate::render(&character, motion, &render, &mut report).map_err(fail)?;
-    let encode_err = |err: atelier_imaging::animation::AnimationError| {
-        JobFailure::abort("encode", err.to_string())
-    };
-    let size = (render.width, render.height);
-    let mut files = Vec::new();
-    for (i, format) in params.formats.iter().enumerate() {
-        report(Stage::Encode, i as f32 / params.formats.len() as f32);
-        let bytes = match format.as_str() {
-            "gif" => encode_gif(
-                &frames.frames,
-                frames.fps,
-                &GifOptions {
-                    background: params.background,
-                    ..GifOptions::default()
-                },
-            )
-            .map_err(encode_err)?,
-            "mp4" => encode_mp4(
-                &frames.frames,
-                frames.fps,
-                &Mp4Options {
-                    background: params.background.unwrap_or([255, 255, 255]),
-                    ..Mp4Options::default()
-                },
-            )
-            .map_err(encode_err)?,
-            _ => {
-                let columns = (frames.frames.len() as f64).sqrt().ceil() as u32;
-                let sheet = sprite_sheet(&frames.frames, columns).map_err(encode_err)?;
-                let dims = sheet.dimensions();
-                let png = encode(&DynamicImage::ImageRgba8(sheet), OutputFormat::Png)
-                    .map_err(|err| JobFailure::abort("encode", err.to_string()))?;
-                files.push(("png", png, dims));
-                continue;
-            }
-        };
-        files.push((if format == "gif" { "gif" } else { "mp4" }, bytes, size));
-    }
-    let mask = character.mask_image();
-    let dims = mask.dimensions();
-    let png = encode(&DynamicImage::ImageLuma8(mask), OutputFormat::Png)
-        .map_err(|err| JobFailure::abort("encode", err.to_string()))?;
-    files.push(("mask", png, dims));
-    report(Stage::Encode, 1.0);
-    Ok(Rendered {
-        files,
-        character: character.info(),
-        frames: frames.frames.len(),
-    })
+    atelier_animate::produce(&image, request, &mut report)
+        .map_err(|err| JobFailure::abort(produce_error_code(&err), err.to_string()))
 }
 
-impl JobHandler for Animate {
-    fn kind(&self) -> &'static str {
-        "animate"
-    }
+/// The `animate` job's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnimateOutput {
+    /// The motion played.
+    pub motion: &'static str,
+    /// Frames per second.
+    pub fps: u32,
+    /// Frames rendered.
+    pub frame_count: usize,
+    /// Seconds.
+    pub duration_s: f32,
+    /// Frame side, pixels.
+    pub size: u32,
+    /// Where the skeleton came from (`geometric`, or `user` for edited joints).
+    pub skeleton_source: atelier_animate::SkeletonSource,
+    /// The character: joints, mesh size, mask bounds.
+    pub character: atelier_animate::CharacterInfo,
+    /// The stored files by role: `gif`, `mp4`, `sprite_sheet`, `mask`.
+    pub outputs: std::collections::BTreeMap<String, StoredOutput>,
+}
+
+impl JobKind for Animate {
+    const KIND: &'static str = "animate";
+    type Params = AnimateParams;
+    type Output = AnimateOutput;
 
     fn prepare<'a>(
         &'a self,
         platform: &'a Platform,
         owner: &'a User,
-        params: Value,
-    ) -> BoxFuture<'a, PlatformResult<Value>> {
+        mut params: AnimateParams,
+    ) -> BoxFuture<'a, PlatformResult<AnimateParams>> {
         Box::pin(async move {
-            let mut params: AnimateParams = serde_json::from_value(params)
-                .map_err(|err| PlatformError::Invalid(format!("bad animate params: {err}")))?;
             let upload = uploads::get_owned(platform, owner.id, &params.upload_id).await?;
             if !upload.media_kind()?.is_image() {
                 return Err(PlatformError::Invalid(
@@ -254,20 +242,22 @@ impl JobHandler for Animate {
             }
             let (w, h) = (upload.width.unwrap_or(0), upload.height.unwrap_or(0));
             let (w, h) = (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0));
-            params
-                .check(w, h, &platform.config().animate)
-                .map_err(|err| PlatformError::Invalid(err.to_string()))?;
-            serde_json::to_value(params).map_err(PlatformError::internal)
+            params.check(w, h, &platform.config().animate).map_err(|err| {
+                PlatformError::from(InputError::unprocessable(error_code(&err), err.to_string()))
+            })?;
+            Ok(params)
         })
     }
 
-    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>> {
+    fn run(
+        &self,
+        ctx: JobContext,
+        params: AnimateParams,
+    ) -> BoxFuture<'static, Result<AnimateOutput, JobFailure>> {
         Box::pin(async move {
-            let params: AnimateParams = serde_json::from_value(ctx.job.params.clone())
-                .map_err(|err| JobFailure::abort("bad-params", err.to_string()))?;
-            let motion: Motion = params.motion.parse().map_err(|err: AnimateError| {
-                JobFailure::abort(error_code(&err), err.to_string())
-            })?;
+            let request = params
+                .produce_request()
+                .map_err(|err| JobFailure::abort(error_code(&err), err.to_string()))?;
             ctx.progress.report(2, "fetch");
             // Idempotence: whatever an interrupted attempt stored goes before this one stores.
             uploads::delete_job_outputs(&ctx.platform, ctx.job.owner_id, &ctx.job.id).await?;
@@ -280,42 +270,36 @@ impl JobHandler for Animate {
                 .await?;
             let limits = ctx.platform.config().uploads.decode;
             let progress = ctx.progress.clone();
-            let job_params = params.clone();
-            let rendered = tokio::task::spawn_blocking(move || {
-                render_all(&bytes, &job_params, motion, &limits, &progress)
+            let motion = request.motion;
+            let produced = tokio::task::spawn_blocking(move || {
+                render_all(&bytes, &request, &limits, &progress)
             })
             .await
             .map_err(|err| JobFailure::abort("panic", err.to_string()))??;
             ctx.progress.report(94, "store");
-            let mut outputs = serde_json::Map::new();
-            for (name, bytes, dims) in rendered.files {
+            let mut outputs = std::collections::BTreeMap::new();
+            for file in produced.files {
+                let dims = file.dimensions;
                 let output = uploads::store_output(
                     &ctx.platform,
                     ctx.job.owner_id,
                     &ctx.job.id,
-                    bytes,
+                    file.bytes,
                     Some(dims),
                 )
                 .await?;
-                let key = match name {
-                    "png" => "sprite_sheet",
-                    other => other,
-                };
-                outputs.insert(
-                    key.to_owned(),
-                    serde_json::json!({ "upload_id": output.id, "kind": output.kind, "size": output.size, "width": dims.0, "height": dims.1 }),
-                );
+                outputs.insert(file.role.to_owned(), StoredOutput::of(&output, Some(dims)));
             }
-            Ok(serde_json::json!({
-                "motion": motion.name(),
-                "fps": params.fps,
-                "frame_count": rendered.frames,
-                "duration_s": params.duration_s,
-                "size": params.size,
-                "skeleton_source": rendered.character.skeleton_source,
-                "character": rendered.character,
-                "outputs": outputs,
-            }))
+            Ok(AnimateOutput {
+                motion: motion.name(),
+                fps: params.fps,
+                frame_count: produced.frame_count,
+                duration_s: params.duration_s,
+                size: params.size,
+                skeleton_source: produced.character.skeleton_source,
+                character: produced.character,
+                outputs,
+            })
         })
     }
 }

@@ -1,6 +1,5 @@
 //! What an `animate` job may cost, checked when the job is created rather than when the encoder
-//! gives up: the frames held in memory (frames × size²), the sprite sheet's size, and the list
-//! of formats (repeats dropped, so ten `gif`s are one GIF).
+//! gives up: the frames held in memory (frames × size²) and the sprite sheet's size.
 
 use atelier_imaging::animation::AnimationLimits;
 
@@ -22,28 +21,6 @@ impl Default for AnimateLimits {
             max_sheet_pixels: AnimationLimits::default().max_sheet_pixels,
         }
     }
-}
-
-/// The formats asked for, trimmed, lower-cased and without repeats, in the order given; an
-/// unknown format or an empty list is an error.
-pub fn normalise_formats(formats: &[String], known: &[&str]) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::with_capacity(known.len());
-    for format in formats {
-        let format = format.trim().to_ascii_lowercase();
-        if !known.contains(&format.as_str()) {
-            return Err(format!("unknown format {format:?} ({})", known.join(", ")));
-        }
-        if !out.contains(&format) {
-            out.push(format);
-        }
-    }
-    if out.is_empty() {
-        return Err(format!(
-            "ask for at least one format ({})",
-            known.join(", ")
-        ));
-    }
-    Ok(out)
 }
 
 /// The sprite sheet's size for `frames` square frames of side `size`: as many columns as the
@@ -85,18 +62,6 @@ pub fn check_cost(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const KNOWN: [&str; 3] = ["gif", "mp4", "png"];
-
-    #[test]
-    fn repeated_formats_collapse_and_unknown_ones_are_refused() {
-        let ten: Vec<String> = std::iter::repeat_n("gif".to_owned(), 10)
-            .chain([" MP4".to_owned()])
-            .collect();
-        assert_eq!(normalise_formats(&ten, &KNOWN).expect("ok"), ["gif", "mp4"]);
-        assert!(normalise_formats(&["avi".into()], &KNOWN).is_err());
-        assert!(normalise_formats(&[], &KNOWN).is_err());
-    }
 
     #[test]
     fn the_audits_animation_is_too_costly_and_the_default_one_is_not() {

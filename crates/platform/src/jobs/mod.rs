@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use observer::JobObserver;
-pub use registry::{JobContext, JobFailure, JobHandler, JobRegistry, Progress};
+pub use registry::{JobContext, JobFailure, JobHandler, JobKind, JobRegistry, Progress};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -61,6 +61,39 @@ impl JobStatus {
     /// Whether the job can still change.
     pub fn is_active(self) -> bool {
         matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// A file a job stored, as listed under `outputs` in its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StoredOutput {
+    /// The upload holding it.
+    pub upload_id: String,
+    /// `gif`, `mp4`, `png`, `glb`…
+    pub kind: String,
+    /// Its media type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// Pixels, for images and videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels, for images and videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+impl StoredOutput {
+    /// The entry for `upload`, with its pixel size when it has one.
+    pub fn of(upload: &crate::uploads::Upload, dimensions: Option<(u32, u32)>) -> Self {
+        Self {
+            upload_id: upload.id.clone(),
+            kind: upload.kind.clone(),
+            content_type: upload.content_type.clone(),
+            size: upload.size,
+            width: dimensions.map(|d| d.0),
+            height: dimensions.map(|d| d.1),
+        }
     }
 }
 
@@ -116,4 +149,27 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// End time, Unix milliseconds.
     pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// The files a succeeded job stored, by role (`gif`, `mp4`, `depth_preview`…): the
+    /// `outputs` of its result, each naming the upload that holds it. Every job kind that stores
+    /// files records them there, so one function serves every route.
+    pub fn output_uploads(&self) -> Vec<(String, String)> {
+        let Some(outputs) = self
+            .output
+            .as_ref()
+            .and_then(|o| o.get("outputs"))
+            .and_then(serde_json::Value::as_object)
+        else {
+            return Vec::new();
+        };
+        outputs
+            .iter()
+            .filter_map(|(role, entry)| {
+                let id = entry.get("upload_id")?.as_str()?;
+                Some((role.clone(), id.to_owned()))
+            })
+            .collect()
+    }
 }

@@ -55,9 +55,20 @@ fn from_row(row: &sqlx::any::AnyRow) -> PlatformResult<Job> {
     })
 }
 
-/// Validates `params` with the kind's handler and queues a job for `owner`, unless the owner
-/// already has `max_active_per_account` queued or running jobs (or, for kinds with a cap of
-/// their own, that kind's cap of them).
+/// Queues a job of kind `K` with typed parameters (what routes use): checked by the kind's
+/// `prepare`, then queued for `owner` unless the owner already has `max_active_per_account`
+/// queued or running jobs (or, for kinds with a cap of their own, that kind's cap of them).
+pub async fn enqueue_kind<K: super::JobKind>(
+    platform: &Platform,
+    owner: &User,
+    params: &K::Params,
+) -> PlatformResult<Job> {
+    let params = serde_json::to_value(params).map_err(PlatformError::internal)?;
+    enqueue(platform, owner, K::KIND, params).await
+}
+
+/// Creates a job of the kind named `kind` (untyped parameters, as `POST /api/v1/jobs` takes
+/// them): checked by its kind, then queued under the per-account caps.
 pub async fn enqueue(
     platform: &Platform,
     owner: &User,
@@ -325,7 +336,7 @@ pub async fn heartbeat(
 pub async fn complete(db: &Db, id: &str, worker_id: &str, output: &Value) -> PlatformResult<bool> {
     let now = now_ms();
     let updated = sqlx::query(
-        "UPDATE jobs SET status = 'succeeded', progress = 100, output = $1, error = NULL, \
+        "UPDATE jobs SET status = 'succeeded', progress = 100, stage = 'done', output = $1, error = NULL, \
                 finished_at = $2, updated_at = $2, lease_owner = NULL, lease_expires_at = NULL \
          WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
     )
@@ -337,6 +348,9 @@ pub async fn complete(db: &Db, id: &str, worker_id: &str, output: &Value) -> Pla
     .await?;
     Ok(updated.rows_affected() == 1)
 }
+
+/// The stage a succeeded job reads.
+pub const DONE_STAGE: &str = "done";
 
 /// Records a failed attempt: queued again after a backoff when retryable and attempts remain,
 /// failed for good otherwise. Returns the resulting status, or `None` if the lease was lost.

@@ -9,12 +9,88 @@ use std::{
 };
 
 use futures::future::BoxFuture;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::Job;
 use crate::{Platform, PlatformError, PlatformResult, accounts::User};
 
-/// One kind of job: how to check its parameters when it is created, and how to run it.
+/// A job kind, typed: its name, its parameters as built by routes and checked at creation, and
+/// its result. Implement this (not [`JobHandler`]) for a new kind and register it in
+/// [`JobRegistry::standard`]; the JSON the queue stores is derived from these types.
+pub trait JobKind: Send + Sync + std::fmt::Debug + 'static {
+    /// The stable snake_case name stored in `jobs.kind`.
+    const KIND: &'static str;
+    /// The parameters: what a route builds and `run` receives.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// The result of a succeeded job; kinds that store files list them in an `outputs` map of
+    /// role → [`super::StoredOutput`].
+    type Output: Serialize + Send + 'static;
+
+    /// Validates and normalises `params` for `owner` at creation time (including ownership of
+    /// any inputs), refusing bad input with a coded [`crate::error::InputError`].
+    fn prepare<'a>(
+        &'a self,
+        platform: &'a Platform,
+        owner: &'a User,
+        params: Self::Params,
+    ) -> BoxFuture<'a, PlatformResult<Self::Params>>;
+
+    /// The error for stored or posted parameters that do not parse as [`Self::Params`].
+    fn params_error(err: serde_json::Error) -> PlatformError {
+        PlatformError::Invalid(format!("bad {} params: {err}", Self::KIND))
+    }
+
+    /// The most queued + running jobs of this kind one account may have, on top of the
+    /// general cap (`None`: only the general cap applies).
+    fn max_active_per_account(&self, _platform: &Platform) -> Option<u32> {
+        None
+    }
+
+    /// Runs one attempt. Must be idempotent: a retried attempt starts again from the inputs.
+    fn run(
+        &self,
+        ctx: JobContext,
+        params: Self::Params,
+    ) -> BoxFuture<'static, Result<Self::Output, JobFailure>>;
+}
+
+impl<K: JobKind> JobHandler for K {
+    fn kind(&self) -> &'static str {
+        K::KIND
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        platform: &'a Platform,
+        owner: &'a User,
+        params: Value,
+    ) -> BoxFuture<'a, PlatformResult<Value>> {
+        Box::pin(async move {
+            let params: K::Params = serde_json::from_value(params).map_err(K::params_error)?;
+            let params = JobKind::prepare(self, platform, owner, params).await?;
+            serde_json::to_value(params).map_err(PlatformError::internal)
+        })
+    }
+
+    fn max_active_per_account(&self, platform: &Platform) -> Option<u32> {
+        JobKind::max_active_per_account(self, platform)
+    }
+
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>> {
+        let params = serde_json::from_value::<K::Params>(ctx.job.params.clone());
+        let run = params.map(|params| JobKind::run(self, ctx, params));
+        Box::pin(async move {
+            let output = run
+                .map_err(|err| JobFailure::abort("bad-params", err.to_string()))?
+                .await?;
+            serde_json::to_value(output)
+                .map_err(|err| JobFailure::abort("internal", err.to_string()))
+        })
+    }
+}
+
+/// One kind of job as the queue and the worker see it (untyped JSON); every [`JobKind`] is one.
 pub trait JobHandler: Send + Sync + std::fmt::Debug + 'static {
     /// The stable snake_case name stored in `jobs.kind`.
     fn kind(&self) -> &'static str;

@@ -3,9 +3,8 @@
 use atelier_imaging::{OutputFormat, decode_image, encode, fit_within};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{JobContext, JobFailure, JobHandler};
+use super::{JobContext, JobFailure, JobKind};
 use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
 
 /// Scales an uploaded image down to fit `max_side × max_side`.
@@ -34,6 +33,21 @@ fn default_format() -> String {
     "png".to_owned()
 }
 
+/// The `thumbnail` job's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailOutput {
+    /// The thumbnail's upload.
+    pub upload_id: String,
+    /// Its content hash.
+    pub sha256: String,
+    /// `png` or `jpeg`.
+    pub kind: String,
+    /// Pixels.
+    pub width: u32,
+    /// Pixels.
+    pub height: u32,
+}
+
 fn output_format(name: &str) -> PlatformResult<OutputFormat> {
     match name {
         "png" => Ok(OutputFormat::Png),
@@ -44,20 +58,18 @@ fn output_format(name: &str) -> PlatformResult<OutputFormat> {
     }
 }
 
-impl JobHandler for Thumbnail {
-    fn kind(&self) -> &'static str {
-        "thumbnail"
-    }
+impl JobKind for Thumbnail {
+    const KIND: &'static str = "thumbnail";
+    type Params = ThumbnailParams;
+    type Output = ThumbnailOutput;
 
     fn prepare<'a>(
         &'a self,
         platform: &'a Platform,
         owner: &'a User,
-        params: Value,
-    ) -> BoxFuture<'a, PlatformResult<Value>> {
+        params: ThumbnailParams,
+    ) -> BoxFuture<'a, PlatformResult<ThumbnailParams>> {
         Box::pin(async move {
-            let params: ThumbnailParams = serde_json::from_value(params)
-                .map_err(|err| PlatformError::Invalid(format!("bad thumbnail params: {err}")))?;
             if !(8..=4096).contains(&params.max_side) {
                 return Err(PlatformError::Invalid(
                     "max_side must be between 8 and 4096".into(),
@@ -70,14 +82,16 @@ impl JobHandler for Thumbnail {
                     "a thumbnail needs an image upload".into(),
                 ));
             }
-            serde_json::to_value(params).map_err(PlatformError::internal)
+            Ok(params)
         })
     }
 
-    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>> {
+    fn run(
+        &self,
+        ctx: JobContext,
+        params: ThumbnailParams,
+    ) -> BoxFuture<'static, Result<ThumbnailOutput, JobFailure>> {
         Box::pin(async move {
-            let params: ThumbnailParams = serde_json::from_value(ctx.job.params.clone())
-                .map_err(|err| JobFailure::abort("bad-params", err.to_string()))?;
             let format = output_format(&params.format)?;
             ctx.progress.report(5, "fetch");
             // Idempotence: whatever an interrupted attempt stored goes before this one stores.
@@ -113,13 +127,13 @@ impl JobHandler for Thumbnail {
                 Some((width, height)),
             )
             .await?;
-            Ok(serde_json::json!({
-                "upload_id": output.id,
-                "sha256": output.sha256,
-                "kind": output.kind,
-                "width": width,
-                "height": height,
-            }))
+            Ok(ThumbnailOutput {
+                upload_id: output.id,
+                sha256: output.sha256,
+                kind: output.kind,
+                width,
+                height,
+            })
         })
     }
 }

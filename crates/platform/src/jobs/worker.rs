@@ -163,17 +163,14 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
     };
     match recorded {
         Ok(Some(status)) => {
-            let percent = if status == JobStatus::Succeeded {
-                100
+            let (percent, stage) = if status == JobStatus::Succeeded {
+                (100, Some(queue::DONE_STAGE.to_owned()))
             } else {
-                progress.snapshot().0
+                progress.snapshot()
             };
-            platform.job_observer().changed(
-                &job,
-                status,
-                percent,
-                progress.snapshot().1.as_deref(),
-            );
+            platform
+                .job_observer()
+                .changed(&job, status, percent, stage.as_deref());
             metrics::counter!("atelier_job_attempts_total", "kind" => job.kind.clone(), "outcome" => status.as_str())
                 .increment(1);
             metrics::histogram!("atelier_job_duration_seconds", "kind" => job.kind.clone())
@@ -184,6 +181,15 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
         // The lease will expire and the job will be retried: nothing is lost.
         Err(err) => tracing::error!(job_id = %job.id, error = %err, "could not record job outcome"),
     }
+}
+
+/// The message of a panic payload (`panic!("literal")` and `panic!("{x}")` alike).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the job panicked".to_owned())
 }
 
 /// Waits for the job's task while heartbeating; `None` when the lease was lost or the job canceled.
@@ -206,9 +212,7 @@ async fn supervise(
                 return Some(match joined {
                     Ok(result) => result,
                     Err(err) if err.is_panic() => {
-                        let message = err.into_panic().downcast_ref::<&str>().map(|s| (*s).to_owned())
-                            .unwrap_or_else(|| "the job panicked".to_owned());
-                        Err(JobFailure::abort("panic", message))
+                        Err(JobFailure::abort("panic", panic_message(err.into_panic().as_ref())))
                     }
                     Err(err) => Err(JobFailure::retry("aborted", err.to_string())),
                 });
@@ -225,15 +229,32 @@ async fn supervise(
                 match queue::heartbeat(platform.db(), &config, &job.id, worker_id, percent, stage.as_deref()).await {
                     Ok(Heartbeat::Extended) => {}
                     Ok(Heartbeat::Lost) => {
+                        // Canceled, deleted or leased elsewhere: the job sees the flag between
+                        // stages and frames and returns; the worker keeps its slot until the
+                        // work, blocking part included, has stopped.
                         progress.cancel();
-                        // Give the job a moment to notice, then stop waiting for it.
-                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut task).await;
-                        task.abort();
+                        let waited = std::time::Instant::now();
+                        let _ = (&mut task).await;
+                        tracing::info!(job_id = %job.id, stopped_ms = waited.elapsed().as_millis() as u64, "canceled job stopped");
                         return None;
                     }
                     Err(err) => tracing::warn!(job_id = %job.id, error = %err, "heartbeat failed"),
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn formatted_and_literal_panic_messages_are_kept() {
+        let x = 7;
+        let formatted = std::panic::catch_unwind(|| panic!("bad frame {x}")).expect_err("panics");
+        assert_eq!(panic_message(formatted.as_ref()), "bad frame 7");
+        let literal = std::panic::catch_unwind(|| panic!("plain")).expect_err("panics");
+        assert_eq!(panic_message(literal.as_ref()), "plain");
     }
 }

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{http_api::valid_socket_id, protocol::ChannelKind, signing};
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{CurrentUser, Form, Json},
+    extract::{CurrentUser, Json, UrlEncodedForm},
     state::AppState,
 };
 
@@ -81,7 +81,7 @@ fn refused(channel: &str) -> ApiError {
 pub async fn authorize(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Form(request): Form<AuthRequest>,
+    UrlEncodedForm(request): UrlEncodedForm<AuthRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
     if !valid_socket_id(&request.socket_id) {
         return Err(ApiError::bad_request(

@@ -82,7 +82,7 @@ impl IntoResponse for PusherApiError {
     }
 }
 
-type ApiResult<T> = Result<T, PusherApiError>;
+type PusherApiResult<T> = Result<T, PusherApiError>;
 
 /// Checks the app id and the request's signature.
 fn authenticate(
@@ -91,7 +91,7 @@ fn authenticate(
     method: &Method,
     uri: &Uri,
     body: &[u8],
-) -> ApiResult<()> {
+) -> PusherApiResult<()> {
     if app_id != realtime.app_id {
         return Err(PusherApiError::UnknownApp);
     }
@@ -134,7 +134,7 @@ pub struct BatchRequest {
 }
 
 /// Validates one trigger request and turns it into an event plus the requested info fields.
-fn to_event(realtime: &Realtime, request: TriggerRequest) -> ApiResult<(Event, Vec<String>)> {
+fn to_event(realtime: &Realtime, request: TriggerRequest) -> PusherApiResult<(Event, Vec<String>)> {
     if !protocol::valid_event_name(&request.name) {
         return Err(PusherApiError::BadRequest(format!(
             "invalid event name {:?}",
@@ -214,7 +214,7 @@ fn channel_info(
     realtime: &Realtime,
     channel: &str,
     info: &[String],
-) -> ApiResult<Map<String, Value>> {
+) -> PusherApiResult<Map<String, Value>> {
     let counts = realtime.hub().channel_counts(channel).unwrap_or_default();
     let mut out = Map::new();
     for attribute in info {
@@ -243,7 +243,7 @@ fn channel_info(
     Ok(out)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> PusherApiResult<T> {
     serde_json::from_slice(body)
         .map_err(|err| PusherApiError::BadRequest(format!("bad JSON body: {err}")))
 }
@@ -265,7 +265,7 @@ pub async fn events(
     method: Method,
     uri: Uri,
     body: Bytes,
-) -> ApiResult<axum::Json<Value>> {
+) -> PusherApiResult<axum::Json<Value>> {
     let realtime = &state.realtime;
     authenticate(realtime, &app_id, &method, &uri, &body)?;
     let (event, info) = to_event(realtime, parse_body(&body)?)?;
@@ -299,7 +299,7 @@ pub async fn batch_events(
     method: Method,
     uri: Uri,
     body: Bytes,
-) -> ApiResult<axum::Json<Value>> {
+) -> PusherApiResult<axum::Json<Value>> {
     let realtime = &state.realtime;
     authenticate(realtime, &app_id, &method, &uri, &body)?;
     let batch: BatchRequest = parse_body(&body)?;
@@ -345,7 +345,7 @@ pub async fn channels(
     Path(app_id): Path<String>,
     method: Method,
     uri: Uri,
-) -> ApiResult<axum::Json<Value>> {
+) -> PusherApiResult<axum::Json<Value>> {
     let realtime = &state.realtime;
     authenticate(realtime, &app_id, &method, &uri, b"")?;
     let pairs = signing::query_pairs(uri.query().unwrap_or(""));
@@ -381,7 +381,7 @@ pub async fn channel(
     Path((app_id, channel)): Path<(String, String)>,
     method: Method,
     uri: Uri,
-) -> ApiResult<axum::Json<Value>> {
+) -> PusherApiResult<axum::Json<Value>> {
     let realtime = &state.realtime;
     authenticate(realtime, &app_id, &method, &uri, b"")?;
     protocol::channel_kind(&channel).map_err(PusherApiError::BadRequest)?;
@@ -410,7 +410,7 @@ pub async fn users(
     Path((app_id, channel)): Path<(String, String)>,
     method: Method,
     uri: Uri,
-) -> ApiResult<axum::Json<Value>> {
+) -> PusherApiResult<axum::Json<Value>> {
     let realtime = &state.realtime;
     authenticate(realtime, &app_id, &method, &uri, b"")?;
     if protocol::channel_kind(&channel) != Ok(ChannelKind::Presence) {

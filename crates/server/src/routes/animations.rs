@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use atelier_animate::{AnalyzeParams, AnimateError, CharacterInfo, Joint};
-use atelier_imaging::{DecodeError, DynamicImage, OutputFormat, decode_image, encode};
+use atelier_imaging::{DynamicImage, OutputFormat, decode_image, encode};
 use atelier_platform::{
     PlatformError,
     jobs::{Job, animate::error_code, queue},
@@ -31,10 +31,24 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
+    extract::multipart::{MultipartForm, NamedParts, parse_formats, parse_number},
     extract::{CurrentUser, Json, Path},
-    routes::uploads::{Form, bad_multipart, field_text},
+    job_outputs::{OutputLink, signed_links},
     state::AppState,
 };
+
+/// The parts `POST /api/v1/animations` accepts.
+const ANIMATION_PARTS: &[&str] = &[
+    "file",
+    "upload_id",
+    "motion",
+    "joints",
+    "fps",
+    "size",
+    "duration_s",
+    "background",
+    "formats",
+];
 
 /// The multipart form of `POST /api/v1/animations`: the drawing as `file`, or `upload_id` of an
 /// image you uploaded before; every other part is optional text.
@@ -63,24 +77,13 @@ pub struct AnimationForm {
     formats: Option<String>,
 }
 
-/// A file an animation produced.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AnimationOutput {
-    /// The output's upload id.
-    pub upload_id: String,
-    /// `gif`, `mp4` or `png`.
-    pub kind: String,
-    /// Expiring signed download link.
-    pub url: String,
-}
-
 /// An animation job and, once it succeeded, links to its files.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnimationView {
     /// The `animate` job (status, progress, stage, error record, result).
     pub job: Job,
     /// By name: `gif`, `mp4`, `sprite_sheet`, `mask`.
-    pub outputs: BTreeMap<String, AnimationOutput>,
+    pub outputs: BTreeMap<String, OutputLink>,
 }
 
 /// A drawing analysed as a character.
@@ -119,45 +122,6 @@ fn parse_background(text: &str) -> ApiResult<Value> {
     Ok(json!([channel(0)?, channel(2)?, channel(4)?]))
 }
 
-fn number<T: std::str::FromStr>(name: &str, value: &str) -> ApiResult<T> {
-    value.trim().parse().map_err(|_| ApiError::Unprocessable {
-        code: "invalid-parameters",
-        message: format!("`{name}` is not a number: {value:?}"),
-    })
-}
-
-async fn links(
-    state: &AppState,
-    user_id: i64,
-    job: &Job,
-) -> ApiResult<BTreeMap<String, AnimationOutput>> {
-    let mut out = BTreeMap::new();
-    let Some(outputs) = job
-        .output
-        .as_ref()
-        .and_then(|o| o.get("outputs"))
-        .and_then(Value::as_object)
-    else {
-        return Ok(out);
-    };
-    for (name, entry) in outputs {
-        let Some(id) = entry.get("upload_id").and_then(Value::as_str) else {
-            continue;
-        };
-        let upload = uploads::get_owned(&state.platform, user_id, id).await?;
-        let url = state.platform.download_link(&upload).await?;
-        out.insert(
-            name.clone(),
-            AnimationOutput {
-                upload_id: upload.id,
-                kind: upload.kind,
-                url,
-            },
-        );
-    }
-    Ok(out)
-}
-
 /// Animates a drawing: queues an `animate` job and answers 202 with it. Poll
 /// `GET /api/v1/animations/{id}` (or watch the job's progress) for the result.
 #[utoipa::path(post, path = "/api/v1/animations", tag = "animate", security(("bearer" = [])),
@@ -169,33 +133,28 @@ async fn links(
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Form(mut form): Form,
+    form: MultipartForm,
 ) -> ApiResult<(StatusCode, Json<AnimationView>)> {
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, ANIMATION_PARTS, limit);
     let mut params = Map::new();
     let mut upload_id = None;
-    while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
-        let name = field.name().unwrap_or_default().to_owned();
+    while let Some((name, field)) = parts.next().await? {
+        if name == "file" {
+            upload_id = Some(field.ingest(&state.platform, user.id).await?.id);
+            continue;
+        }
+        let text = field.text().await?;
         match name.as_str() {
-            "file" => {
-                let filename = field.file_name().map(str::to_owned);
-                let upload =
-                    uploads::ingest(&state.platform, user.id, Box::pin(field), filename).await?;
-                upload_id = Some(upload.id);
-            }
-            "upload_id" => upload_id = Some(field_text(field).await?.trim().to_owned()),
+            "upload_id" => upload_id = Some(text),
             "motion" => {
-                params.insert(
-                    name,
-                    Value::String(field_text(field).await?.trim().to_owned()),
-                );
+                params.insert(name, Value::String(text));
             }
             "joints" => {
                 let joints: Vec<Joint> =
-                    serde_json::from_str(&field_text(field).await?).map_err(|err| {
-                        ApiError::Unprocessable {
-                            code: "invalid-joints",
-                            message: format!("joints: {err}"),
-                        }
+                    serde_json::from_str(&text).map_err(|err| ApiError::Unprocessable {
+                        code: "invalid-joints",
+                        message: format!("joints: {err}"),
                     })?;
                 params.insert(
                     name,
@@ -203,27 +162,19 @@ pub async fn create(
                 );
             }
             "fps" | "size" => {
-                let v: u32 = number(&name, &field_text(field).await?)?;
+                let v: u32 = parse_number(&name, &text)?;
                 params.insert(name, json!(v));
             }
             "duration_s" => {
-                let v: f32 = number(&name, &field_text(field).await?)?;
+                let v: f32 = parse_number(&name, &text)?;
                 params.insert(name, json!(v));
             }
             "background" => {
-                let v = parse_background(&field_text(field).await?)?;
-                params.insert(name, v);
+                params.insert(name, parse_background(&text)?);
             }
-            "formats" => {
-                let list: Vec<String> = field_text(field)
-                    .await?
-                    .split(',')
-                    .map(|f| f.trim().to_ascii_lowercase())
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                params.insert(name, json!(list));
+            _ => {
+                params.insert(name, json!(parse_formats(&text)));
             }
-            _ => {}
         }
     }
     let upload_id = upload_id.ok_or_else(|| {
@@ -257,7 +208,7 @@ pub async fn get(
     if job.kind != "animate" {
         return Err(PlatformError::NotFound("animation").into());
     }
-    let outputs = links(&state, user.id, &job).await?;
+    let outputs = signed_links(&state, user.id, &job).await?;
     Ok(Json(AnimationView { job, outputs }))
 }
 
@@ -278,17 +229,12 @@ async fn analyze_upload(
     let limits = state.platform.config().uploads.decode;
     tokio::task::spawn_blocking(move || -> ApiResult<_> {
         let image = decode_image(&bytes, &limits)
-            .map_err(|err| match err {
-                DecodeError::UnsupportedType => {
-                    PlatformError::UnsupportedMediaType(err.to_string())
-                }
-                other => PlatformError::BadImage(other.to_string()),
-            })?
+            .map_err(PlatformError::from)?
             .to_rgba8();
         Ok(atelier_animate::analyze(
             &image,
             &AnalyzeParams::default(),
-            &mut |_, _| {},
+            &mut atelier_animate::no_progress,
         )?)
     })
     .await

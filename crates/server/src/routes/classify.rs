@@ -2,19 +2,22 @@
 //! call, `POST /` with a multipart `file`, answered exactly `{"class_id", "class_name"}`.
 
 use atelier_classify::{Classification, ClassifyError};
-use atelier_imaging::DecodeError;
 use atelier_infer::InferError;
-use atelier_platform::PlatformError;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use atelier_platform::{
+    PlatformError,
+    models::{ModelsError, PrepareError},
+};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{Json, Query},
-    models::{ModelsError, PrepareError},
-    routes::uploads::{Form, bad_multipart, read_part},
+    extract::{
+        Json,
+        multipart::{FieldParams, MultipartForm, NamedParts},
+    },
     state::AppState,
 };
 
@@ -85,7 +88,9 @@ impl From<ModelsError> for ApiError {
     fn from(err: ModelsError) -> Self {
         match err {
             ModelsError::Unknown(_) => ApiError::UnknownModel(err.to_string()),
+            ModelsError::UnknownCascade(_) => PlatformError::NotFound("cascade").into(),
             ModelsError::Unavailable { .. } => ApiError::ModelUnavailable(err.to_string()),
+            ModelsError::Haar(err) => err.into(),
         }
     }
 }
@@ -93,10 +98,7 @@ impl From<ModelsError> for ApiError {
 impl From<PrepareError> for ApiError {
     fn from(err: PrepareError) -> Self {
         match err {
-            PrepareError::Decode(DecodeError::UnsupportedType) => {
-                PlatformError::UnsupportedMediaType(DecodeError::UnsupportedType.to_string()).into()
-            }
-            PrepareError::Decode(other) => PlatformError::BadImage(other.to_string()).into(),
+            PrepareError::Decode(err) => PlatformError::from(err).into(),
             PrepareError::Classify(err) => err.into(),
         }
     }
@@ -123,38 +125,37 @@ struct Request {
     options: ClassifyQuery,
 }
 
+/// The parts a classify form accepts: the image and the [`ClassifyQuery`] options.
+const CLASSIFY_PARTS: &[&str] = &["file", "top_k", "model"];
+
+/// Reads the form by part name; options sent as fields merge with the query string (the query
+/// wins when both name one).
 async fn read_form(
-    mut form: Multipart,
+    form: MultipartForm,
+    raw_query: Option<&str>,
     max_bytes: u64,
-    mut options: ClassifyQuery,
 ) -> ApiResult<Request> {
+    let mut parts = NamedParts::new(form, CLASSIFY_PARTS, max_bytes);
     let mut image = None;
-    while let Some(mut field) = form.next_field().await.map_err(bad_multipart)? {
-        match field.name() {
-            Some("top_k") | Some("model") => {
-                let name = field.name().map(str::to_owned);
-                let text = field.text().await.map_err(bad_multipart)?;
-                if name.as_deref() == Some("top_k") {
-                    let k = text.trim().parse().map_err(|_| {
-                        ApiError::bad_request("bad-top-k", "top_k must be a number")
-                    })?;
-                    options.top_k = Some(k);
-                } else {
-                    options.model = Some(text.trim().to_owned());
-                }
-            }
-            _ if image.is_none()
-                && (field.name() == Some("file") || field.file_name().is_some()) =>
-            {
-                image = Some(read_part(&mut field, max_bytes).await?);
-            }
-            _ => {}
+    let mut fields = FieldParams::default();
+    while let Some((name, mut field)) = parts.next().await? {
+        if name == "file" {
+            image = Some(field.bytes(max_bytes).await?);
+            continue;
         }
+        let value = field.text().await?;
+        if name == "top_k" && value.parse::<usize>().is_err() {
+            return Err(ApiError::bad_request("bad-top-k", "top_k must be a number"));
+        }
+        fields.insert(name, value);
     }
     let image = image.ok_or_else(|| {
         ApiError::bad_request("missing-file", "the form has no part named `file`")
     })?;
-    Ok(Request { image, options })
+    Ok(Request {
+        image,
+        options: fields.merged_with(raw_query)?,
+    })
 }
 
 /// Decodes, preprocesses (off the async runtime) and classifies one image.
@@ -166,7 +167,8 @@ async fn classify_image(state: &AppState, request: Request) -> ApiResult<Classif
         );
     }
     let loaded = state
-        .models
+        .platform
+        .models()
         .classifier(request.options.model.as_deref())
         .await?;
     let limits = state.platform.config().uploads.decode;
@@ -186,10 +188,11 @@ async fn classify_image(state: &AppState, request: Request) -> ApiResult<Classif
               (status = 503, body = ErrorBody, description = "queue full (Retry-After) or model unavailable")))]
 pub async fn classify(
     State(state): State<AppState>,
-    Query(query): Query<ClassifyQuery>,
-    Form(form): Form,
+    RawQuery(raw_query): RawQuery,
+    form: MultipartForm,
 ) -> ApiResult<Json<ClassifyResponse>> {
-    let request = read_form(form, state.platform.config().uploads.max_bytes, query).await?;
+    let max_bytes = state.platform.config().uploads.max_bytes;
+    let request = read_form(form, raw_query.as_deref(), max_bytes).await?;
     let answer = classify_image(&state, request).await?;
     Ok(Json(ClassifyResponse {
         class_id: answer.class_id,
@@ -214,14 +217,9 @@ pub async fn classify(
     responses((status = 200, body = SeedAnswer), (status = 422, body = ErrorBody)))]
 pub async fn seed_classify(
     State(state): State<AppState>,
-    Form(form): Form,
+    form: MultipartForm,
 ) -> ApiResult<Json<SeedAnswer>> {
-    let request = read_form(
-        form,
-        state.platform.config().uploads.max_bytes,
-        ClassifyQuery::default(),
-    )
-    .await?;
+    let request = read_form(form, None, state.platform.config().uploads.max_bytes).await?;
     let answer = classify_image(&state, request).await?;
     Ok(Json(SeedAnswer {
         class_id: answer.class_id,

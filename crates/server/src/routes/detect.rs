@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use atelier_haar::{Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
-use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
-use atelier_platform::{PlatformError, storage::Storage, uploads};
+use atelier_imaging::{DecodeLimits, decode_image};
+use atelier_platform::{
+    PlatformError, models::cascades::png_with_boxes, storage::Storage, uploads,
+};
 use axum::{
-    extract::{DefaultBodyLimit, Multipart, State},
+    extract::{DefaultBodyLimit, RawQuery, State},
     http::header,
     response::{IntoResponse, Response},
 };
@@ -18,10 +20,11 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    detectors::{DetectorsError, png_with_boxes},
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{CurrentUser, Json, Path, Query},
-    routes::uploads::{Form, bad_multipart, read_part},
+    extract::{
+        CurrentUser, Json, Path, Query,
+        multipart::{FieldParams, MultipartForm, NamedParts},
+    },
     state::AppState,
 };
 
@@ -29,10 +32,11 @@ use crate::{
 const MAX_CASCADE_XML_BYTES: usize = 16 * 1024 * 1024;
 
 /// Detection parameters (OpenCV's `detectMultiScale` meaning and defaults).
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 pub struct DetectQuery {
     /// Cascade name from `GET /api/v1/detect/cascades` (default `frontalface_default`); ignored
-    /// when the form carries a `cascade_xml` file.
+    /// when the form carries a `cascade_xml` file. Every parameter may also be sent as a form
+    /// field; the query wins when both name one.
     pub cascade: Option<String>,
     /// Pyramid step, > 1 (default 1.1).
     pub scale_factor: Option<f64>,
@@ -119,16 +123,6 @@ pub struct CascadeInfo {
     pub file: String,
 }
 
-impl From<DetectorsError> for ApiError {
-    fn from(err: DetectorsError) -> Self {
-        match err {
-            DetectorsError::Unknown(_) => PlatformError::NotFound("cascade").into(),
-            DetectorsError::NoCascades(_) => ApiError::ModelUnavailable(err.to_string()),
-            DetectorsError::Haar(err) => err.into(),
-        }
-    }
-}
-
 impl From<HaarError> for ApiError {
     fn from(err: HaarError) -> Self {
         let code = match err {
@@ -146,32 +140,59 @@ impl From<HaarError> for ApiError {
     }
 }
 
+/// The parts `POST /api/v1/detect` accepts: the image, an own cascade, and every
+/// [`DetectQuery`] parameter as a form field.
+const DETECT_PARTS: &[&str] = &[
+    "file",
+    "cascade_xml",
+    "cascade",
+    "scale_factor",
+    "min_neighbors",
+    "min_width",
+    "min_height",
+    "max_width",
+    "max_height",
+    "draw",
+];
+
 struct DetectRequest {
     image: Vec<u8>,
     cascade_xml: Option<Vec<u8>>,
+    query: DetectQuery,
 }
 
-async fn read_form(mut form: Multipart, max_bytes: u64) -> ApiResult<DetectRequest> {
+/// Reads the form by part name; parameters sent as fields merge with the query string (the
+/// query wins when both name one).
+async fn read_form(
+    form: MultipartForm,
+    raw_query: Option<&str>,
+    max_bytes: u64,
+) -> ApiResult<DetectRequest> {
+    let body_limit = max_bytes.saturating_add(MAX_CASCADE_XML_BYTES as u64);
+    let mut parts = NamedParts::new(form, DETECT_PARTS, body_limit);
     let mut image = None;
     let mut cascade_xml = None;
-    while let Some(mut field) = form.next_field().await.map_err(bad_multipart)? {
-        let is_cascade = field.name() == Some("cascade_xml");
-        let limit = if is_cascade {
-            MAX_CASCADE_XML_BYTES as u64
-        } else {
-            max_bytes
-        };
-        let bytes = read_part(&mut field, limit).await?;
-        if is_cascade {
-            cascade_xml = Some(bytes);
-        } else if image.is_none() {
-            image = Some(bytes);
+    let mut fields = FieldParams::default();
+    while let Some((name, mut field)) = parts.next().await? {
+        match name.as_str() {
+            "file" => image = Some(field.bytes(max_bytes).await?),
+            "cascade_xml" => {
+                cascade_xml = Some(field.bytes(MAX_CASCADE_XML_BYTES as u64).await?);
+            }
+            _ => {
+                let value = field.text().await?;
+                fields.insert(name, value);
+            }
         }
     }
     let image = image.ok_or_else(|| {
         ApiError::bad_request("missing-file", "the form has no part named `file`")
     })?;
-    Ok(DetectRequest { image, cascade_xml })
+    Ok(DetectRequest {
+        image,
+        cascade_xml,
+        query: fields.merged_with(raw_query)?,
+    })
 }
 
 /// Decodes, converts to grey as OpenCV does, and runs the cascade (off the async runtime).
@@ -184,12 +205,7 @@ async fn run_detection(
 ) -> ApiResult<(atelier_imaging::RgbImage, Vec<atelier_haar::Rect>)> {
     tokio::task::spawn_blocking(move || -> ApiResult<_> {
         let rgb = decode_image(&image, &limits)
-            .map_err(|err| match err {
-                DecodeError::UnsupportedType => {
-                    PlatformError::UnsupportedMediaType(err.to_string())
-                }
-                other => PlatformError::BadImage(other.to_string()),
-            })?
+            .map_err(PlatformError::from)?
             .into_rgb8();
         let gray = rgb_to_gray(rgb.as_raw(), rgb.width(), rgb.height(), 3)?;
         let view = GrayImage::packed(&gray, rgb.width(), rgb.height())?;
@@ -226,7 +242,7 @@ async fn cascade_for(
         }
         None => {
             let name = query.cascade_name().to_owned();
-            Ok((name.clone(), state.detectors.get(&name).await?))
+            Ok((name.clone(), state.platform.models().cascade(&name).await?))
         }
     }
 }
@@ -239,10 +255,12 @@ async fn cascade_for(
               (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn detect(
     State(state): State<AppState>,
-    Query(query): Query<DetectQuery>,
-    Form(form): Form,
+    RawQuery(raw_query): RawQuery,
+    form: MultipartForm,
 ) -> ApiResult<Response> {
-    let request = read_form(form, state.platform.config().uploads.max_bytes).await?;
+    let max_bytes = state.platform.config().uploads.max_bytes;
+    let request = read_form(form, raw_query.as_deref(), max_bytes).await?;
+    let query = request.query;
     let (name, cascade) = cascade_for(&state, &query, request.cascade_xml).await?;
     let limits = state.platform.config().uploads.decode;
     let (image, boxes) = run_detection(request.image, cascade, query.params(), limits).await?;
@@ -270,7 +288,7 @@ pub async fn detect(
 #[utoipa::path(get, path = "/api/v1/detect/cascades", tag = "detect",
     responses((status = 200, body = Vec<CascadeInfo>), (status = 503, body = ErrorBody)))]
 pub async fn cascades(State(state): State<AppState>) -> ApiResult<Json<Vec<CascadeInfo>>> {
-    let entries = state.detectors.list()?;
+    let entries = state.platform.models().cascade_list()?;
     Ok(Json(
         entries
             .into_iter()

@@ -24,9 +24,9 @@ use atelier_platform::throttle::{Action, Subject};
 use crate::{
     client::{Client, throttled, wrong_code},
     error::{ApiError, ApiResult, ErrorBody},
+    extract::multipart::{MultipartForm, NamedParts},
     extract::{CurrentUser, Json, Path, Query},
     realtime::{Event, auth::drawing_channel, http_api::valid_socket_id},
-    routes::uploads::{Form, field_text, ingest_file_part_named, multipart_error},
     state::AppState,
 };
 
@@ -367,31 +367,30 @@ pub struct SubmitResponse {
     pub animation: AnimationOutcome,
 }
 
+/// The parts a submission form accepts (`host_id` is the LittleStudio client's, and ignored).
+const SUBMIT_PARTS: &[&str] = &["file", "title", "description", "voice_id", "host_id"];
+
 /// Reads a submission form: text parts, and the file part ingested as an upload.
 pub async fn read_submission(
     state: &AppState,
     user: &atelier_platform::accounts::User,
-    mut form: axum::extract::Multipart,
+    form: MultipartForm,
 ) -> ApiResult<SubmitRequest> {
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, SUBMIT_PARTS, limit);
     let mut request = SubmitRequest::default();
-    loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(|err| multipart_error(err, state))?;
-        let Some(field) = field else { break };
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" || field.file_name().is_some() {
-            let upload: Upload = ingest_file_part_named(state, user.id, field).await?;
+    while let Some((name, field)) = parts.next().await? {
+        if name == "file" {
+            let upload: Upload = field.ingest(&state.platform, user.id).await?;
             request.image = Some(upload);
             continue;
         }
-        let text = field_text(field).await?;
+        let text = field.text().await?;
         match name.as_str() {
             "title" => request.title = text,
             "description" => request.description = text,
-            "voice_id" if !text.trim().is_empty() => {
-                request.voice_id = Some(text.trim().parse().map_err(|_| {
+            "voice_id" if !text.is_empty() => {
+                request.voice_id = Some(text.parse().map_err(|_| {
                     ApiError::bad_request("bad-voice-id", "voice_id must be an integer")
                 })?);
             }
@@ -406,7 +405,7 @@ pub async fn submit_and_announce(
     state: &AppState,
     user: &atelier_platform::accounts::User,
     id: i64,
-    form: axum::extract::Multipart,
+    form: MultipartForm,
 ) -> ApiResult<SubmitResponse> {
     // Refuse before reading (and storing) any file.
     drawings::ensure_can_submit(state.platform.db(), user, id).await?;
@@ -437,7 +436,7 @@ pub async fn submit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Form(form): Form,
+    form: MultipartForm,
 ) -> ApiResult<Json<SubmitResponse>> {
     Ok(Json(submit_and_announce(&state, &user, id, form).await?))
 }

@@ -84,7 +84,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         workers: state.config.workers,
         job_kinds: state.platform.jobs().kinds(),
         inference: state
-            .models
+            .platform
+            .models()
             .runtime_info()
             .and_then(|info| serde_json::to_value(info).ok())
             .map(redact_json_paths),

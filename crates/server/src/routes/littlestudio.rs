@@ -24,12 +24,11 @@ use super::{
         DrawingView, StrokeRequest, SubmitForm, add_stroke, join_and_announce, submit_and_announce,
         view,
     },
-    uploads::Form,
 };
 use crate::{
     client::Client,
     error::{ApiResult, ErrorBody},
-    extract::{CurrentUser, Json, Path, SessionToken},
+    extract::{CurrentUser, Json, Path, SessionToken, multipart::MultipartForm},
     state::AppState,
 };
 
@@ -417,7 +416,7 @@ pub async fn submit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
-    Form(form): Form,
+    form: MultipartForm,
 ) -> ApiResult<Json<SeedDrawing>> {
     let submitted = submit_and_announce(&state, &user, id, form).await?;
     Ok(Json(submitted.drawing.into()))

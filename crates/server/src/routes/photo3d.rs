@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use atelier_platform::{
     PlatformError,
     jobs::{
-        Job,
-        photo3d::{self, Deleted, Photo3dParams},
+        Job, JobKind,
+        photo3d::{self, Deleted, Photo3d, Photo3dParams},
         queue,
     },
     uploads,
@@ -26,20 +26,21 @@ use axum::{
     http::{StatusCode, header},
 };
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
+    extract::multipart::{MultipartForm, NamedParts, parse_formats, parse_number},
     extract::{CurrentUser, Json, Path},
-    routes::uploads::{Form, bad_multipart, field_text},
+    job_outputs::{OutputLink, signed_links},
     state::AppState,
 };
 
 /// The stages a `photo3d` job goes through, in order.
-pub const STAGES: [&str; 7] = [
-    "fetch", "depth", "layers", "inpaint", "render", "encode", "store",
+pub const STAGES: [&str; 8] = [
+    "fetch", "depth", "layers", "inpaint", "render", "encode", "store", "done",
 ];
 
 /// The multipart form of `POST /api/v1/photo3d`: the photo as `image` (or `upload_id` of an
@@ -75,19 +76,6 @@ pub struct Photo3dForm {
     max_side: Option<u32>,
 }
 
-/// A file a 3D photo produced.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Photo3dOutput {
-    /// The output's upload id.
-    pub upload_id: String,
-    /// `mp4`, `gif`, `glb` or `png`.
-    pub kind: String,
-    /// Its media type.
-    pub content_type: String,
-    /// Expiring signed download link.
-    pub url: String,
-}
-
 /// A 3D-photo job and, once it succeeded, links to its files.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Photo3dView {
@@ -97,11 +85,11 @@ pub struct Photo3dView {
     /// The stages in order (`job.stage` is one of them).
     pub stages: Vec<&'static str>,
     /// By name: `mp4`, `gif`, `glb`, `depth_preview`.
-    pub outputs: BTreeMap<String, Photo3dOutput>,
+    pub outputs: BTreeMap<String, OutputLink>,
 }
 
 impl Photo3dView {
-    fn new(job: Job, outputs: BTreeMap<String, Photo3dOutput>) -> Self {
+    fn new(job: Job, outputs: BTreeMap<String, OutputLink>) -> Self {
         Self {
             job,
             stages: STAGES.to_vec(),
@@ -110,107 +98,58 @@ impl Photo3dView {
     }
 }
 
-fn number(name: &str, value: &str) -> ApiResult<Value> {
-    let bad = || ApiError::Unprocessable {
-        code: "invalid-parameters",
-        message: format!("`{name}` is not a number: {value:?}"),
-    };
-    let parsed: f64 = value.trim().parse().map_err(|_| bad())?;
-    if !parsed.is_finite() {
-        return Err(bad());
-    }
-    if matches!(name, "fps" | "max_side") {
-        let whole: u32 = value.trim().parse().map_err(|_| bad())?;
-        return Ok(json!(whole));
-    }
-    Ok(json!(parsed))
-}
+/// The parts `POST /api/v1/photo3d` accepts as a form.
+const PHOTO3D_PARTS: &[&str] = &[
+    "image",
+    "depth",
+    "upload_id",
+    "depth_upload_id",
+    "depth_convention",
+    "path",
+    "duration",
+    "fps",
+    "amplitude",
+    "max_side",
+    "formats",
+];
 
 /// Reads the multipart form into job parameters, storing the files as uploads (their ids are
-/// pushed to `ingested` as they are stored, so a failure can remove them).
+/// pushed to `ingested` as they are stored, so a failure can remove them). `None` when the form
+/// names no photo.
 async fn read_form(
     state: &AppState,
     user_id: i64,
-    mut form: axum::extract::Multipart,
+    form: MultipartForm,
     ingested: &mut Vec<String>,
-) -> ApiResult<Map<String, Value>> {
-    let mut params = Map::new();
-    while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
-        let name = field.name().unwrap_or_default().to_owned();
+) -> ApiResult<Option<Photo3dParams>> {
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, PHOTO3D_PARTS, limit);
+    let mut params = Photo3dParams::for_upload(String::new());
+    while let Some((name, field)) = parts.next().await? {
+        if let "image" | "depth" = name.as_str() {
+            let upload = field.ingest(&state.platform, user_id).await?;
+            ingested.push(upload.id.clone());
+            if name == "image" {
+                params.upload_id = upload.id;
+            } else {
+                params.depth_upload_id = Some(upload.id);
+            }
+            continue;
+        }
+        let text = field.text().await?;
         match name.as_str() {
-            "image" | "depth" => {
-                let filename = field.file_name().map(str::to_owned);
-                let upload =
-                    uploads::ingest(&state.platform, user_id, Box::pin(field), filename).await?;
-                ingested.push(upload.id.clone());
-                let key = if name == "image" {
-                    "upload_id"
-                } else {
-                    "depth_upload_id"
-                };
-                params.insert(key.into(), Value::String(upload.id));
-            }
-            "upload_id" | "depth_upload_id" | "depth_convention" | "path" => {
-                params.insert(
-                    name,
-                    Value::String(field_text(field).await?.trim().to_owned()),
-                );
-            }
-            "duration" | "fps" | "amplitude" | "max_side" => {
-                let value = number(&name, &field_text(field).await?)?;
-                params.insert(name, value);
-            }
-            "formats" => {
-                let list: Vec<String> = field_text(field)
-                    .await?
-                    .split(',')
-                    .map(|f| f.trim().to_ascii_lowercase())
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                params.insert(name, json!(list));
-            }
-            _ => {}
+            "upload_id" => params.upload_id = text,
+            "depth_upload_id" => params.depth_upload_id = Some(text),
+            "depth_convention" => params.depth_convention = Some(text),
+            "path" => params.path = text,
+            "fps" => params.fps = parse_number(&name, &text)?,
+            "max_side" => params.max_side = parse_number(&name, &text)?,
+            "duration" => params.duration = parse_number(&name, &text)?,
+            "amplitude" => params.amplitude = parse_number(&name, &text)?,
+            _ => params.formats = parse_formats(&text),
         }
     }
-    Ok(params)
-}
-
-async fn links(
-    state: &AppState,
-    user_id: i64,
-    job: &Job,
-) -> ApiResult<BTreeMap<String, Photo3dOutput>> {
-    let mut out = BTreeMap::new();
-    let Some(outputs) = job
-        .output
-        .as_ref()
-        .and_then(|o| o.get("outputs"))
-        .and_then(Value::as_object)
-    else {
-        return Ok(out);
-    };
-    for (name, entry) in outputs {
-        let Some(id) = entry.get("upload_id").and_then(Value::as_str) else {
-            continue;
-        };
-        // Deleted outputs (DELETE on the job) have no link any more.
-        let upload = match uploads::get_owned(&state.platform, user_id, id).await {
-            Ok(upload) => upload,
-            Err(PlatformError::NotFound(_)) => continue,
-            Err(err) => return Err(err.into()),
-        };
-        let url = state.platform.download_link(&upload).await?;
-        out.insert(
-            name.clone(),
-            Photo3dOutput {
-                upload_id: upload.id,
-                kind: upload.kind,
-                content_type: upload.content_type,
-                url,
-            },
-        );
-    }
-    Ok(out)
+    Ok((!params.upload_id.is_empty()).then_some(params))
 }
 
 /// Makes a 3D photo: queues a `photo3d` job and answers 202 with it. Send a multipart form
@@ -239,20 +178,20 @@ pub async fn create(
     let mut ingested = Vec::new();
     let result: ApiResult<Job> = async {
         let params = if multipart {
-            let Form(form) = Form::from_request(request, &state).await?;
-            let params = read_form(&state, user.id, form, &mut ingested).await?;
-            if !params.contains_key("upload_id") {
-                return Err(ApiError::bad_request(
-                    "missing-file",
-                    "send the photo as `image`, or `upload_id` of an image upload",
-                ));
-            }
-            Value::Object(params)
+            let form = MultipartForm::from_request(request, &state).await?;
+            read_form(&state, user.id, form, &mut ingested)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "missing-file",
+                        "send the photo as `image`, or `upload_id` of an image upload",
+                    )
+                })?
         } else {
             let Json(params) = Json::<Value>::from_request(request, &state).await?;
-            params
+            serde_json::from_value(params).map_err(Photo3d::params_error)?
         };
-        queue::enqueue(&state.platform, &user, "photo3d", params)
+        queue::enqueue_kind::<Photo3d>(&state.platform, &user, &params)
             .await
             .map_err(ApiError::from)
     }
@@ -287,7 +226,7 @@ pub async fn get(
     if job.kind != "photo3d" {
         return Err(PlatformError::NotFound("3D photo").into());
     }
-    let outputs = links(&state, user.id, &job).await?;
+    let outputs = signed_links(&state, user.id, &job).await?;
     Ok(Json(Photo3dView::new(job, outputs)))
 }
 
@@ -313,18 +252,4 @@ pub fn router(max_bytes: u64) -> OpenApiRouter<AppState> {
         .routes(routes!(create))
         .routes(routes!(get, delete))
         .layer(DefaultBodyLimit::max(limit))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_parse_as_whole_or_real_by_field() {
-        assert_eq!(number("fps", "24").ok(), Some(json!(24)));
-        assert_eq!(number("duration", "1.5").ok(), Some(json!(1.5)));
-        assert!(number("fps", "2.5").is_err());
-        assert!(number("amplitude", "NaN").is_err());
-        assert!(number("duration", "long").is_err());
-    }
 }

@@ -1,13 +1,8 @@
 //! Uploads: multipart in, streamed to the platform's validating ingest; list, read, delete.
 
-use atelier_platform::{
-    PlatformError,
-    uploads::{self, Upload},
-};
+use atelier_platform::uploads::{self, Upload};
 use axum::{
-    extract::{
-        DefaultBodyLimit, FromRequest, Multipart, Request, State, multipart::MultipartRejection,
-    },
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
@@ -16,7 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{CurrentUser, Json, Path, Query},
+    extract::{
+        CurrentUser, Json, Path, Query,
+        multipart::{MultipartForm, NamedParts},
+    },
     state::AppState,
 };
 
@@ -49,95 +47,25 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// `Multipart` with atelier's error body on rejection.
-pub struct Form(pub Multipart);
-
-impl<S: Send + Sync> FromRequest<S> for Form {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Multipart::from_request(request, state)
-            .await
-            .map(Form)
-            .map_err(|rejection: MultipartRejection| {
-                ApiError::bad_request("expected-multipart", rejection.body_text())
-            })
-    }
-}
-
-/// Reads one multipart part into memory, refusing it with 413 once it passes `limit` bytes.
-pub(crate) async fn read_part(
-    field: &mut axum::extract::multipart::Field<'_>,
-    limit: u64,
-) -> ApiResult<Vec<u8>> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(PlatformError::PayloadTooLarge { limit }.into());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-/// A malformed multipart body, as a 400 with code `bad-multipart`.
-pub(crate) fn bad_multipart(err: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request("bad-multipart", err.body_text())
-}
-
-/// A text field of a multipart form; a malformed body is [`bad_multipart`].
-pub(crate) async fn field_text(field: axum::extract::multipart::Field<'_>) -> ApiResult<String> {
-    field.text().await.map_err(bad_multipart)
-}
-
 pub(crate) async fn view(state: &AppState, upload: Upload) -> ApiResult<UploadView> {
     let url = state.platform.download_link(&upload).await?;
     Ok(UploadView { upload, url })
 }
 
-/// Reads the multipart part named `file` (or the first part with a file name) into the platform.
+/// Reads a form whose only part is `file` into the platform.
 pub(crate) async fn ingest_file_part(
     state: &AppState,
     owner_id: i64,
-    mut form: Multipart,
+    form: MultipartForm,
 ) -> ApiResult<Upload> {
-    loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(|err| multipart_error(err, state))?
-            .ok_or_else(|| {
-                ApiError::bad_request("missing-file", "the form has no part named `file`")
-            })?;
-        if field.name() == Some("file") || field.file_name().is_some() {
-            return ingest_file_part_named(state, owner_id, field).await;
-        }
-    }
-}
-
-/// Streams one multipart file part into the platform's validating ingest.
-pub(crate) async fn ingest_file_part_named(
-    state: &AppState,
-    owner_id: i64,
-    field: axum::extract::multipart::Field<'_>,
-) -> ApiResult<Upload> {
-    let filename = field.file_name().map(str::to_owned);
-    let stream = Box::pin(field);
-    Ok(uploads::ingest(&state.platform, owner_id, stream, filename).await?)
-}
-
-/// Maps a multipart error, telling an over-size body from a malformed one.
-pub(crate) fn multipart_error(
-    err: axum::extract::multipart::MultipartError,
-    state: &AppState,
-) -> ApiError {
-    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        PlatformError::PayloadTooLarge {
-            limit: state.platform.config().uploads.max_bytes,
-        }
-        .into()
-    } else {
-        bad_multipart(err)
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, &["file"], limit);
+    match parts.next().await? {
+        Some((_, part)) => part.ingest(&state.platform, owner_id).await,
+        None => Err(ApiError::bad_request(
+            "missing-file",
+            "the form has no part named `file`",
+        )),
     }
 }
 
@@ -149,7 +77,7 @@ pub(crate) fn multipart_error(
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Form(form): Form,
+    form: MultipartForm,
 ) -> ApiResult<(StatusCode, Json<UploadView>)> {
     let upload = ingest_file_part(&state, user.id, form).await?;
     Ok((StatusCode::CREATED, Json(view(&state, upload).await?)))

@@ -4,13 +4,14 @@
 
 use atelier_imaging::DecodeLimits;
 use atelier_infer::{
-    InputSpec, Manifest, ModelEntry, RuntimeConfig, RuntimePreference,
+    InputSpec, Manifest, ModelEntry, RuntimePreference,
     convert::onnx::{Attr, Dim, Graph, Initializer, ValueInfo},
     manifest::{Artifact, model_dir},
 };
 use atelier_photo3d::{DepthSource, no_progress};
 
-use super::{DEPTH_TASK, Photo3dParams, learned_depth, produce};
+use super::{Photo3dParams, produce};
+use crate::models::{DEPTH_TASK, Models, ModelsConfig};
 
 const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -102,18 +103,27 @@ fn register(dir: &std::path::Path) {
     std::fs::write(dir.join("models").join("imported.toml"), text).expect("write manifest");
 }
 
-#[test]
-fn a_cached_default_depth_model_is_loaded_and_named_in_the_result() {
+#[tokio::test]
+async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
     let dir = tempfile::tempdir().expect("tempdir");
     register(dir.path());
-    let runtime = RuntimeConfig {
-        preference: RuntimePreference::Rten,
+    let models = Models::new(ModelsConfig {
+        runtime: RuntimePreference::Rten,
         intra_threads: 1,
-        ..RuntimeConfig::default()
-    };
-    let mut model = learned_depth(Some(dir.path()), &runtime)
+        cache_dir: dir.path().to_path_buf(),
+        ..ModelsConfig::under(dir.path())
+    });
+    let shared = models
+        .depth()
+        .await
         .expect("loads")
         .expect("a depth model is registered");
+    let again = models.depth().await.expect("loads").expect("still there");
+    assert!(
+        std::sync::Arc::ptr_eq(&shared, &again),
+        "loaded once per process"
+    );
+    let mut model = shared.lock().expect("lock");
     // Brightness grows left to right: the right is "nearer".
     let photo = image::RgbImage::from_fn(64, 40, |x, _| {
         let v = (x * 255 / 63) as u8;
@@ -135,7 +145,7 @@ fn a_cached_default_depth_model_is_loaded_and_named_in_the_result() {
         None,
         &params,
         &DecodeLimits::default(),
-        Some(&mut model),
+        Some(&mut *model),
         &no_progress,
     )
     .expect("produced");

@@ -10,12 +10,13 @@
 pub mod params;
 pub mod pipeline;
 
-use atelier_infer::{Registry, Runtime, RuntimeConfig};
-use atelier_photo3d::{LearnedDepth, LearnedDepthSpec, Stage};
-use futures::future::BoxFuture;
-use serde_json::{Value, json};
+use atelier_photo3d::Stage;
+use std::collections::BTreeMap;
 
-use super::{JobContext, JobFailure, JobHandler};
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::{JobContext, JobFailure, JobKind, StoredOutput};
 use crate::{Platform, PlatformError, PlatformResult, accounts::User, storage::Storage, uploads};
 
 pub use params::{Photo3dParams, Photo3dRequestError};
@@ -25,11 +26,8 @@ pub use pipeline::{Photo3dJobError, Produced, produce};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Photo3d;
 
-/// The model-manifest task a depth network is listed under.
-pub const DEPTH_TASK: &str = "depth-estimation";
-
-/// Progress percent at the start and end of each pipeline stage.
-fn stage_span(stage: Stage) -> (u8, u8) {
+/// Progress percent at the start and end of each pipeline stage (the job's and the CLI's bar).
+pub fn stage_span(stage: Stage) -> (u8, u8) {
     match stage {
         Stage::Depth => (5, 20),
         Stage::Layers => (20, 35),
@@ -37,40 +35,6 @@ fn stage_span(stage: Stage) -> (u8, u8) {
         Stage::Render => (45, 75),
         Stage::Encode => (75, 92),
     }
-}
-
-/// The cached default depth model of the registry in `models_dir`, loaded on `runtime`;
-/// `Ok(None)` when no depth model is listed or fetched (the job then uses the classical
-/// estimate); an error when one is there but does not load.
-pub fn learned_depth(
-    models_dir: Option<&std::path::Path>,
-    runtime: &RuntimeConfig,
-) -> Result<Option<LearnedDepth>, String> {
-    let Some(dir) = models_dir else {
-        return Ok(None);
-    };
-    let Ok(registry) = Registry::open(dir) else {
-        return Ok(None);
-    };
-    let Some(entry) = registry.default_for(DEPTH_TASK) else {
-        return Ok(None);
-    };
-    let Ok(resolved) = registry.resolve(&entry.name) else {
-        return Ok(None);
-    };
-    let runtime = Runtime::auto(runtime).map_err(|e| e.to_string())?;
-    let model = runtime.load(&resolved.path).map_err(|e| e.to_string())?;
-    let input = &resolved.entry.input;
-    let spec = LearnedDepthSpec {
-        input_width: input.width,
-        input_height: input.height,
-        mean: input.mean,
-        std: input.std,
-        ..LearnedDepthSpec::midas_v21_small(&resolved.entry.name)
-    };
-    LearnedDepth::new(model, spec)
-        .map(Some)
-        .map_err(|e| e.to_string())
 }
 
 fn request_failure(err: &Photo3dJobError) -> JobFailure {
@@ -126,34 +90,68 @@ impl Photo3d {
     }
 }
 
-impl JobHandler for Photo3d {
-    fn kind(&self) -> &'static str {
-        "photo3d"
-    }
+/// The `photo3d` job's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Photo3dOutput {
+    /// `learned`, `supplied` or `classical`.
+    pub depth_source: &'static str,
+    /// The depth source in full (the model's name for `learned`).
+    pub depth: atelier_photo3d::DepthSource,
+    /// The depth source for people.
+    pub depth_description: String,
+    /// The camera path.
+    pub path: String,
+    /// Frames per second.
+    pub fps: u32,
+    /// Seconds.
+    pub duration: f32,
+    /// Largest displacement as a fraction of the longer side.
+    pub amplitude: f32,
+    /// Frames rendered.
+    pub frame_count: usize,
+    /// Working width, pixels.
+    pub width: u32,
+    /// Working height, pixels.
+    pub height: u32,
+    /// Depth discontinuities the scene was cut along.
+    pub edges: usize,
+    /// Triangles in the layered mesh.
+    pub triangles: usize,
+    /// The stored files by role: `mp4`, `gif`, `glb`, `depth_preview`.
+    pub outputs: BTreeMap<String, StoredOutput>,
+}
+
+impl JobKind for Photo3d {
+    const KIND: &'static str = "photo3d";
+    type Params = Photo3dParams;
+    type Output = Photo3dOutput;
 
     fn prepare<'a>(
         &'a self,
         platform: &'a Platform,
         owner: &'a User,
-        params: Value,
-    ) -> BoxFuture<'a, PlatformResult<Value>> {
+        mut params: Photo3dParams,
+    ) -> BoxFuture<'a, PlatformResult<Photo3dParams>> {
         Box::pin(async move {
-            let mut params: Photo3dParams = serde_json::from_value(params).map_err(|err| {
-                Photo3dRequestError::InvalidParams(format!("bad photo3d params: {err}"))
-            })?;
             Self::check(platform, owner, &mut params).await?;
-            serde_json::to_value(params).map_err(PlatformError::internal)
+            Ok(params)
         })
+    }
+
+    fn params_error(err: serde_json::Error) -> PlatformError {
+        Photo3dRequestError::InvalidParams(format!("bad photo3d params: {err}")).into()
     }
 
     fn max_active_per_account(&self, platform: &Platform) -> Option<u32> {
         Some(platform.config().photo3d.max_active_per_account)
     }
 
-    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>> {
+    fn run(
+        &self,
+        ctx: JobContext,
+        params: Photo3dParams,
+    ) -> BoxFuture<'static, Result<Photo3dOutput, JobFailure>> {
         Box::pin(async move {
-            let params: Photo3dParams = serde_json::from_value(ctx.job.params.clone())
-                .map_err(|err| JobFailure::abort("bad-params", err.to_string()))?;
             let owner = ctx.job.owner_id;
             ctx.progress.report(1, "fetch");
             // Idempotence: whatever an interrupted attempt stored goes before this one stores.
@@ -170,17 +168,20 @@ impl JobHandler for Photo3d {
             };
             ctx.progress.report(4, "fetch");
             let limits = ctx.platform.config().uploads.decode;
-            let models_dir = ctx.platform.config().photo3d.models_dir.clone();
-            let runtime = ctx.platform.config().photo3d.depth_runtime.clone();
+            // A supplied depth map needs no model; otherwise the cached depth model, if any.
+            let model =
+                match depth_bytes {
+                    Some(_) => None,
+                    None => ctx.platform.models().depth().await.map_err(|err| {
+                        JobFailure::abort("depth-model-unavailable", err.to_string())
+                    })?,
+                };
             let progress = ctx.progress.clone();
             let job_params = params.clone();
             let produced = tokio::task::spawn_blocking(move || {
-                let mut model = if depth_bytes.is_none() {
-                    learned_depth(models_dir.as_deref(), &runtime)
-                        .map_err(|err| JobFailure::abort("depth-model-unavailable", err))?
-                } else {
-                    None
-                };
+                let mut model = model
+                    .as_ref()
+                    .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
                 // Stages report out of order at their seams (layers closes after inpaint):
                 // only forward moves are shown.
                 let shown = std::sync::atomic::AtomicU8::new(0);
@@ -196,7 +197,7 @@ impl JobHandler for Photo3d {
                     depth_bytes.as_deref(),
                     &job_params,
                     &limits,
-                    model.as_mut(),
+                    model.as_deref_mut(),
                     &report,
                 )
                 .map_err(|err| request_failure(&err))
@@ -208,7 +209,7 @@ impl JobHandler for Photo3d {
                 return Err(JobFailure::abort("canceled", "the job was canceled"));
             }
             ctx.progress.report(93, "store");
-            let mut outputs = serde_json::Map::new();
+            let mut outputs = BTreeMap::new();
             for file in produced.files {
                 let output = uploads::store_output(
                     &ctx.platform,
@@ -223,33 +224,25 @@ impl JobHandler for Photo3d {
                 } else {
                     file.name
                 };
-                outputs.insert(
-                    key.to_owned(),
-                    json!({
-                        "upload_id": output.id,
-                        "kind": output.kind,
-                        "content_type": output.content_type,
-                        "size": output.size,
-                    }),
-                );
+                outputs.insert(key.to_owned(), StoredOutput::of(&output, file.dimensions));
             }
             ctx.progress.report(99, "store");
             let source = &produced.depth_source;
-            Ok(json!({
-                "depth_source": source_kind(source),
-                "depth": source,
-                "depth_description": source.describe(),
-                "path": params.path,
-                "fps": params.fps,
-                "duration": params.duration,
-                "amplitude": params.amplitude,
-                "frame_count": produced.frame_count,
-                "width": produced.size.0,
-                "height": produced.size.1,
-                "edges": produced.edges,
-                "triangles": produced.triangles,
-                "outputs": outputs,
-            }))
+            Ok(Photo3dOutput {
+                depth_source: source_kind(source),
+                depth: source.clone(),
+                depth_description: source.describe(),
+                path: params.path,
+                fps: params.fps,
+                duration: params.duration,
+                amplitude: params.amplitude,
+                frame_count: produced.frame_count,
+                width: produced.size.0,
+                height: produced.size.1,
+                edges: produced.edges,
+                triangles: produced.triangles,
+                outputs,
+            })
         })
     }
 }
@@ -288,12 +281,12 @@ pub async fn delete(platform: &Platform, owner: &User, job_id: &str) -> Platform
         uploads::delete_owned(platform, owner.id, &output.id).await?;
         upload_ids.push(output.id);
     }
-    let inputs = ["upload_id", "depth_upload_id"]
-        .iter()
-        .filter_map(|key| job.params.get(*key).and_then(Value::as_str));
+    let params: Photo3dParams =
+        serde_json::from_value(job.params.clone()).map_err(PlatformError::internal)?;
+    let inputs = std::iter::once(params.upload_id).chain(params.depth_upload_id);
     for id in inputs {
-        match uploads::delete_owned(platform, owner.id, id).await {
-            Ok(()) => upload_ids.push(id.to_owned()),
+        match uploads::delete_owned(platform, owner.id, &id).await {
+            Ok(()) => upload_ids.push(id),
             Err(PlatformError::NotFound(_)) => {}
             Err(err) => return Err(err),
         }
@@ -335,14 +328,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn without_a_models_folder_or_a_cached_depth_model_depth_is_classical() {
-        let runtime = RuntimeConfig::default();
-        assert!(matches!(learned_depth(None, &runtime), Ok(None)));
+    #[tokio::test]
+    async fn without_a_cached_depth_model_depth_is_classical() {
         let dir = std::env::temp_dir().join(format!("atelier-p3d-{}", std::process::id()));
-        assert!(matches!(
-            learned_depth(Some(dir.as_path()), &runtime),
-            Ok(None)
-        ));
+        let models = crate::models::Models::new(crate::models::ModelsConfig::under(&dir));
+        assert!(matches!(models.depth().await, Ok(None)));
     }
 }

@@ -51,6 +51,27 @@ pub enum Photo3dRequestError {
     Pipeline(#[from] Photo3dError),
 }
 
+impl From<Photo3dRequestError> for crate::PlatformError {
+    fn from(err: Photo3dRequestError) -> Self {
+        use crate::error::{InputError, InputErrorClass};
+        let class = match &err {
+            Photo3dRequestError::NotAnImage { .. } | Photo3dRequestError::DepthNotPng { .. } => {
+                InputErrorClass::UnsupportedMediaType
+            }
+            Photo3dRequestError::Pipeline(Photo3dError::Model(_) | Photo3dError::Encode(_)) => {
+                InputErrorClass::Internal
+            }
+            _ => InputErrorClass::Unprocessable,
+        };
+        InputError {
+            code: err.code(),
+            message: err.to_string(),
+            class,
+        }
+        .into()
+    }
+}
+
 impl Photo3dRequestError {
     /// The stable kebab-case code (API error bodies and job error records).
     pub fn code(&self) -> &'static str {
@@ -226,6 +247,23 @@ impl Photo3dParams {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn request_errors_become_coded_input_errors_of_the_right_class() {
+        use crate::{PlatformError, error::InputErrorClass};
+        let coded = |err: Photo3dRequestError| match PlatformError::from(err) {
+            PlatformError::Input(input) => (input.code, input.class),
+            other => panic!("not an input error: {other}"),
+        };
+        assert_eq!(
+            coded(Photo3dRequestError::ConstantDepth),
+            ("constant-depth", InputErrorClass::Unprocessable)
+        );
+        assert_eq!(
+            coded(Photo3dRequestError::NotAnImage { kind: "mp4".into() }),
+            ("not-an-image", InputErrorClass::UnsupportedMediaType)
+        );
+    }
+
     use super::*;
 
     fn params() -> Photo3dParams {

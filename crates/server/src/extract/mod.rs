@@ -1,5 +1,7 @@
-//! Request extractors: the signed-in user, and JSON/path/query extractors whose rejections use
-//! atelier's error shape.
+//! Request extractors: the signed-in user, and JSON/path/query/form extractors whose rejections
+//! use atelier's error shape; [`multipart`] is the toolkit of every multipart route.
+
+pub mod multipart;
 
 use atelier_platform::{PlatformError, accounts};
 use axum::{
@@ -89,10 +91,11 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
-/// `axum::Form` (a form-encoded body) with atelier's error body on rejection.
+/// `axum::Form` (an `application/x-www-form-urlencoded` body) with atelier's error body on
+/// rejection; multipart bodies are [`multipart::MultipartForm`].
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Form), rejection(ApiError))]
-pub struct Form<T>(pub T);
+pub struct UrlEncodedForm<T>(pub T);
 
 /// `axum::extract::Query` with atelier's error body on rejection.
 #[derive(Debug, FromRequestParts)]
