@@ -9,6 +9,7 @@ mod exact;
 mod group;
 mod image;
 mod lanes;
+mod program;
 mod pyramid;
 mod xml;
 

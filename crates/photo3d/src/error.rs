@@ -50,4 +50,7 @@ pub enum Photo3dError {
     /// Encoding an output (PNG texture, GLB) failed.
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// The progress callback asked the pipeline to stop (the job was canceled).
+    #[error("canceled")]
+    Canceled,
 }

@@ -52,5 +52,21 @@ impl Stage {
     }
 }
 
-/// A progress callback that ignores everything.
-pub fn no_progress(_: Stage, _: f32) {}
+/// A progress callback: a stage and the fraction of it done (0–1), answering whether to go on.
+/// `false` stops the pipeline at its next check (between stages and between frames) with
+/// [`Photo3dError::Canceled`]. Called from several threads while frames render.
+pub type Progress<'a> = &'a (dyn Fn(Stage, f32) -> bool + Sync);
+
+/// A progress callback that ignores progress and never stops the pipeline.
+pub fn no_progress(_: Stage, _: f32) -> bool {
+    true
+}
+
+/// Reports progress and turns a request to stop into [`Photo3dError::Canceled`].
+pub(crate) fn report(progress: Progress<'_>, stage: Stage, done: f32) -> Result<(), Photo3dError> {
+    if progress(stage, done) {
+        Ok(())
+    } else {
+        Err(Photo3dError::Canceled)
+    }
+}

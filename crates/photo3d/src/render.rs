@@ -131,7 +131,7 @@ pub fn render(
     scene: &LayeredScene,
     path: &CameraPath,
     params: &RenderParams,
-    progress: &(dyn Fn(Stage, f32) + Sync),
+    progress: crate::Progress<'_>,
 ) -> Result<Vec<RgbaImage>, Photo3dError> {
     Ok(render_frames(scene, path, params, progress)?
         .into_iter()
@@ -144,7 +144,7 @@ pub fn render_frames(
     scene: &LayeredScene,
     path: &CameraPath,
     params: &RenderParams,
-    progress: &(dyn Fn(Stage, f32) + Sync),
+    progress: crate::Progress<'_>,
 ) -> Result<Vec<Frame>, Photo3dError> {
     path.validate()?;
     if !(1..=4).contains(&params.supersample) {
@@ -160,19 +160,33 @@ pub fn render_frames(
             params.max_frames
         )));
     }
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    progress(Stage::Render, 0.0);
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let done = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    crate::report(progress, Stage::Render, 0.0)?;
     let poses = path.framed_poses(scene);
-    let frames = poses
+    poses
         .par_iter()
         .map(|pose| {
+            // Once asked to stop, the frames not yet started are skipped.
+            if stop.load(Ordering::Relaxed) {
+                return Err(Photo3dError::Canceled);
+            }
             let frame = render_pose(scene, pose, params);
-            let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress(Stage::Render, k as f32 / n as f32);
-            frame
+            let k = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if !progress(Stage::Render, k as f32 / n as f32) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok(frame)
         })
-        .collect();
-    Ok(frames)
+        .collect::<Result<Vec<Frame>, Photo3dError>>()
+        .and_then(|frames| {
+            if stop.load(Ordering::Relaxed) {
+                Err(Photo3dError::Canceled)
+            } else {
+                Ok(frames)
+            }
+        })
 }
 
 /// Scan-converts one triangle into the sample buffers.

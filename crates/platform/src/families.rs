@@ -1,5 +1,5 @@
-//! Families: create one, join one with its invitation code, list its members. A user belongs to at
-//! most one family, and only its members see it.
+//! Families: create one, join one with its invitation code, list its members, leave it, and (the
+//! founder) remove a member. A user belongs to at most one family, and only its members see it.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -110,6 +110,50 @@ pub async fn get_for(db: &Db, viewer: &User, family_id: i64) -> PlatformResult<F
     if viewer.family_id != Some(family_id) {
         // Same answer whether it exists or not: family ids are not to be probed.
         return Err(PlatformError::NotFound("family"));
+    }
+    get(db, family_id).await
+}
+
+/// Takes `user` out of their family. The family, its code and its drawings stay for the others
+/// (a founder who leaves is still named as its founder).
+pub async fn leave(db: &Db, user: &User) -> PlatformResult<()> {
+    let family_id = user.family_id.ok_or(PlatformError::NotFound(
+        "family (you have not created or joined one)",
+    ))?;
+    sqlx::query("UPDATE users SET family_id = NULL WHERE id = $1 AND family_id = $2")
+        .bind(user.id)
+        .bind(family_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Removes `member_id` from the family `family_id`. Only the family's founder may; the founder
+/// leaves with [`leave`] rather than removing themself.
+pub async fn remove_member(
+    db: &Db,
+    founder: &User,
+    family_id: i64,
+    member_id: i64,
+) -> PlatformResult<Family> {
+    let family = get_for(db, founder, family_id).await?;
+    if family.created_by != founder.id {
+        return Err(PlatformError::Forbidden(
+            "only the family's founder can remove members".into(),
+        ));
+    }
+    if member_id == founder.id {
+        return Err(PlatformError::Conflict(
+            "you cannot remove yourself: leave the family instead".into(),
+        ));
+    }
+    let removed = sqlx::query("UPDATE users SET family_id = NULL WHERE id = $1 AND family_id = $2")
+        .bind(member_id)
+        .bind(family_id)
+        .execute(db.pool())
+        .await?;
+    if removed.rows_affected() != 1 {
+        return Err(PlatformError::NotFound("member of this family"));
     }
     get(db, family_id).await
 }

@@ -3,14 +3,15 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
+use axum::Router;
 use axum::serve::ListenerExt;
-use axum::{Router, http::header, response::Html, routing::get};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
+    config::ServerConfig,
     error::ApiError,
     openapi::{ApiDoc, swagger_ui},
     realtime::{self, Realtime},
@@ -18,38 +19,6 @@ use crate::{
     state::{App, AppState},
     telemetry,
 };
-
-/// The HTTP server's own settings.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Address to listen on (port 0 picks a free port).
-    pub bind: SocketAddr,
-    /// In-process job workers (0 = API only).
-    pub workers: usize,
-    /// Always mark the session cookie `Secure`; when false it is `Secure` only for requests
-    /// that came over TLS (`X-Forwarded-Proto: https` from the proxy in front).
-    pub secure_cookies: bool,
-    /// Take the client's address from the first `X-Forwarded-For` entry (atelier runs behind
-    /// a proxy that sets it), for per-address throttling; otherwise the peer address counts.
-    pub trust_forwarded_for: bool,
-    /// How long to let in-flight requests and jobs finish on shutdown.
-    pub shutdown_grace: Duration,
-    /// The Pusher-protocol server (app id, key, secret, limits).
-    pub realtime: crate::realtime::RealtimeConfig,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            workers: 2,
-            secure_cookies: false,
-            trust_forwarded_for: false,
-            shutdown_grace: Duration::from_secs(20),
-            realtime: crate::realtime::RealtimeConfig::default(),
-        }
-    }
-}
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -172,9 +141,10 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     telemetry::recorder();
     api.merge(swagger_ui(document))
-        .route("/", get(index))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(crate::csrf::protect))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_panic| {
@@ -183,11 +153,4 @@ pub fn router(state: AppState) -> Router {
             )))
         }))
         .with_state(state)
-}
-
-async fn index() -> impl axum::response::IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "no-cache")],
-        Html(include_str!("../../../web/index.html")),
-    )
 }

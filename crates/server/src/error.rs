@@ -71,6 +71,11 @@ pub enum ApiError {
     /// Too many failed attempts from this client or on this account: retry later.
     #[error(transparent)]
     Throttled(#[from] atelier_platform::throttle::Throttled),
+    /// A cookie-authenticated write sent from another site (see `crate::csrf`).
+    #[error(
+        "this request came from another site; atelier refuses writes made with your session cookie from other sites"
+    )]
+    CrossSite,
     /// Anything else that is the server's fault.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -88,6 +93,7 @@ impl ApiError {
     /// The status and stable code of this error: the one place errors meet status codes.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            ApiError::CrossSite => (StatusCode::FORBIDDEN, "csrf"),
             ApiError::Platform(err) => match err {
                 PlatformError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
                 PlatformError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),

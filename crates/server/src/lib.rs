@@ -2,6 +2,8 @@
 
 pub mod app;
 pub mod client;
+pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod job_outputs;
@@ -10,7 +12,9 @@ pub mod realtime;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
-pub use app::{Application, ServerConfig};
+pub use app::Application;
+pub use config::ServerConfig;
 pub use error::ApiError;
 pub use state::AppState;

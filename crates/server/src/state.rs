@@ -4,7 +4,7 @@ use std::{ops::Deref, sync::Arc};
 
 use atelier_platform::Platform;
 
-use crate::app::ServerConfig;
+use crate::{config::ServerConfig, realtime::fanout::Realtime};
 
 /// Shared handler state; cheap to clone.
 #[derive(Clone, Debug)]
@@ -18,7 +18,7 @@ pub struct App {
     /// The server's own settings.
     pub config: ServerConfig,
     /// The Pusher-protocol real-time server of this node.
-    pub realtime: std::sync::Arc<crate::realtime::Realtime>,
+    pub realtime: std::sync::Arc<Realtime>,
 }
 
 impl Deref for AppState {

@@ -84,6 +84,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
                 progress_bar.set_position(position);
                 progress_bar.set_message(stage.as_str());
             }
+            true
         };
         Ok(produce(
             &photo,

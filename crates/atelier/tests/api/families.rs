@@ -84,3 +84,97 @@ async fn families_are_created_joined_and_kept_apart(backend: Backend) {
 }
 
 crate::on_both_backends!(families_are_created_joined_and_kept_apart);
+
+async fn members_leave_and_the_founder_removes_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (mum, _) = app.register("mum", "Parent").await;
+    let (dad, dad_user) = app.register("dad", "Parent").await;
+    let (kid, kid_user) = app.register("kid", "Child").await;
+    let family: Value = app
+        .post_json(&mum, "/api/v1/families", json!({"name": "The Okafors"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = family["id"].as_i64().expect("id");
+    let code = family["invitation_code"].as_str().expect("code");
+    for token in [&dad, &kid] {
+        let joined = app
+            .post_json(
+                token,
+                "/api/v1/families/join",
+                json!({"invitation_code": code}),
+            )
+            .await;
+        assert_eq!(joined.status(), StatusCode::OK);
+    }
+    let kid_id = kid_user["id"].as_i64().expect("id");
+    let dad_id = dad_user["id"].as_i64().expect("id");
+    let remove = |token: &str, member: i64| {
+        app.client
+            .delete(app.url(&format!("/api/v1/families/{id}/members/{member}")))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // Only the founder removes, and not themself.
+    let by_dad = remove(&dad, kid_id).await.expect("remove");
+    assert_eq!(by_dad.status(), StatusCode::FORBIDDEN);
+    let self_removal = remove(&mum, mum_id(&app, &mum).await)
+        .await
+        .expect("remove");
+    assert_eq!(self_removal.status(), StatusCode::CONFLICT);
+    let removed = remove(&mum, kid_id).await.expect("remove");
+    assert_eq!(removed.status(), StatusCode::OK);
+    let after: Value = removed.json().await.expect("json");
+    assert_eq!(after["users"].as_array().expect("users").len(), 2);
+    assert_eq!(
+        app.get(&kid, "/api/v1/families/mine").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let again = remove(&mum, kid_id).await.expect("remove");
+    assert_eq!(error_code(again).await, "not-found");
+
+    // A member leaves; the family stays for the others; leaving twice is 404.
+    let left = app
+        .post_json(&dad, "/api/v1/families/leave", json!({}))
+        .await;
+    assert_eq!(left.status(), StatusCode::NO_CONTENT);
+    let seen: Value = app
+        .get(&mum, "/api/v1/families/mine")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["users"].as_array().expect("users").len(), 1);
+    let twice = app
+        .post_json(&dad, "/api/v1/families/leave", json!({}))
+        .await;
+    assert_eq!(twice.status(), StatusCode::NOT_FOUND);
+    // Whoever left may join again with the code.
+    let back = app
+        .post_json(
+            &dad,
+            "/api/v1/families/join",
+            json!({"invitation_code": code}),
+        )
+        .await;
+    assert_eq!(back.status(), StatusCode::OK);
+    assert_eq!(
+        dad_id,
+        back.json::<Value>().await.expect("json")["users"][1]["id"]
+    );
+    app.stop().await;
+}
+
+async fn mum_id(app: &crate::helpers::TestApp, token: &str) -> i64 {
+    let me: Value = app
+        .get(token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .expect("json");
+    me["id"].as_i64().expect("id")
+}
+
+crate::on_both_backends!(members_leave_and_the_founder_removes_them);

@@ -21,3 +21,4 @@ mod processes;
 mod realtime;
 mod realtime_node;
 mod uploads;
+mod web;

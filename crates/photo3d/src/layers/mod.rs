@@ -161,7 +161,7 @@ pub fn build_layers(
     image: &RgbImage,
     depth: &DepthMap,
     params: &LayerParams,
-    progress: &(dyn Fn(Stage, f32) + Sync),
+    progress: crate::Progress<'_>,
 ) -> Result<LayeredScene, Photo3dError> {
     params.validate()?;
     let (w, h) = image.dimensions();
@@ -174,7 +174,7 @@ pub fn build_layers(
             got_height: depth.height(),
         });
     }
-    progress(Stage::Layers, 0.0);
+    crate::report(progress, Stage::Layers, 0.0)?;
     let side = w.max(h);
     let band = params.band_for(side).max(2);
     let margin = band;
@@ -208,12 +208,12 @@ pub fn build_layers(
     // 2. Cuts and edges.
     let mut cuts = edges::detect(&disparity, pw, ph, thresholds, None);
     let runs = edges::link_and_clean(&mut cuts, &disparity, params.min_edge_pixels as usize);
-    progress(Stage::Layers, 0.3);
+    crate::report(progress, Stage::Layers, 0.3)?;
 
     // 3. Bands behind the edges.
     let (in_band, far_ref) = grow_bands(&runs, &cuts, &disparity, pw, ph, band);
     let components = components(&in_band, pw, ph);
-    progress(Stage::Inpaint, 0.0);
+    crate::report(progress, Stage::Inpaint, 0.0)?;
     let fills: Vec<Vec<(usize, [f32; 4])>> = components
         .par_iter()
         .map(|comp| {
@@ -222,7 +222,7 @@ pub fn build_layers(
             )
         })
         .collect();
-    progress(Stage::Inpaint, 0.8);
+    crate::report(progress, Stage::Inpaint, 0.8)?;
 
     // 4. The background layer: filled band + a ring of the far side it attaches to.
     let mut bg_member = vec![false; pw * ph];
@@ -270,7 +270,7 @@ pub fn build_layers(
     // depth edge of its own; the filled band is one smooth surface attached to the ring.
     let ring: Vec<bool> = (0..pw * ph).map(|i| bg_member[i] && !in_band[i]).collect();
     let bg_cuts = edges::detect(&bg_disp, pw, ph, thresholds, Some(&ring));
-    progress(Stage::Inpaint, 1.0);
+    crate::report(progress, Stage::Inpaint, 1.0)?;
 
     // 5. Meshes.
     let all = vec![true; pw * ph];
@@ -292,7 +292,7 @@ pub fn build_layers(
         colour: &bg_colour,
         cuts: &bg_cuts,
     });
-    progress(Stage::Layers, 1.0);
+    crate::report(progress, Stage::Layers, 1.0)?;
 
     let normalise = |d: f32| ((d - far) / (1.0 - far)).clamp(0.0, 1.0);
     let edges = runs

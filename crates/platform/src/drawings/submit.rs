@@ -6,19 +6,21 @@ use atelier_imaging::{DynamicImage, OutputFormat, StrokePath, encode, render_str
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    Drawing, Submission, ensure_can_submit, strokes::parse_color, validate_submission_text,
-    visible_strokes,
-};
+use sqlx::Row;
+
+use super::{Drawing, DrawingStatus, get_for, load, log::visible_strokes, strokes::parse_color};
 use crate::{
     Platform, PlatformError, PlatformResult,
     accounts::User,
-    jobs::queue,
+    db::{Db, now_ms},
+    jobs::{
+        JobKind,
+        animate::{Animate, AnimateParams},
+        queue,
+    },
     uploads::{self, Upload},
 };
 
-/// The job kind queued for a submitted drawing.
-pub const ANIMATE_KIND: &str = "animate";
 /// The motion asked of the animate job.
 pub const ANIMATE_MOTION: &str = "dance";
 
@@ -124,11 +126,14 @@ pub async fn submit_drawing(
             uploads::store_generated(platform, user.id, None, bytes, Some((width, height))).await?
         }
     };
-    let animation = if platform.jobs().get(ANIMATE_KIND).is_none() {
+    let animation = if platform.jobs().get(Animate::KIND).is_none() {
         AnimationOutcome::Absent
     } else {
-        let params = serde_json::json!({"upload_id": image.id, "motion": ANIMATE_MOTION});
-        match queue::enqueue(platform, user, ANIMATE_KIND, params).await {
+        let params = AnimateParams {
+            motion: ANIMATE_MOTION.to_owned(),
+            ..AnimateParams::for_upload(image.id.clone())
+        };
+        match queue::enqueue_kind::<Animate>(platform, user, &params).await {
             Ok(job) => AnimationOutcome::Queued { job_id: job.id },
             Err(err @ (PlatformError::TooManyActiveJobs { .. } | PlatformError::Invalid(_))) => {
                 AnimationOutcome::NotQueued {
@@ -142,7 +147,7 @@ pub async fn submit_drawing(
         AnimationOutcome::Queued { job_id } => Some(job_id.clone()),
         _ => None,
     };
-    let drawing = super::submit(
+    let drawing = record_submission(
         platform.db(),
         user,
         id,
@@ -160,4 +165,89 @@ pub async fn submit_drawing(
         image,
         animation,
     })
+}
+
+/// What submitting records.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    /// Title, up to 200 characters.
+    pub title: String,
+    /// Description, up to 5000 characters.
+    pub description: String,
+    /// LittleStudio's voice id.
+    pub voice_id: Option<i64>,
+    /// The stored final image.
+    pub image_upload_id: String,
+    /// The queued animate job, when the kind exists.
+    pub animate_job_id: Option<String>,
+}
+
+/// Checks the caller may submit (the host, before submission); returns the drawing.
+pub async fn ensure_can_submit(db: &Db, user: &User, id: i64) -> PlatformResult<Drawing> {
+    let drawing = get_for(db, user, id).await?;
+    if drawing.host_id != user.id {
+        return Err(PlatformError::Forbidden(
+            "only the host submits the drawing".into(),
+        ));
+    }
+    if drawing.status == DrawingStatus::Submitted {
+        return Err(PlatformError::Conflict(
+            "this drawing is already submitted".into(),
+        ));
+    }
+    Ok(drawing)
+}
+
+/// Validates a title and description before anything is stored.
+pub fn validate_submission_text(title: &str, description: &str) -> PlatformResult<()> {
+    if title.chars().count() > 200 || description.chars().count() > 5000 {
+        return Err(PlatformError::Invalid(
+            "title is at most 200 characters and description at most 5000".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records the submission; the drawing takes no more strokes.
+async fn record_submission(
+    db: &Db,
+    user: &User,
+    id: i64,
+    submission: Submission,
+) -> PlatformResult<Drawing> {
+    ensure_can_submit(db, user, id).await?;
+    validate_submission_text(&submission.title, &submission.description)?;
+    let now = now_ms();
+    let updated = sqlx::query(
+        "UPDATE drawings SET status = 'submitted', title = $1, description = $2, voice_id = $3, \
+         image_upload_id = $4, animate_job_id = $5, submitted_at = $6, updated_at = $6 \
+         WHERE id = $7 AND status <> 'submitted'",
+    )
+    .bind(&submission.title)
+    .bind(&submission.description)
+    .bind(submission.voice_id)
+    .bind(&submission.image_upload_id)
+    .bind(&submission.animate_job_id)
+    .bind(now)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(PlatformError::Conflict(
+            "this drawing is already submitted".into(),
+        ));
+    }
+    load(db, id).await
+}
+
+/// The GIF an animate job produced (an output upload of kind `gif`), if any.
+pub async fn animation_upload_id(db: &Db, job_id: &str) -> PlatformResult<Option<String>> {
+    let row = sqlx::query(
+        "SELECT id FROM uploads WHERE job_id = $1 AND kind = 'gif' ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(job_id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| r.try_get("id").map_err(PlatformError::from))
+        .transpose()
 }

@@ -71,6 +71,20 @@ fn default_formats() -> Vec<String> {
 const MAX_DURATION_S: f32 = 20.0;
 
 impl AnimateParams {
+    /// Parameters for `upload_id` with every default.
+    pub fn for_upload(upload_id: impl Into<String>) -> Self {
+        Self {
+            upload_id: upload_id.into(),
+            motion: default_motion(),
+            joints: None,
+            fps: default_fps(),
+            duration_s: default_duration(),
+            size: default_size(),
+            background: None,
+            formats: default_formats(),
+        }
+    }
+
     /// The pipeline's render settings for these parameters (validated).
     pub fn render_params(&self) -> Result<RenderParams, AnimateError> {
         if !(32..=1024).contains(&self.size) {

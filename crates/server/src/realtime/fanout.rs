@@ -14,7 +14,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 pub use atelier_platform::events::Event;
 
-use super::{RealtimeConfig, hub::Hub, protocol};
+use super::{config::RealtimeConfig, hub::Hub, protocol};
 
 /// The real-time server of this node: credentials, limits, the hub and the publisher.
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | `config` | its settings (app id, key, secret, limits) |
 //! | `protocol` | frames in and out, channel kinds, error codes (pure) |
 //! | `signing` | channel-auth and HTTP-request signatures (pure) |
 //! | `ratelimit` | the client-event token bucket (pure) |
@@ -13,6 +14,7 @@
 //! | `auth` | `POST /pusher/auth`: which atelier sessions may join which channels |
 
 pub mod auth;
+pub mod config;
 pub mod fanout;
 pub mod http_api;
 pub mod hub;
@@ -21,69 +23,12 @@ pub mod ratelimit;
 pub mod signing;
 pub mod socket;
 
-use std::time::Duration;
-
 use utoipa_axum::router::OpenApiRouter;
 
+pub use config::RealtimeConfig;
 pub use fanout::{Event, Realtime};
 
 use crate::state::AppState;
-
-/// The real-time server's settings.
-///
-/// Environment (through the `atelier` binary): `ATELIER_PUSHER_APP_ID`, `ATELIER_PUSHER_KEY`,
-/// `ATELIER_PUSHER_SECRET`; TOML section `[realtime]`.
-#[derive(Clone)]
-pub struct RealtimeConfig {
-    /// The app id in `/apps/{app_id}/…` (default `atelier`).
-    pub app_id: String,
-    /// The public key clients connect with (`/app/{key}`; default `atelier-key`).
-    pub key: String,
-    /// The signing secret; `None` = generated once and kept in the database's `settings` table,
-    /// so every node of a deployment shares it.
-    pub secret: Option<String>,
-    /// Advertised `activity_timeout`: after this long without a frame the server pings.
-    pub activity_timeout: Duration,
-    /// How long to wait for any frame after a ping before closing with 4201.
-    pub pong_timeout: Duration,
-    /// Largest client frame and event payload, in bytes (Pusher's limit is 10 KB).
-    pub max_message_bytes: usize,
-    /// Client events a socket may send per second (token bucket of the same size).
-    pub client_events_per_sec: u32,
-    /// Channels one socket may join.
-    pub max_channels_per_socket: usize,
-    /// Frames queued per socket before it counts as fallen behind and is disconnected.
-    pub socket_queue: usize,
-}
-
-impl std::fmt::Debug for RealtimeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RealtimeConfig")
-            .field("app_id", &self.app_id)
-            .field("key", &self.key)
-            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
-            .field("activity_timeout", &self.activity_timeout)
-            .field("max_message_bytes", &self.max_message_bytes)
-            .field("client_events_per_sec", &self.client_events_per_sec)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for RealtimeConfig {
-    fn default() -> Self {
-        Self {
-            app_id: "atelier".into(),
-            key: "atelier-key".into(),
-            secret: None,
-            activity_timeout: Duration::from_secs(120),
-            pong_timeout: Duration::from_secs(30),
-            max_message_bytes: 10 * 1024,
-            client_events_per_sec: 10,
-            max_channels_per_socket: 100,
-            socket_queue: 1024,
-        }
-    }
-}
 
 /// The real-time routes: the WebSocket endpoint, the signed HTTP API and the auth endpoint.
 pub fn router() -> OpenApiRouter<AppState> {

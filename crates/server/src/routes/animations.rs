@@ -15,7 +15,12 @@ use atelier_animate::{AnalyzeParams, AnimateError, CharacterInfo, Joint};
 use atelier_imaging::{DynamicImage, OutputFormat, decode_image, encode};
 use atelier_platform::{
     PlatformError,
-    jobs::{Job, animate::error_code, queue},
+    drawings::strokes::parse_color,
+    jobs::{
+        Job,
+        animate::{Animate, AnimateParams, error_code},
+        queue,
+    },
     storage::Storage,
     uploads,
 };
@@ -25,7 +30,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -105,21 +109,66 @@ impl From<AnimateError> for ApiError {
     }
 }
 
-fn parse_background(text: &str) -> ApiResult<Value> {
+/// Parses `transparent` (or nothing) as no background, `#rrggbb` (the `#` optional) as a colour.
+fn parse_background(text: &str) -> ApiResult<Option<[u8; 3]>> {
     let text = text.trim();
     if text.is_empty() || text.eq_ignore_ascii_case("transparent") {
-        return Ok(Value::Null);
+        return Ok(None);
     }
-    let hex = text.trim_start_matches('#');
-    let bad = || ApiError::Unprocessable {
-        code: "invalid-parameters",
-        message: format!("background {text:?} is neither `transparent` nor `#rrggbb`"),
-    };
-    if hex.len() != 6 {
-        return Err(bad());
+    let hex = text.strip_prefix('#').unwrap_or(text);
+    match parse_color(&format!("#{hex}")) {
+        Some([r, g, b, _]) if hex.len() == 6 => Ok(Some([r, g, b])),
+        _ => Err(ApiError::Unprocessable {
+            code: "invalid-parameters",
+            message: format!("background {text:?} is neither `transparent` nor `#rrggbb`"),
+        }),
     }
-    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| bad());
-    Ok(json!([channel(0)?, channel(2)?, channel(4)?]))
+}
+
+/// Reads the form into job parameters, storing a `file` part as an upload (its id is left in
+/// `ingested`, so a refused request can remove it).
+async fn read_form(
+    state: &AppState,
+    user_id: i64,
+    form: MultipartForm,
+    ingested: &mut Option<String>,
+) -> ApiResult<AnimateParams> {
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, ANIMATION_PARTS, limit);
+    let mut params = AnimateParams::for_upload(String::new());
+    while let Some((name, field)) = parts.next().await? {
+        if name == "file" {
+            let upload = field.ingest(&state.platform, user_id).await?;
+            *ingested = Some(upload.id.clone());
+            params.upload_id = upload.id;
+            continue;
+        }
+        let text = field.text().await?;
+        match name.as_str() {
+            "upload_id" => params.upload_id = text,
+            "motion" => params.motion = text,
+            "joints" => {
+                let joints: Vec<Joint> =
+                    serde_json::from_str(&text).map_err(|err| ApiError::Unprocessable {
+                        code: "invalid-joints",
+                        message: format!("joints: {err}"),
+                    })?;
+                params.joints = Some(joints);
+            }
+            "fps" => params.fps = parse_number(&name, &text)?,
+            "size" => params.size = parse_number(&name, &text)?,
+            "duration_s" => params.duration_s = parse_number(&name, &text)?,
+            "background" => params.background = parse_background(&text)?,
+            _ => params.formats = parse_formats(&text),
+        }
+    }
+    if params.upload_id.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing-file",
+            "send the drawing as `file`, or `upload_id` of an image upload",
+        ));
+    }
+    Ok(params)
 }
 
 /// Animates a drawing: queues an `animate` job and answers 202 with it. Poll
@@ -135,56 +184,23 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     form: MultipartForm,
 ) -> ApiResult<(StatusCode, Json<AnimationView>)> {
-    let limit = state.platform.config().uploads.max_bytes;
-    let mut parts = NamedParts::new(form, ANIMATION_PARTS, limit);
-    let mut params = Map::new();
-    let mut upload_id = None;
-    while let Some((name, field)) = parts.next().await? {
-        if name == "file" {
-            upload_id = Some(field.ingest(&state.platform, user.id).await?.id);
-            continue;
+    let mut ingested = None;
+    let queued = match read_form(&state, user.id, form, &mut ingested).await {
+        Ok(params) => queue::enqueue_kind::<Animate>(&state.platform, &user, &params)
+            .await
+            .map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    let job = match queued {
+        Ok(job) => job,
+        Err(err) => {
+            // A drawing stored by this refused request goes with it.
+            if let Some(id) = ingested {
+                let _ = uploads::delete_owned(&state.platform, user.id, &id).await;
+            }
+            return Err(err);
         }
-        let text = field.text().await?;
-        match name.as_str() {
-            "upload_id" => upload_id = Some(text),
-            "motion" => {
-                params.insert(name, Value::String(text));
-            }
-            "joints" => {
-                let joints: Vec<Joint> =
-                    serde_json::from_str(&text).map_err(|err| ApiError::Unprocessable {
-                        code: "invalid-joints",
-                        message: format!("joints: {err}"),
-                    })?;
-                params.insert(
-                    name,
-                    serde_json::to_value(joints).map_err(|err| ApiError::Internal(err.into()))?,
-                );
-            }
-            "fps" | "size" => {
-                let v: u32 = parse_number(&name, &text)?;
-                params.insert(name, json!(v));
-            }
-            "duration_s" => {
-                let v: f32 = parse_number(&name, &text)?;
-                params.insert(name, json!(v));
-            }
-            "background" => {
-                params.insert(name, parse_background(&text)?);
-            }
-            _ => {
-                params.insert(name, json!(parse_formats(&text)));
-            }
-        }
-    }
-    let upload_id = upload_id.ok_or_else(|| {
-        ApiError::bad_request(
-            "missing-file",
-            "send the drawing as `file`, or `upload_id` of an image upload",
-        )
-    })?;
-    params.insert("upload_id".into(), Value::String(upload_id));
-    let job = queue::enqueue(&state.platform, &user, "animate", Value::Object(params)).await?;
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(AnimationView {
@@ -294,8 +310,13 @@ mod tests {
 
     #[test]
     fn backgrounds_parse_as_transparent_or_hex() {
-        assert_eq!(parse_background("transparent").ok(), Some(Value::Null));
-        assert_eq!(parse_background("#ff8000").ok(), Some(json!([255, 128, 0])));
+        assert_eq!(parse_background("transparent").ok(), Some(None));
+        assert_eq!(parse_background("#ff8000").ok(), Some(Some([255, 128, 0])));
+        assert_eq!(parse_background("ff8000").ok(), Some(Some([255, 128, 0])));
         assert!(parse_background("orange").is_err());
+        assert!(parse_background("#ff800080").is_err(), "no alpha");
+        // Once a panic (slicing through a multi-byte character).
+        assert!(parse_background("aé123").is_err());
+        assert!(parse_background("#ééé").is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! Families: create, join with an invitation code, read (members only).
+//! Families: create, join with an invitation code, read (members only), leave, remove a member
+//! (the founder).
 
 use atelier_platform::{
     PlatformError,
@@ -94,6 +95,31 @@ pub async fn get(
     ))
 }
 
+/// Leaves the caller's family (the family stays for the others).
+#[utoipa::path(post, path = "/api/v1/families/leave", tag = "families", security(("bearer" = [])),
+    responses((status = 204, description = "left"), (status = 404, body = ErrorBody)))]
+pub async fn leave(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<StatusCode> {
+    families::leave(state.platform.db(), &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The founder removes a member from the family.
+#[utoipa::path(delete, path = "/api/v1/families/{id}/members/{user_id}", tag = "families", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Family id"), ("user_id" = i64, Path, description = "The member to remove")),
+    responses((status = 200, body = Family), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, member)): Path<(i64, i64)>,
+) -> ApiResult<Json<Family>> {
+    Ok(Json(
+        families::remove_member(state.platform.db(), &user, id, member).await?,
+    ))
+}
+
 /// Family routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -101,4 +127,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(join))
         .routes(routes!(mine))
         .routes(routes!(get))
+        .routes(routes!(leave))
+        .routes(routes!(remove_member))
 }

@@ -191,6 +191,8 @@ impl JobKind for Photo3d {
                     if percent >= shown.fetch_max(percent, std::sync::atomic::Ordering::Relaxed) {
                         progress.report(percent, stage.as_str());
                     }
+                    // A canceled or lease-lost job stops at the pipeline's next check.
+                    !progress.is_canceled()
                 };
                 produce(
                     &photo_bytes,

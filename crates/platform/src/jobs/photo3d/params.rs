@@ -95,6 +95,7 @@ pub fn pipeline_code(err: &Photo3dError) -> &'static str {
         Photo3dError::Model(_) => "depth-model-failed",
         Photo3dError::InvalidParams(_) => "invalid-parameters",
         Photo3dError::Encode(_) => "encode",
+        Photo3dError::Canceled => "canceled",
     }
 }
 

@@ -98,10 +98,19 @@ pub fn produce(
     params: &Photo3dParams,
     limits: &DecodeLimits,
     model: Option<&mut LearnedDepth>,
-    progress: &(dyn Fn(Stage, f32) + Sync),
+    progress: atelier_photo3d::Progress<'_>,
 ) -> Result<Produced, Photo3dJobError> {
     let path = params.camera_path()?;
-    progress(Stage::Depth, 0.0);
+    let go_on = |stage: Stage, done: f32| {
+        if progress(stage, done) {
+            Ok(())
+        } else {
+            Err(Photo3dJobError::from(
+                atelier_photo3d::Photo3dError::Canceled,
+            ))
+        }
+    };
+    go_on(Stage::Depth, 0.0)?;
     let decoded = decode_image(photo, limits)?;
     SOURCE_LIMITS.check(decoded.width(), decoded.height())?;
     let supplied_map = depth
@@ -120,7 +129,7 @@ pub fn produce(
         (None, Some(model)) => estimate_depth(&image, DepthInput::Learned(model))?,
         (None, None) => estimate_depth(&image, DepthInput::Classical)?,
     };
-    progress(Stage::Depth, 1.0);
+    go_on(Stage::Depth, 1.0)?;
     let layer_params = LayerParams {
         max_amplitude: params.amplitude,
         ..LayerParams::default()
@@ -134,7 +143,7 @@ pub fn produce(
     };
     let mut files = Vec::new();
     for (i, format) in params.formats.iter().enumerate() {
-        progress(Stage::Encode, i as f32 / params.formats.len() as f32);
+        go_on(Stage::Encode, i as f32 / params.formats.len() as f32)?;
         let (name, bytes, dimensions) = match format.as_str() {
             "mp4" => (
                 "mp4",
