@@ -14,7 +14,8 @@
 # medians printed. The load generator shares the machine's cores with the server.
 # Usage: bench/realtime/run.sh [SECONDS=20] [REPEATS=3] [RATE=1] [CLIENTS=1000] [ROOMS=250]
 #   MODES="client http" (default) picks the modes; DB=postgres://… runs the server on PostgreSQL;
-#   NO_BUILD=1 uses the binaries already built.
+#   NO_BUILD=1 uses the binaries already built; SQLITE_SYNCHRONOUS=normal|full sets the server's
+#   SQLite durability (default full: every stroke commit synced).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -28,7 +29,8 @@ SECRET=bench-secret-$RANDOM$RANDOM
 DB_ARGS=()
 [ -n "${DB:-}" ] && DB_ARGS=(--database-url "$DB")
 "$TARGET/atelier" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "${DB_ARGS[@]}" --workers 0 --log warn \
-  --pusher-app-id 1 --pusher-secret "$SECRET" >"$WORK/server.log" 2>&1 &
+  --pusher-app-id 1 --pusher-secret "$SECRET" --registrations-per-ip 1000000 \
+  ${SQLITE_SYNCHRONOUS:+--sqlite-synchronous "$SQLITE_SYNCHRONOUS"} >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [ -f "$WORK/seed.pid" ] && kill "$(cat "$WORK/seed.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done

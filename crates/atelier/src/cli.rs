@@ -309,9 +309,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ATELIER_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
-    /// Mark the session cookie `Secure` (when served behind HTTPS) [default: false].
+    /// Always mark the session cookie `Secure`; otherwise it is `Secure` exactly when the
+    /// request came over TLS (`X-Forwarded-Proto: https` from the proxy in front) [default: false].
     #[arg(long, env = "ATELIER_SECURE_COOKIES", value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
+
+    /// Take the client's address for throttling from the first `X-Forwarded-For` entry (only
+    /// behind a proxy that sets it) [default: false].
+    #[arg(long, env = "ATELIER_TRUST_FORWARDED_FOR", value_name = "BOOL")]
+    pub trust_forwarded_for: Option<bool>,
 
     /// Model settings.
     #[command(flatten)]
@@ -442,6 +448,10 @@ pub struct StoreArgs {
         hide_short_help = true
     )]
     pub job_stall_ms: Option<u64>,
+
+    /// Abuse guards: throttling, housekeeping, SQLite durability, signing keys.
+    #[command(flatten)]
+    pub guard: crate::guard_settings::GuardArgs,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod guard_settings;
 mod logging;
 mod settings;
 

@@ -22,6 +22,8 @@ pub struct FileSettings {
     pub database_url: Option<String>,
     /// See `--storage`.
     pub storage: Option<String>,
+    /// See `--sqlite-synchronous`.
+    pub sqlite_synchronous: Option<atelier_platform::db::SqliteSynchronous>,
     /// `[server]`.
     #[serde(default)]
     pub server: FileServer,
@@ -46,6 +48,18 @@ pub struct FileSettings {
     /// `[photo3d]`.
     #[serde(default)]
     pub photo3d: FilePhoto3d,
+    /// `[rate_limits]`.
+    #[serde(default)]
+    pub rate_limits: crate::guard_settings::FileRateLimits,
+    /// `[maintenance]`.
+    #[serde(default)]
+    pub maintenance: crate::guard_settings::FileMaintenance,
+    /// `[drawings]`.
+    #[serde(default)]
+    pub drawings: crate::guard_settings::FileDrawings,
+    /// `[animate]`.
+    #[serde(default)]
+    pub animate: crate::guard_settings::FileAnimate,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).
@@ -111,6 +125,8 @@ pub struct FileServer {
     pub workers: Option<usize>,
     /// See `--secure-cookies`.
     pub secure_cookies: Option<bool>,
+    /// See `--trust-forwarded-for`.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// `[limits]` in the TOML file.
@@ -242,6 +258,12 @@ impl Settings {
             secure_cookies: secure
                 .or(file.server.secure_cookies)
                 .unwrap_or(defaults.secure_cookies),
+            trust_forwarded_for: match &cli.command {
+                Command::Serve(args) => args.trust_forwarded_for,
+                _ => None,
+            }
+            .or(file.server.trust_forwarded_for)
+            .unwrap_or(defaults.trust_forwarded_for),
             shutdown_grace: defaults.shutdown_grace,
             realtime: match &cli.command {
                 Command::Serve(args) => realtime_config(&args.realtime, &file.realtime)?,
@@ -401,6 +423,7 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(ms) = args.job_stall_ms {
         config.jobs.stall_after_claim = Duration::from_millis(ms);
     }
+    crate::guard_settings::apply(&args.guard, file, &mut config)?;
     Ok(config)
 }
 

@@ -643,3 +643,23 @@ fn ffprobe_reads_our_gif_size_and_frames() {
         );
     }
 }
+
+#[test]
+fn only_a_well_formed_mp4_passes_the_structure_check() {
+    let frames = clip(6, 32, 32, 2, GREEN);
+    let bytes = encode_mp4(&frames, 12, &Mp4Options::default()).expect("encode");
+    assert!(atelier_imaging::animation::check_mp4(&bytes).is_ok());
+    let header = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    let mut text = header.clone();
+    text.extend_from_slice(b"plain text after a header, not boxes");
+    assert!(atelier_imaging::animation::check_mp4(&text).is_err());
+    let mut zeros = header.clone();
+    zeros.extend_from_slice(&[0u8; 64]);
+    assert!(atelier_imaging::animation::check_mp4(&zeros).is_err());
+    // A real movie with junk appended no longer tiles.
+    let mut trailing = bytes.clone();
+    trailing.extend_from_slice(b"junk");
+    assert!(atelier_imaging::animation::check_mp4(&trailing).is_err());
+    // Cut short: the last box overruns the file.
+    assert!(atelier_imaging::animation::check_mp4(&bytes[..bytes.len() - 10]).is_err());
+}

@@ -40,12 +40,17 @@ macro_rules! text_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => stringify!($variant)),+ }
             }
-            /// Parses the stored name.
-            pub fn parse(text: &str) -> PlatformResult<Self> {
+            /// Parses the stored name; the empty string stored for "not given" is `None`.
+            pub fn parse(text: &str) -> PlatformResult<Option<Self>> {
                 match text {
-                    $(stringify!($variant) => Ok(Self::$variant),)+
+                    "" => Ok(None),
+                    $(stringify!($variant) => Ok(Some(Self::$variant)),)+
                     other => Err(PlatformError::Internal(format!("unknown {} {other:?} in database", stringify!($ty)))),
                 }
+            }
+            /// The stored name of an optional value (the empty string for "not given").
+            pub fn stored(value: Option<Self>) -> &'static str {
+                value.map_or("", Self::as_str)
             }
         }
     };
@@ -64,11 +69,12 @@ pub struct User {
     pub id: i64,
     /// Unique login name.
     pub username: String,
-    /// Gender.
-    pub gender: Gender,
-    /// Parent or child.
+    /// Gender; `null` when the account did not give one (atelier's own registration does not
+    /// ask; LittleStudio's does).
+    pub gender: Option<Gender>,
+    /// Parent or child; `null` when not given.
     #[serde(rename = "type")]
-    pub role: Role,
+    pub role: Option<Role>,
     /// The family the user belongs to, if any.
     pub family_id: Option<i64>,
     /// Creation time, Unix milliseconds.
@@ -83,11 +89,12 @@ pub struct NewUser {
     /// 8–1024 characters. A client that pre-hashes (LittleStudio's sends a sha256 hex) simply
     /// sends that string: it is hashed again with argon2id here.
     pub password: String,
-    /// Gender.
-    pub gender: Gender,
-    /// Parent or child.
-    #[serde(rename = "type", alias = "role")]
-    pub role: Role,
+    /// Gender, optional: a 3D-photo or studio user has no reason to give one.
+    #[serde(default)]
+    pub gender: Option<Gender>,
+    /// Parent or child, optional: only family members need a role.
+    #[serde(default, rename = "type", alias = "role")]
+    pub role: Option<Role>,
 }
 
 /// A freshly issued session: the only time the clear token exists on the server.
@@ -169,8 +176,8 @@ pub async fn register(db: &Db, new: NewUser) -> PlatformResult<User> {
     )))
     .bind(&new.username)
     .bind(hash)
-    .bind(new.gender.as_str())
-    .bind(new.role.as_str())
+    .bind(Gender::stored(new.gender))
+    .bind(Role::stored(new.role))
     .bind(now_ms())
     .fetch_one(db.pool())
     .await
@@ -270,6 +277,17 @@ pub async fn logout(db: &Db, token: &str) -> PlatformResult<()> {
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Removes expired and revoked sessions (they no longer authenticate anyone); returns how
+/// many went.
+pub async fn purge_sessions(db: &Db) -> PlatformResult<u64> {
+    let result =
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
+            .bind(now_ms())
+            .execute(db.pool())
+            .await?;
+    Ok(result.rows_affected())
 }
 
 /// Looks a user up by id.

@@ -12,6 +12,8 @@ pub struct PlatformConfig {
     pub database_url: String,
     /// Largest number of pooled database connections.
     pub db_max_connections: u32,
+    /// SQLite's durability of each commit (PostgreSQL syncs every commit itself).
+    pub sqlite_synchronous: crate::db::SqliteSynchronous,
     /// Where blobs are stored.
     pub storage: StorageLocation,
     /// Folder for local state: temporary spool files (and, by default, the database and blobs).
@@ -22,6 +24,9 @@ pub struct PlatformConfig {
     pub session_ttl: Duration,
     /// How long a signed download link stays valid.
     pub link_ttl: Duration,
+    /// Keys that sign download links, the first signing and all verifying (from
+    /// `ATELIER_URL_SIGNING_KEYS`); empty: one key generated and kept in the database.
+    pub url_signing_keys: Vec<crate::signing::SigningKey>,
     /// Serve S3 objects through presigned S3 URLs (true) or through atelier's own signed route.
     pub presign_s3_downloads: bool,
     /// The job queue's settings.
@@ -30,6 +35,12 @@ pub struct PlatformConfig {
     pub strokes: crate::drawings::StrokeLimits,
     /// The 3D-photo jobs' settings.
     pub photo3d: Photo3dConfig,
+    /// What one `animate` job may cost (frames × size², sprite sheet).
+    pub animate: crate::jobs::animate_limits::AnimateLimits,
+    /// Throttling of failed logins, registrations and invitation-code guesses.
+    pub throttle: crate::throttle::ThrottleConfig,
+    /// Housekeeping: the blob collector and the session purge.
+    pub maintenance: crate::maintenance::MaintenanceConfig,
     /// The models service's settings (runtime, cache, batching, cascades): the same for every
     /// process that runs models.
     pub models: crate::models::ModelsConfig,
@@ -42,6 +53,7 @@ impl PlatformConfig {
         Self {
             database_url: format!("sqlite://{}", data_dir.join("atelier.db").display()),
             db_max_connections: 8,
+            sqlite_synchronous: crate::db::SqliteSynchronous::default(),
             storage: StorageLocation::Local {
                 root: data_dir.join("objects"),
             },
@@ -49,10 +61,14 @@ impl PlatformConfig {
             uploads: UploadLimits::default(),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             link_ttl: Duration::from_secs(3600),
+            url_signing_keys: Vec::new(),
             presign_s3_downloads: true,
             jobs: JobsConfig::default(),
             strokes: crate::drawings::StrokeLimits::default(),
             photo3d: Photo3dConfig::default(),
+            animate: crate::jobs::animate_limits::AnimateLimits::default(),
+            throttle: crate::throttle::ThrottleConfig::default(),
+            maintenance: crate::maintenance::MaintenanceConfig::default(),
             models: crate::models::ModelsConfig::under(&data_dir),
         }
     }
@@ -97,6 +113,9 @@ pub struct JobsConfig {
     /// Fault injection for drills and tests: hold each claimed job this long (heartbeating) before
     /// running it, so a worker can be killed mid-job. Zero in production.
     pub stall_after_claim: Duration,
+    /// Fault injection for drills and tests: this process's clock reads this many milliseconds
+    /// ahead (negative: behind), as a node with a skewed clock would. Zero in production.
+    pub clock_skew_ms: i64,
 }
 
 impl Default for JobsConfig {
@@ -109,6 +128,7 @@ impl Default for JobsConfig {
             backoff_max: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
             stall_after_claim: Duration::ZERO,
+            clock_skew_ms: 0,
         }
     }
 }

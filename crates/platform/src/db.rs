@@ -43,6 +43,57 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// An SQL expression for the database's current time in Unix milliseconds. Leases, grace
+    /// periods and other times compared across processes are taken from the database, so nodes
+    /// whose clocks disagree still agree on who holds what.
+    pub fn now_ms_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+}
+
+/// SQLite's `synchronous` setting (PostgreSQL syncs every commit on its own).
+///
+/// `Full` is the default: with the write-ahead log, `NORMAL` lets a commit that was
+/// acknowledged be lost to a power cut, and an acknowledged upload, stroke or job must survive
+/// one. `bench/realtime` (the strokes benchmark: every stroke one committed append) measured the
+/// cost; see the README's settings table and `bench/realtime/README.md`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it returns.
+    #[default]
+    Full,
+    /// Commits are synced at checkpoints only: faster, and the last commits before a power
+    /// cut may be lost (never corrupted).
+    Normal,
+}
+
+impl SqliteSynchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+impl FromStr for SqliteSynchronous {
+    type Err = PlatformError;
+    fn from_str(text: &str) -> PlatformResult<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteSynchronous::Full),
+            "normal" => Ok(SqliteSynchronous::Normal),
+            other => Err(PlatformError::Invalid(format!(
+                "SQLite synchronous {other:?}: use full or normal"
+            ))),
+        }
+    }
+}
+
 /// How often the SQLite write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -85,11 +136,23 @@ pub struct Db {
     /// SQLite takes one writer at a time; writers that queue here instead of inside SQLite never
     /// meet its busy handler, which sleeps in steps of up to 100 ms.
     write_turns: Arc<Mutex<()>>,
+    /// How far this process's clock is set ahead of the real one (fault injection; 0).
+    clock_skew_ms: i64,
 }
 
 impl Db {
-    /// Connects to `url` (creating the SQLite file and its folder when needed) and runs migrations.
+    /// Connects to `url` (creating the SQLite file and its folder when needed) and runs
+    /// migrations, with SQLite's default durability ([`SqliteSynchronous::Full`]).
     pub async fn connect(url: &str, max_connections: u32) -> PlatformResult<Self> {
+        Self::connect_with(url, max_connections, SqliteSynchronous::default()).await
+    }
+
+    /// Like [`Db::connect`], with SQLite's `synchronous` set to `synchronous`.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        synchronous: SqliteSynchronous,
+    ) -> PlatformResult<Self> {
         install_default_drivers();
         let backend = Backend::of_url(url)?;
         let url = match backend {
@@ -100,14 +163,15 @@ impl Db {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10));
         let options = match backend {
-            Backend::Sqlite => options.after_connect(|conn, _meta| {
+            Backend::Sqlite => options.after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                    let pragmas = format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
                          PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
                          PRAGMA wal_autocheckpoint = 0;",
-                    )
-                    .await?;
+                        synchronous.pragma()
+                    );
+                    conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                     Ok(())
                 })
             }),
@@ -134,9 +198,23 @@ impl Db {
             url,
             schema,
             write_turns: Arc::new(Mutex::new(())),
+            clock_skew_ms: 0,
         };
         db.migrate().await?;
         Ok(db)
+    }
+
+    /// This pool with the process clock read `skew_ms` ahead ([`Db::node_now_ms`]), to drill
+    /// what a node with a wrong clock does.
+    pub fn with_clock_skew(mut self, skew_ms: i64) -> Self {
+        self.clock_skew_ms = skew_ms;
+        self
+    }
+
+    /// This process's clock, Unix milliseconds (skewed when a drill asks for it). Fine for
+    /// times only shown to people; anything compared across nodes uses [`Db::now_ms`].
+    pub fn node_now_ms(&self) -> i64 {
+        now_ms().saturating_add(self.clock_skew_ms)
     }
 
     /// Applies every pending migration of this backend.
@@ -177,6 +255,16 @@ impl Db {
     /// The URL the pool was opened with (for LISTEN connections).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The database's current time, Unix milliseconds (see [`Backend::now_ms_sql`]).
+    pub async fn now_ms(&self) -> PlatformResult<i64> {
+        use sqlx::Row;
+        let sql = format!("SELECT {} AS now", self.backend.now_ms_sql());
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("now")?)
     }
 
     /// Checks that the database answers.
@@ -285,6 +373,47 @@ mod tests {
         let url = prepare_sqlite_url(&format!("sqlite://{}", path.display())).expect("url");
         assert!(url.ends_with("?mode=rwc"), "{url}");
         assert!(path.parent().expect("parent").is_dir());
+    }
+
+    #[tokio::test]
+    async fn sqlite_syncs_every_commit_unless_told_otherwise() {
+        use sqlx::Row;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        let db = Db::connect(&url, 1).await.expect("connect");
+        let level: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .expect("pragma")
+            .try_get(0)
+            .expect("level");
+        assert_eq!(level, 2, "synchronous = FULL");
+        db.close().await;
+        let db = Db::connect_with(&url, 1, SqliteSynchronous::Normal)
+            .await
+            .expect("connect");
+        let level: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(db.pool())
+            .await
+            .expect("pragma")
+            .try_get(0)
+            .expect("level");
+        assert_eq!(level, 1, "synchronous = NORMAL");
+        assert!("FULL".parse::<SqliteSynchronous>().is_ok());
+        assert!("off".parse::<SqliteSynchronous>().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_database_clock_is_unix_milliseconds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        let db = Db::connect(&url, 1).await.expect("connect");
+        let db_now = db.now_ms().await.expect("now");
+        assert!(
+            (db_now - now_ms()).abs() < 5_000,
+            "{db_now} vs {}",
+            now_ms()
+        );
     }
 
     #[test]

@@ -136,7 +136,9 @@ impl Default for NewDrawing {
     }
 }
 
-const CODE_LEN: usize = 6;
+/// Invitation codes: 12 characters of a 31-letter alphabet, about 59 bits: with the join
+/// throttle, out of reach of guessing.
+const CODE_LEN: usize = 12;
 const DRAWING_COLUMNS: &str = "id, host_id, family_id, invitation_code, status, title, description, \
     voice_id, width, height, background, next_seq, stroke_count, image_upload_id, animate_job_id, \
     created_at, updated_at, started_at, submitted_at";

@@ -63,6 +63,14 @@ pub enum PlatformError {
     /// A migration failed.
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The server is at its limit for this kind of work; retry after the given seconds.
+    #[error("{message}")]
+    Busy {
+        /// What is busy.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// Anything else that is the server's fault.
     #[error("internal error: {0}")]
     Internal(String),

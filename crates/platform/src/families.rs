@@ -29,7 +29,7 @@ pub struct Family {
     pub users: Vec<User>,
 }
 
-const INVITATION_CODE_LEN: usize = 8;
+const INVITATION_CODE_LEN: usize = 12;
 
 /// Creates a family with `user` as its first member.
 pub async fn create(db: &Db, user: &User, name: &str) -> PlatformResult<Family> {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod blobs;
 pub mod broadcast;
 pub mod config;
 pub mod db;
@@ -9,10 +10,13 @@ pub mod error;
 pub mod events;
 pub mod families;
 pub mod jobs;
+pub mod maintenance;
 pub mod models;
+pub mod pause;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
+pub mod throttle;
 pub mod uploads;
 
 use std::{ops::Deref, sync::Arc, time::Duration};
@@ -37,6 +41,9 @@ pub struct PlatformInner {
     wake: tokio::sync::Notify,
     observer: jobs::observer::ObserverSlot,
     events: events::EventPublisher,
+    pause: pause::PausePoints,
+    throttle: throttle::Throttle,
+    renders: tokio::sync::Semaphore,
     models: Arc<models::Models>,
 }
 
@@ -61,12 +68,20 @@ impl Platform {
     /// observer that publishes `job-progress` events, so every process that runs jobs (`serve`
     /// and `atelier worker` alike) pushes progress to the owners' channels.
     pub async fn open(config: PlatformConfig) -> PlatformResult<Self> {
-        let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+        let db = Db::connect_with(
+            &config.database_url,
+            config.db_max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?
+        .with_clock_skew(config.jobs.clock_skew_ms);
         let storage = Storage::open(&config.storage)?;
-        let signer = UrlSigner::load_or_create(&db).await?;
+        let signer = UrlSigner::load(&db, &config.url_signing_keys).await?;
         let events = events::EventPublisher::new(db.clone());
         let observer = jobs::observer::ObserverSlot::default();
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
+        let throttle = throttle::Throttle::new(config.throttle);
+        let renders = tokio::sync::Semaphore::new(config.strokes.max_concurrent_renders.max(1));
         let models = Arc::new(models::Models::new(config.models.clone()));
         Ok(Platform(Arc::new(PlatformInner {
             models,
@@ -78,6 +93,9 @@ impl Platform {
             wake: tokio::sync::Notify::new(),
             observer,
             events,
+            pause: pause::PausePoints::default(),
+            throttle,
+            renders,
         })))
     }
 }
@@ -123,6 +141,30 @@ impl PlatformInner {
         &self.observer
     }
 
+    /// The pause points tests arm to reproduce races deterministically (none armed in
+    /// production).
+    pub fn pause_points(&self) -> &pause::PausePoints {
+        &self.pause
+    }
+
+    /// This process's counters of failed logins, registrations and invitation-code guesses.
+    pub fn throttle(&self) -> &throttle::Throttle {
+        &self.throttle
+    }
+
+    /// Waits up to the configured time for one of this process's render slots (submit renders a
+    /// drawing inline); `Busy` (503 + `Retry-After`) when none frees up.
+    pub async fn render_slot(&self) -> PlatformResult<tokio::sync::SemaphorePermit<'_>> {
+        let wait = self.config.strokes.render_wait;
+        match tokio::time::timeout(wait, self.renders.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(PlatformError::Busy {
+                message: "every drawing render slot is busy; try again shortly".into(),
+                retry_after_secs: wait.as_secs().clamp(1, 60),
+            }),
+        }
+    }
+
     /// Wakes this process's idle workers (new work was queued).
     pub fn wake_workers(&self) {
         self.wake.notify_waiters();
@@ -156,8 +198,9 @@ impl PlatformInner {
         let expires = db::now_ms() / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(3600);
         let object = upload.object_name();
         let signature = self.signer.sign(&object, expires);
+        let key_id = self.signer.key_id();
         Ok(format!(
-            "/api/v1/files/{object}?expires={expires}&sig={signature}"
+            "/api/v1/files/{object}?expires={expires}&sig={signature}&kid={key_id}"
         ))
     }
 

@@ -15,14 +15,26 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", random_token(12))
 }
 
-/// A random code of `len` characters from an alphabet without look-alikes (no 0/O, 1/I/L).
+/// The letters of invitation codes: no look-alikes (no 0/O, 1/I/L).
+pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// A random code of `len` characters from [`CODE_ALPHABET`], each letter equally likely
+/// (bytes past the largest multiple of the alphabet's size are drawn again).
 pub fn random_code(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut buf = vec![0u8; len];
-    rand::fill(buf.as_mut_slice());
-    buf.iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    let n = CODE_ALPHABET.len();
+    let limit = 256 - 256 % n;
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 32];
+    while out.len() < len {
+        rand::fill(&mut buf[..]);
+        for b in buf.iter().map(|b| usize::from(*b)).filter(|b| *b < limit) {
+            if out.len() == len {
+                break;
+            }
+            out.push(CODE_ALPHABET[b % n] as char);
+        }
+    }
+    out
 }
 
 /// The lowercase hex SHA-256 of `data`.

@@ -107,7 +107,11 @@ fn percent_decode(text: &str) -> String {
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     s3: Option<(Arc<AmazonS3>, String)>,
+    /// The folder of a local store, whose writes are synced to disk before they count.
+    local_root: Option<std::path::PathBuf>,
     description: String,
+    /// What to tell clients (`/readyz`): the kind of store, never a filesystem path.
+    public_description: String,
 }
 
 /// Parts larger than this go up as multipart uploads.
@@ -128,7 +132,9 @@ impl Storage {
                 Ok(Storage {
                     store: Arc::new(store),
                     s3: None,
+                    local_root: Some(root.clone()),
                     description: format!("local folder {}", root.display()),
+                    public_description: "local folder".to_owned(),
                 })
             }
             StorageLocation::S3 {
@@ -156,6 +162,8 @@ impl Storage {
                 Ok(Storage {
                     store,
                     s3: Some((s3, prefix.clone())),
+                    local_root: None,
+                    public_description: "s3".to_owned(),
                     description: format!(
                         "s3 bucket {bucket}{}{}",
                         if prefix.is_empty() { "" } else { "/" },
@@ -166,9 +174,39 @@ impl Storage {
         }
     }
 
-    /// A human description for logs and `/readyz`.
+    /// A human description for logs (names the folder or bucket).
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// What kind of store this is, for answers to clients (`/readyz`): no paths.
+    pub fn public_description(&self) -> &str {
+        &self.public_description
+    }
+
+    /// Makes a write to a local folder durable: syncs the file, then every folder from its own
+    /// up to the store's root (a new shard folder's entry must survive too). Acknowledged
+    /// means durable: a row never points to a blob a power cut could take back. S3 stores
+    /// acknowledge a PUT only once it is durable.
+    async fn sync_local(&self, key: &ObjectPath) -> PlatformResult<()> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(());
+        };
+        let path = root.join(key.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            let mut dir = path.parent();
+            while let Some(folder) = dir {
+                std::fs::File::open(folder)?.sync_all()?;
+                if folder == root {
+                    break;
+                }
+                dir = folder.parent();
+            }
+            Ok(())
+        })
+        .await??;
+        Ok(())
     }
 
     /// Whether presigned S3 URLs can be made.
@@ -185,7 +223,7 @@ impl Storage {
     /// Stores `bytes` at `key`.
     pub async fn put_bytes(&self, key: &ObjectPath, bytes: Bytes) -> PlatformResult<()> {
         self.store.put(key, PutPayload::from_bytes(bytes)).await?;
-        Ok(())
+        self.sync_local(key).await
     }
 
     /// Stores a local file at `key`, as a multipart upload when it is large.
@@ -214,7 +252,7 @@ impl Storage {
             writer.write(&buf[..n]);
         }
         writer.finish().await?;
-        Ok(())
+        self.sync_local(key).await
     }
 
     /// Reads a whole object. A missing object is [`PlatformError::NotFound`].
@@ -274,6 +312,22 @@ impl Storage {
             keys.push(meta?.location.to_string());
         }
         Ok(keys)
+    }
+
+    /// Every object under `prefix` with its last-modified time (Unix milliseconds), for the
+    /// blob collector.
+    pub async fn list_objects(&self, prefix: &str) -> PlatformResult<Vec<(String, i64)>> {
+        let prefix = ObjectPath::from(prefix);
+        let mut objects = Vec::new();
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            objects.push((
+                meta.location.to_string(),
+                meta.last_modified.timestamp_millis(),
+            ));
+        }
+        Ok(objects)
     }
 
     /// Checks that the store answers (a HEAD of a key that need not exist).

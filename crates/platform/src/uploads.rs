@@ -13,11 +13,10 @@ use sqlx::{AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
 use crate::{
-    Platform,
+    Platform, blobs,
     db::now_ms,
     error::{PlatformError, PlatformResult},
     secrets::random_id,
-    storage::Storage,
 };
 
 /// Limits on what an upload may be.
@@ -161,6 +160,20 @@ async fn check_image(path: std::path::PathBuf, limits: DecodeLimits) -> Platform
     .await?
 }
 
+/// Checks that a spooled MP4 is a movie by its box structure, not only by `ftyp` at bytes 4–8
+/// (the detector studio decodes these files).
+async fn check_video(path: std::path::PathBuf) -> PlatformResult<()> {
+    tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&path)?;
+        atelier_imaging::animation::check_mp4(&bytes).map_err(|err| {
+            PlatformError::UnsupportedMediaType(format!(
+                "the file starts like an MP4 but is not a well-formed movie: {err}"
+            ))
+        })
+    })
+    .await?
+}
+
 /// Receives, validates and stores a client's upload for `owner_id`.
 pub async fn ingest<S, E>(
     platform: &Platform,
@@ -178,19 +191,17 @@ where
         let (w, h) = check_image(spooled.file.path().to_owned(), limits.decode).await?;
         (Some(i64::from(w)), Some(i64::from(h)))
     } else {
+        if spooled.kind == MediaKind::Mp4 {
+            check_video(spooled.file.path().to_owned()).await?;
+        }
         (None, None)
     };
-    let key = Storage::blob_key(&spooled.sha256);
-    if !platform.storage().exists(&key).await? {
-        platform
-            .storage()
-            .put_file(&key, spooled.file.path())
-            .await?;
-    }
     let filename =
         filename.map(|name| name.chars().filter(|c| !c.is_control()).take(255).collect());
-    insert(
+    let source = spooled.file.path();
+    insert_with_blob(
         platform,
+        |platform, sha256| async move { blobs::store_file(platform, &sha256, source).await },
         NewUploadRow {
             owner_id,
             sha256: spooled.sha256,
@@ -229,15 +240,10 @@ pub async fn store_generated(
         .ok_or_else(|| PlatformError::Internal("generated an unknown file type".into()))?;
     let sha256 = crate::secrets::sha256_hex(&bytes);
     let size = bytes.len() as u64;
-    let key = Storage::blob_key(&sha256);
-    if !platform.storage().exists(&key).await? {
-        platform
-            .storage()
-            .put_bytes(&key, Bytes::from(bytes))
-            .await?;
-    }
-    insert(
+    let bytes = Bytes::from(bytes);
+    insert_with_blob(
         platform,
+        |platform, sha256| async move { blobs::store_bytes(platform, &sha256, bytes).await },
         NewUploadRow {
             owner_id,
             sha256,
@@ -261,6 +267,36 @@ struct NewUploadRow {
     height: Option<i64>,
     filename: Option<String>,
     job_id: Option<String>,
+}
+
+/// Takes a reference to the row's blob, stores the blob with `store` unless it is there, and
+/// inserts the row; a failure after the reference was taken gives it back.
+async fn insert_with_blob<'a, F, Fut>(
+    platform: &'a Platform,
+    store: F,
+    row: NewUploadRow,
+) -> PlatformResult<Upload>
+where
+    F: FnOnce(&'a Platform, String) -> Fut,
+    Fut: std::future::Future<Output = PlatformResult<()>>,
+{
+    let sha256 = row.sha256.clone();
+    blobs::acquire(platform, &sha256).await?;
+    let result = async {
+        store(platform, sha256.clone()).await?;
+        platform
+            .pause_points()
+            .pass(crate::pause::PausePoint::BlobStoredBeforeRow)
+            .await;
+        insert(platform, row).await
+    }
+    .await;
+    if result.is_err()
+        && let Err(err) = blobs::release(platform, &sha256).await
+    {
+        tracing::warn!(sha256, error = %err, "blob reference left for the collector");
+    }
+    result
 }
 
 async fn insert(platform: &Platform, row: NewUploadRow) -> PlatformResult<Upload> {
@@ -348,25 +384,10 @@ pub async fn list_owned(
     rows.iter().map(from_row).collect()
 }
 
-/// Deletes an upload; its blob goes too when no other upload shares the content.
+/// Deletes an upload; its blob goes too when no other upload shares the content (see
+/// [`crate::blobs`] for why no concurrent upload of the same bytes can lose it).
 pub async fn delete_owned(platform: &Platform, owner_id: i64, id: &str) -> PlatformResult<()> {
-    let upload = get_owned(platform, owner_id, id).await?;
-    sqlx::query("DELETE FROM uploads WHERE id = $1")
-        .bind(&upload.id)
-        .execute(platform.db().pool())
-        .await?;
-    let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM uploads WHERE sha256 = $1")
-        .bind(&upload.sha256)
-        .fetch_one(platform.db().pool())
-        .await?
-        .try_get("n")?;
-    if remaining == 0 {
-        platform
-            .storage()
-            .delete(&Storage::blob_key(&upload.sha256))
-            .await?;
-    }
-    Ok(())
+    blobs::delete_upload(platform, owner_id, id).await
 }
 
 /// The files job `job_id` of `owner_id` stored, oldest first.

@@ -85,6 +85,10 @@ impl Application {
             self.state.config.workers,
             stop_rx.clone(),
         );
+        workers.push(atelier_platform::maintenance::spawn(
+            &self.state.platform,
+            stop_rx.clone(),
+        ));
         workers.extend(self.state.realtime.spawn_listener(stop_rx));
         if self.state.platform.models().config().warm_up {
             let state = self.state.clone();
@@ -103,7 +107,10 @@ impl Application {
                 tracing::debug!(error = %err, "TCP_NODELAY not set");
             }
         });
-        axum::serve(listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down: no new jobs are claimed");

@@ -11,8 +11,12 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// In-process job workers (0 = API only).
     pub workers: usize,
-    /// Mark the session cookie `Secure` (serve behind HTTPS).
+    /// Always mark the session cookie `Secure`; when false it is `Secure` only for requests
+    /// that came over TLS (`X-Forwarded-Proto: https` from the proxy in front).
     pub secure_cookies: bool,
+    /// Take the client's address from the first `X-Forwarded-For` entry (atelier runs behind
+    /// a proxy that sets it), for per-address throttling; otherwise the peer address counts.
+    pub trust_forwarded_for: bool,
     /// How long to let in-flight requests and jobs finish on shutdown.
     pub shutdown_grace: Duration,
     /// The Pusher-protocol server (app id, key, secret, limits).
@@ -25,6 +29,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 2,
             secure_cookies: false,
+            trust_forwarded_for: false,
             shutdown_grace: Duration::from_secs(20),
             realtime: RealtimeConfig::default(),
         }

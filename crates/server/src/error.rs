@@ -68,6 +68,9 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// Too many failed attempts from this client or on this account: retry later.
+    #[error(transparent)]
+    Throttled(#[from] atelier_platform::throttle::Throttled),
     /// A cookie-authenticated write sent from another site (see `crate::csrf`).
     #[error(
         "this request came from another site; atelier refuses writes made with your session cookie from other sites"
@@ -118,6 +121,7 @@ impl ApiError {
                     (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
                 }
                 PlatformError::BadImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
+                PlatformError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                 PlatformError::Database(_)
                 | PlatformError::Storage(_)
                 | PlatformError::Migration(_)
@@ -130,6 +134,7 @@ impl ApiError {
             ApiError::UnknownModel(_) => (StatusCode::NOT_FOUND, "unknown-model"),
             ApiError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model-unavailable"),
             ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -142,7 +147,23 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; it has been logged".to_owned()
         } else {
-            self.to_string()
+            let message = self.to_string();
+            let redacted = redact_paths(&message);
+            if redacted != message {
+                // Where things live on disk is for the operator's log, not for clients.
+                tracing::warn!(error = %message, "request failed");
+            }
+            redacted
+        };
+        let retry_after = match &self {
+            ApiError::Overloaded { retry_after, .. } => Some(*retry_after),
+            ApiError::Throttled(throttled) => Some(atelier_platform::throttle::retry_after_secs(
+                throttled.retry_after,
+            )),
+            ApiError::Platform(PlatformError::Busy {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
+            _ => None,
         };
         let mut response = (
             status,
@@ -154,7 +175,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if let ApiError::Overloaded { retry_after, .. } = self
+        if let Some(retry_after) = retry_after
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -166,6 +187,38 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `message` with every absolute filesystem path (a word starting with `/` or `~/` and
+/// holding another `/`, or a Windows drive path) replaced by `<path>`. URLs and API routes
+/// (`/api/v1/…`) stay.
+pub fn redact_paths(message: &str) -> String {
+    let is_path = |core: &str| {
+        let bytes = core.as_bytes();
+        let unix = ((core.starts_with('/') && !core.starts_with("//")) || core.starts_with("~/"))
+            && core[1..].contains('/')
+            && !core.starts_with("/api/");
+        let windows = bytes.len() > 3
+            && bytes[0].is_ascii_alphabetic()
+            && bytes[1] == b':'
+            && matches!(bytes[2], b'\\' | b'/');
+        unix || windows
+    };
+    message
+        .split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            let space = &word[trimmed.len()..];
+            let lead = trimmed.len() - trimmed.trim_start_matches(['(', '"', '\'', '[']).len();
+            let body = &trimmed[lead..];
+            let core = body.trim_end_matches([')', '"', '\'', ']', ',', '.', ':', ';']);
+            if is_path(core) {
+                format!("{}<path>{}{space}", &trimmed[..lead], &body[core.len()..])
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
 }
 
 /// Shorthand for handler results.
@@ -219,6 +272,20 @@ mod tests {
             coded(InputErrorClass::Internal),
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         );
+    }
+
+    #[test]
+    fn paths_are_kept_out_of_answers() {
+        assert_eq!(
+            redact_paths("cannot read /var/lib/atelier/models/x.onnx: no such file"),
+            "cannot read <path>: no such file"
+        );
+        assert_eq!(
+            redact_paths("model missing in C:\\data\\models (run atelier models fetch)"),
+            "model missing in <path> (run atelier models fetch)"
+        );
+        let kept = "see /api/v1/jobs/1 or http://host/a/b, and 3/4 of it";
+        assert_eq!(redact_paths(kept), kept);
     }
 
     #[test]

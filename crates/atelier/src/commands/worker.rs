@@ -20,7 +20,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         "atelier worker started"
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let handles = worker::spawn(&platform, count, stop_rx);
+    let mut handles = worker::spawn(&platform, count, stop_rx.clone());
+    handles.push(atelier_platform::maintenance::spawn(&platform, stop_rx));
     super::shutdown_signal().await;
     tracing::info!("stopping: running jobs finish, no new jobs are claimed");
     let _ = stop_tx.send(true);

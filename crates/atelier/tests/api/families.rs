@@ -17,7 +17,7 @@ async fn families_are_created_joined_and_kept_apart(backend: Backend) {
     assert_eq!(created.status(), StatusCode::CREATED);
     let family: Value = created.json().await.expect("json");
     let code = family["invitation_code"].as_str().expect("code").to_owned();
-    assert_eq!(code.len(), 8);
+    assert_eq!(code.len(), 12);
     let family_id = family["id"].as_i64().expect("id");
 
     // Codes are case-insensitive and trimmed.

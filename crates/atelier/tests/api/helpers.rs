@@ -245,6 +245,7 @@ pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
         bind: "127.0.0.1:0".parse().expect("addr"),
         workers: options.workers,
         secure_cookies: false,
+        trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(5),
         realtime: options.realtime,
     };
@@ -524,4 +525,14 @@ pub mod images {
 /// The path of the `atelier` binary built for these tests.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_atelier")
+}
+
+/// A real, small H.264 MP4 (four 32 × 32 frames) made by atelier's own muxer.
+pub fn tiny_mp4() -> Vec<u8> {
+    let frames: Vec<atelier_imaging::RgbaImage> = (0..4u8)
+        .map(|i| {
+            atelier_imaging::RgbaImage::from_pixel(32, 32, image::Rgba([i * 60, 90, 200, 255]))
+        })
+        .collect();
+    atelier_imaging::animation::encode_mp4(&frames, 8, &Default::default()).expect("encode MP4")
 }

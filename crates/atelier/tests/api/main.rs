@@ -3,12 +3,16 @@
 
 mod accounts;
 mod animate;
+mod blobs;
 mod classify;
 mod detect;
 mod drawings;
+mod durability;
 mod families;
+mod hardening;
 mod helpers;
 mod jobs;
+mod leases;
 mod littlestudio;
 mod node;
 mod operations;

@@ -133,6 +133,29 @@ pub fn inspect_mp4(bytes: &[u8]) -> Result<Mp4Info, AnimationError> {
     Ok(parse(bytes, false)?.info)
 }
 
+/// Checks that `bytes` is a well-formed MP4 movie, not merely a file with `ftyp` at bytes 4–8:
+/// the top-level boxes tile the file exactly, each with a printable four-character type, the
+/// first is `ftyp`, and a `moov` describes a video track this module can read.
+pub fn check_mp4(bytes: &[u8]) -> Result<(), AnimationError> {
+    let top = boxes(bytes)?;
+    if top.first().map(|b| &b.kind) != Some(b"ftyp") {
+        return Err(malformed("the first box is not ftyp".into()));
+    }
+    if let Some(bad) = top
+        .iter()
+        .find(|b| !b.kind.iter().all(|c| (0x20..0x7f).contains(c)))
+    {
+        return Err(malformed(format!(
+            "a top-level box has no valid type ({:02x?})",
+            bad.kind
+        )));
+    }
+    if !top.iter().any(|b| &b.kind == b"moov") {
+        return Err(malformed("no moov box".into()));
+    }
+    inspect_mp4(bytes).map(|_| ())
+}
+
 /// Reads the first video track of an MP4 with all its samples.
 pub fn demux_mp4(bytes: &[u8]) -> Result<Mp4Track, AnimationError> {
     parse(bytes, true)

@@ -17,7 +17,7 @@ mod yuv;
 pub use self::gif::{GifOptions, encode_gif, encode_gif_with_limits};
 pub use self::h264::{Mp4Options, encode_mp4, encode_mp4_with_limits};
 pub use self::inspect::{
-    GifInfo, Mp4Info, Mp4Sample, Mp4Track, demux_mp4, inspect_gif, inspect_mp4,
+    GifInfo, Mp4Info, Mp4Sample, Mp4Track, check_mp4, demux_mp4, inspect_gif, inspect_mp4,
 };
 pub use self::sheet::{sprite_sheet, sprite_sheet_with_limits};
 pub use self::timing::gif_delays_cs;

@@ -138,6 +138,8 @@ struct NewEntry<'a> {
     target_seq: Option<i64>,
     /// The entry's JSON.
     body: &'a str,
+    /// What the entry costs to render, in square canvas pixels (0 for an undo).
+    ink: i64,
 }
 
 /// Appends the next `seq` to the drawing's log in one statement, or answers with the entry
@@ -145,7 +147,12 @@ struct NewEntry<'a> {
 /// the `drawing_log_appended` trigger moves `next_seq` on, counts strokes and marks an undo's
 /// target in the same transaction. On PostgreSQL `FOR UPDATE` serialises appends to one
 /// drawing; on SQLite this process's write turn does.
-async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<Appended> {
+async fn append(
+    db: &Db,
+    new: NewEntry<'_>,
+    max_strokes: i64,
+    max_ink: i64,
+) -> PlatformResult<Appended> {
     let NewEntry {
         drawing_id,
         user_id,
@@ -153,6 +160,7 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
         client_id,
         target_seq,
         body,
+        ink,
     } = new;
     let now = now_ms();
     let counted: i64 = if kind == "stroke" { 1 } else { 0 };
@@ -161,9 +169,10 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
         Backend::Sqlite => "",
     };
     let statement = format!(
-        "INSERT INTO drawing_log (drawing_id, seq, kind, user_id, client_id, target_seq, body, undone, created_at) \
-         SELECT d.id, d.next_seq, $2, $3, $4, $5, $6, 0, $7 FROM drawings d \
-          WHERE d.id = $1 AND d.status <> 'submitted' AND d.stroke_count + $8 <= $9{lock} \
+        "INSERT INTO drawing_log (drawing_id, seq, kind, user_id, client_id, target_seq, body, undone, created_at, ink) \
+         SELECT d.id, d.next_seq, $2, $3, $4, $5, $6, 0, $7, $10 FROM drawings d \
+          WHERE d.id = $1 AND d.status <> 'submitted' AND d.stroke_count + $8 <= $9 \
+            AND d.ink + $10 <= $11{lock} \
          ON CONFLICT (drawing_id, user_id, client_id) DO NOTHING RETURNING seq"
     );
     let inserted = {
@@ -178,6 +187,8 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
             .bind(now)
             .bind(counted)
             .bind(max_strokes)
+            .bind(ink)
+            .bind(max_ink)
             .fetch_optional(db.pool())
             .await?
     };
@@ -189,7 +200,8 @@ async fn append(db: &Db, new: NewEntry<'_>, max_strokes: i64) -> PlatformResult<
             });
         }
         return Err(PlatformError::Conflict(format!(
-            "the drawing is not accepting strokes (submitted, or at its limit of {max_strokes} strokes)"
+            "the drawing is not accepting strokes (submitted, at its limit of {max_strokes} strokes, \
+             or out of ink: at most {max_ink} square pixels of line per drawing)"
         )));
     };
     let entry = LogEntry {
@@ -226,6 +238,7 @@ pub async fn add_stroke(
     // inside `append`, which then answers with the first entry.
     let body = serde_json::to_string(&stroke).map_err(PlatformError::internal)?;
     let max = i64::try_from(limits.max_strokes).unwrap_or(i64::MAX);
+    let ink = strokes::ink(&stroke).ceil() as i64;
     append(
         db,
         NewEntry {
@@ -235,8 +248,10 @@ pub async fn add_stroke(
             client_id: &client_id,
             target_seq: None,
             body: &body,
+            ink,
         },
         max,
+        limits.max_ink_per_drawing,
     )
     .await
 }
@@ -271,7 +286,9 @@ pub async fn undo(db: &Db, user: &User, id: i64, client_id: &str) -> PlatformRes
             client_id: &client_id,
             target_seq: Some(target),
             body: "{}",
+            ink: 0,
         },
+        i64::MAX,
         i64::MAX,
     )
     .await

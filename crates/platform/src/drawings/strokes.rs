@@ -17,6 +17,15 @@ pub struct StrokeLimits {
     pub min_width: f32,
     /// Widest line, in canvas pixels.
     pub max_width: f32,
+    /// Most ink in one stroke: its summed segment length plus one width (the caps), times its
+    /// width, in square canvas pixels — what painting it costs.
+    pub max_ink_per_stroke: f64,
+    /// Most ink in one drawing (undone strokes count), so rendering it at submit is bounded.
+    pub max_ink_per_drawing: i64,
+    /// Drawings rendered at once by this process (submits without a client image).
+    pub max_concurrent_renders: usize,
+    /// How long a submit waits for a render slot before answering 503 with `Retry-After`.
+    pub render_wait: std::time::Duration,
 }
 
 impl Default for StrokeLimits {
@@ -26,6 +35,10 @@ impl Default for StrokeLimits {
             max_strokes: 10_000,
             min_width: 0.5,
             max_width: 200.0,
+            max_ink_per_stroke: 4_000_000.0,
+            max_ink_per_drawing: 64_000_000,
+            max_concurrent_renders: 2,
+            render_wait: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -111,6 +124,21 @@ pub fn validate_client_id(id: &str) -> PlatformResult<String> {
     }
 }
 
+/// The ink of a stroke: (summed segment length + width) × width, in square canvas pixels.
+pub fn ink(stroke: &Stroke) -> f64 {
+    let length: f64 = stroke
+        .points
+        .windows(2)
+        .map(|pair| {
+            let dx = f64::from(pair[1][0] - pair[0][0]);
+            let dy = f64::from(pair[1][1] - pair[0][1]);
+            (dx * dx + dy * dy).sqrt()
+        })
+        .sum();
+    let width = f64::from(stroke.width);
+    (length + width) * width
+}
+
 /// Validates and normalises a stroke for a `width × height` canvas.
 pub fn validate(
     input: StrokeInput,
@@ -150,19 +178,24 @@ pub fn validate(
         (Some(tool), false) => tool,
         (None, false) => Tool::Pen,
     };
-    Ok((
-        client_id,
-        Stroke {
-            points,
-            color: format!(
-                "#{:02x}{:02x}{:02x}{:02x}",
-                rgba[0], rgba[1], rgba[2], rgba[3]
-            ),
-            width: input.width,
-            tool,
-            eraser: tool == Tool::Eraser,
-        },
-    ))
+    let stroke = Stroke {
+        points,
+        color: format!(
+            "#{:02x}{:02x}{:02x}{:02x}",
+            rgba[0], rgba[1], rgba[2], rgba[3]
+        ),
+        width: input.width,
+        tool,
+        eraser: tool == Tool::Eraser,
+    };
+    let ink = ink(&stroke);
+    if ink > limits.max_ink_per_stroke {
+        return Err(PlatformError::Invalid(format!(
+            "the stroke holds {ink:.0} square pixels of ink (length × width); the limit is {:.0}",
+            limits.max_ink_per_stroke
+        )));
+    }
+    Ok((client_id, stroke))
 }
 
 #[cfg(test)]
@@ -178,6 +211,26 @@ mod tests {
             tool: None,
             eraser: false,
         }
+    }
+
+    #[test]
+    fn a_long_wide_stroke_is_refused_for_its_ink() {
+        // The audit's stroke: 300 points zigzagging across a 4096² canvas at width 200.
+        let points = (0..300)
+            .map(|i| [if i % 2 == 0 { 0.0 } else { 4096.0 }, (i * 13) as f32])
+            .collect();
+        let mut wide = input(points);
+        wide.width = 200.0;
+        let err = validate(wide, &StrokeLimits::default(), 4096, 4096).expect_err("too much ink");
+        assert!(err.to_string().contains("ink"), "{err}");
+        let (_, ordinary) = validate(
+            input(vec![[0.0, 0.0], [300.0, 400.0]]),
+            &StrokeLimits::default(),
+            1000,
+            1000,
+        )
+        .expect("an ordinary stroke");
+        assert_eq!(ink(&ordinary), (500.0 + 4.0) * 4.0);
     }
 
     #[test]

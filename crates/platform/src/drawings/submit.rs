@@ -75,6 +75,8 @@ pub async fn render_png(
     let background = parse_color(&drawing.background).unwrap_or([255, 255, 255, 255]);
     let width = u32::try_from(drawing.width).map_err(PlatformError::internal)?;
     let height = u32::try_from(drawing.height).map_err(PlatformError::internal)?;
+    // Rendering is bounded by the drawing's ink limit; the slots bound how many run at once.
+    let _slot = platform.render_slot().await?;
     tokio::task::spawn_blocking(move || {
         let paths: Vec<StrokePath<'_>> = strokes
             .iter()

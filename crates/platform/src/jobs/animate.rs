@@ -11,6 +11,7 @@ use atelier_imaging::decode_image;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use super::animate_limits::{self, AnimateLimits};
 use super::{JobContext, JobFailure, JobKind, StoredOutput};
 use crate::{
     Platform, PlatformError, PlatformResult, accounts::User, error::InputError, storage::Storage,
@@ -110,13 +111,27 @@ impl AnimateParams {
         Ok(params)
     }
 
-    fn check(&self, width: u32, height: u32) -> Result<Motion, AnimateError> {
+    /// Checks the parameters against the drawing's size and `limits`, dropping repeated
+    /// formats; the cost (frames × size², the sprite sheet) is refused here, at creation.
+    fn check(
+        &mut self,
+        width: u32,
+        height: u32,
+        limits: &AnimateLimits,
+    ) -> Result<Motion, AnimateError> {
         let motion: Motion = self.motion.parse()?;
-        self.render_params()?;
+        let frames = self.render_params()?.frame_count()?;
         if let Some(joints) = &self.joints {
             skeleton::from_joint_list(joints, width, height)?;
         }
-        self.file_formats()?;
+        // Repeats are dropped from the stored parameters too: ten `gif`s are one GIF.
+        self.formats = self
+            .file_formats()?
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        animate_limits::check_cost(frames as u64, self.size, &self.formats, limits)
+            .map_err(AnimateError::InvalidParams)?;
         Ok(motion)
     }
 
@@ -230,7 +245,7 @@ impl JobKind for Animate {
         &'a self,
         platform: &'a Platform,
         owner: &'a User,
-        params: AnimateParams,
+        mut params: AnimateParams,
     ) -> BoxFuture<'a, PlatformResult<AnimateParams>> {
         Box::pin(async move {
             let upload = uploads::get_owned(platform, owner.id, &params.upload_id).await?;
@@ -241,9 +256,14 @@ impl JobKind for Animate {
             }
             let (w, h) = (upload.width.unwrap_or(0), upload.height.unwrap_or(0));
             let (w, h) = (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0));
-            params.check(w, h).map_err(|err| {
-                PlatformError::from(InputError::unprocessable(error_code(&err), err.to_string()))
-            })?;
+            params
+                .check(w, h, &platform.config().animate)
+                .map_err(|err| {
+                    PlatformError::from(InputError::unprocessable(
+                        error_code(&err),
+                        err.to_string(),
+                    ))
+                })?;
             Ok(params)
         })
     }
@@ -313,10 +333,13 @@ mod tests {
 
     #[test]
     fn defaults_are_a_three_second_dance_as_gif() {
-        let p = params();
+        let mut p = params();
         assert_eq!((p.motion.as_str(), p.fps, p.size), ("dance", 24, 384));
         assert_eq!(p.formats, ["gif"]);
-        assert_eq!(p.check(100, 100).expect("valid"), Motion::Dance);
+        assert_eq!(
+            p.check(100, 100, &AnimateLimits::default()).expect("valid"),
+            Motion::Dance
+        );
     }
 
     #[test]
@@ -324,19 +347,28 @@ mod tests {
         let mut p = params();
         p.motion = "fly".into();
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "unknown-motion"
         );
         let mut p = params();
         p.formats = vec!["avi".into()];
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "invalid-parameters"
         );
         let mut p = params();
         p.duration_s = 60.0;
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "invalid-parameters"
         );
         let mut p = params();
@@ -346,8 +378,27 @@ mod tests {
             parent: None,
         }]);
         assert_eq!(
-            error_code(&p.check(100, 100).expect_err("refused")),
+            error_code(
+                &p.check(100, 100, &AnimateLimits::default())
+                    .expect_err("refused")
+            ),
             "joint-outside-image"
         );
+    }
+
+    #[test]
+    fn a_costly_animation_is_refused_at_creation_and_formats_are_deduplicated() {
+        let mut p = params();
+        (p.fps, p.duration_s, p.size) = (60, 20.0, 1024);
+        p.formats = vec!["gif".into(); 10];
+        let err = p
+            .check(100, 100, &AnimateLimits::default())
+            .expect_err("too costly");
+        assert_eq!(error_code(&err), "invalid-parameters");
+        assert!(err.to_string().contains("pixels"), "{err}");
+        let mut p = params();
+        p.formats = vec!["gif".into(), "mp4".into(), "gif".into(), "gif".into()];
+        p.check(100, 100, &AnimateLimits::default()).expect("valid");
+        assert_eq!(p.formats, ["gif", "mp4"]);
     }
 }

@@ -2,6 +2,7 @@
 //! `worker` runs them, `registry` knows the kinds, one module per built-in kind.
 
 pub mod animate;
+pub mod animate_limits;
 pub mod observer;
 pub mod photo3d;
 pub mod queue;

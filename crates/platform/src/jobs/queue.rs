@@ -143,7 +143,8 @@ async fn insert(
     caps: Caps,
 ) -> PlatformResult<Option<Job>> {
     let id = random_id("job");
-    let now = now_ms();
+    // `run_at` is compared with the database's clock when workers claim.
+    let now = db.now_ms().await?;
     let mut tx = db.pool().begin().await?;
     if db.backend() == Backend::Postgres {
         // Serialise this owner's inserts so two concurrent requests cannot both pass the cap.
@@ -229,7 +230,7 @@ pub async fn list_owned(
 
 /// Cancels a queued or running job. A running job's worker notices at its next heartbeat.
 pub async fn cancel(db: &Db, owner_id: i64, id: &str) -> PlatformResult<Job> {
-    let now = now_ms();
+    let now = db.node_now_ms();
     let updated = sqlx::query(
         "UPDATE jobs SET status = 'canceled', finished_at = $1, updated_at = $1 \
          WHERE id = $2 AND owner_id = $3 AND status IN ('queued', 'running')",
@@ -259,7 +260,9 @@ pub async fn claim(
     if kinds.is_empty() {
         return Ok(None);
     }
-    let now = now_ms();
+    // Lease times come from the database's clock, never this node's: nodes whose clocks
+    // disagree must still agree on when a lease ends.
+    let now = db.now_ms().await?;
     let kind_list = (0..kinds.len())
         .map(|i| format!("${}", i + 4))
         .collect::<Vec<_>>()
@@ -307,7 +310,9 @@ pub async fn heartbeat(
     progress: u8,
     stage: Option<&str>,
 ) -> PlatformResult<Heartbeat> {
-    let now = now_ms();
+    // Lease times come from the database's clock, never this node's: nodes whose clocks
+    // disagree must still agree on when a lease ends.
+    let now = db.now_ms().await?;
     let updated = sqlx::query(
         "UPDATE jobs SET lease_expires_at = $1, progress = $2, stage = $3, updated_at = $4 \
          WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
@@ -358,7 +363,9 @@ pub async fn fail(
     message: &str,
     retryable: bool,
 ) -> PlatformResult<Option<JobStatus>> {
-    let now = now_ms();
+    // Lease times come from the database's clock, never this node's: nodes whose clocks
+    // disagree must still agree on when a lease ends.
+    let now = db.now_ms().await?;
     let will_retry = retryable && job.attempts < job.max_attempts;
     let record = JobErrorRecord {
         code: code.to_owned(),
@@ -395,7 +402,9 @@ pub async fn fail(
 /// (`worker-lost`) otherwise. Returns how many jobs were freed. Each update is guarded by the
 /// expired lease it saw, so a job whose worker just renewed it is left alone.
 pub async fn reap_expired(db: &Db) -> PlatformResult<u64> {
-    let now = now_ms();
+    // Lease times come from the database's clock, never this node's: nodes whose clocks
+    // disagree must still agree on when a lease ends.
+    let now = db.now_ms().await?;
     let expired = sqlx::query(
         "SELECT id, attempts, max_attempts, lease_owner FROM jobs \
          WHERE status = 'running' AND lease_expires_at < $1",

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use atelier_platform::throttle::{Action, Subject};
+
 use crate::{
+    client::{Client, throttled, wrong_credentials},
     error::{ApiResult, ErrorBody},
     extract::{CurrentUser, Json, SESSION_COOKIE, SessionToken},
     state::AppState,
@@ -36,8 +39,16 @@ pub struct SessionResponse {
     pub expires_at: i64,
 }
 
-pub(crate) fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -> HeaderMap {
-    let secure = if state.config.secure_cookies {
+/// The session cookie: `HttpOnly`, `SameSite=Lax`, and `Secure` when the request came over
+/// TLS (as the proxy in front says with `X-Forwarded-Proto: https`) or `--secure-cookies`
+/// forces it.
+pub(crate) fn session_cookie(
+    state: &AppState,
+    client: Client,
+    token: &str,
+    max_age_secs: i64,
+) -> HeaderMap {
+    let secure = if state.config.secure_cookies || client.https {
         "; Secure"
     } else {
         ""
@@ -54,6 +65,7 @@ pub(crate) fn session_cookie(state: &AppState, token: &str, max_age_secs: i64) -
 
 async fn open_session(
     state: &AppState,
+    client: Client,
     user: User,
     status: StatusCode,
 ) -> ApiResult<impl IntoResponse + use<>> {
@@ -61,6 +73,7 @@ async fn open_session(
     let session = accounts::open_session(state.platform.db(), user.id, ttl).await?;
     let headers = session_cookie(
         state,
+        client,
         &session.token,
         i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
     );
@@ -75,34 +88,70 @@ async fn open_session(
     ))
 }
 
+/// Registers an account, throttled per client address (every attempt counts).
+pub(crate) async fn register_throttled(
+    state: &AppState,
+    client: Client,
+    new: NewUser,
+) -> ApiResult<User> {
+    throttled(
+        state,
+        Action::Register,
+        &[client.subject()],
+        |_| true,
+        accounts::register(state.platform.db(), new),
+    )
+    .await
+}
+
+/// Checks credentials, throttling failures per account and per client address.
+pub(crate) async fn login_throttled(
+    state: &AppState,
+    client: Client,
+    username: &str,
+    password: &str,
+) -> ApiResult<(User, accounts::IssuedSession)> {
+    let subjects = [
+        client.subject(),
+        Subject::Account(username.trim().to_lowercase()),
+    ];
+    let ttl = state.platform.config().session_ttl;
+    throttled(
+        state,
+        Action::Login,
+        &subjects,
+        wrong_credentials,
+        accounts::login(state.platform.db(), username, password, ttl),
+    )
+    .await
+}
+
 /// Creates an account and signs it in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", request_body = NewUser,
-    responses((status = 201, body = SessionResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = SessionResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
+    client: Client,
     Json(new): Json<NewUser>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = accounts::register(state.platform.db(), new).await?;
-    open_session(&state, user, StatusCode::CREATED).await
+    let user = register_throttled(&state, client, new).await?;
+    open_session(&state, client, user, StatusCode::CREATED).await
 }
 
 /// Signs in.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    client: Client,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let ttl = state.platform.config().session_ttl;
-    let (user, session) = accounts::login(
-        state.platform.db(),
-        &request.username,
-        &request.password,
-        ttl,
-    )
-    .await?;
+    let (user, session) =
+        login_throttled(&state, client, &request.username, &request.password).await?;
     let headers = session_cookie(
         &state,
+        client,
         &session.token,
         i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
     );
@@ -121,10 +170,14 @@ pub async fn login(
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
+    client: Client,
     SessionToken(token): SessionToken,
 ) -> ApiResult<impl IntoResponse> {
     accounts::logout(state.platform.db(), &token).await?;
-    Ok((StatusCode::NO_CONTENT, session_cookie(&state, "", 0)))
+    Ok((
+        StatusCode::NO_CONTENT,
+        session_cookie(&state, client, "", 0),
+    ))
 }
 
 /// The signed-in account.

@@ -19,7 +19,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use atelier_platform::throttle::{Action, Subject};
+
 use crate::{
+    client::{Client, throttled, wrong_code},
     error::{ApiError, ApiResult, ErrorBody},
     extract::multipart::{MultipartForm, NamedParts},
     extract::{CurrentUser, Json, Path, Query},
@@ -163,22 +166,33 @@ pub struct JoinRequest {
     responses((status = 200, body = DrawingView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn join(
     State(state): State<AppState>,
+    client: Client,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
     Json(request): Json<JoinRequest>,
 ) -> ApiResult<Json<DrawingView>> {
-    let drawing = join_and_announce(&state, &user, id, &request.invitation_code).await?;
+    let drawing = join_and_announce(&state, client, &user, id, &request.invitation_code).await?;
     Ok(Json(view(&state, drawing).await?))
 }
 
-/// Joins and announces the new participant list.
+/// Joins and announces the new participant list. Wrong codes are throttled per account and
+/// per client address (429 + `Retry-After` past the limit).
 pub async fn join_and_announce(
     state: &AppState,
+    client: Client,
     user: &atelier_platform::accounts::User,
     id: i64,
     code: &str,
 ) -> ApiResult<Drawing> {
-    let drawing = drawings::join(state.platform.db(), user, id, code).await?;
+    let subjects = [client.subject(), Subject::Account(user.id.to_string())];
+    let drawing = throttled(
+        state,
+        Action::Join,
+        &subjects,
+        wrong_code,
+        drawings::join(state.platform.db(), user, id, code),
+    )
+    .await?;
     let participants: Vec<_> = drawing
         .participants
         .iter()

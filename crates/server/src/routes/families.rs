@@ -10,7 +10,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use atelier_platform::throttle::{Action, Subject};
+
 use crate::{
+    client::{Client, throttled, wrong_code},
     error::{ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path},
     state::AppState,
@@ -47,12 +50,20 @@ pub async fn create(
     responses((status = 200, body = Family), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn join(
     State(state): State<AppState>,
+    client: Client,
     CurrentUser(user): CurrentUser,
     Json(request): Json<JoinFamily>,
 ) -> ApiResult<Json<Family>> {
-    Ok(Json(
-        families::join(state.platform.db(), &user, &request.invitation_code).await?,
-    ))
+    let subjects = [client.subject(), Subject::Account(user.id.to_string())];
+    let family = throttled(
+        &state,
+        Action::Join,
+        &subjects,
+        wrong_code,
+        families::join(state.platform.db(), &user, &request.invitation_code),
+    )
+    .await?;
+    Ok(Json(family))
 }
 
 /// The caller's family and its members.

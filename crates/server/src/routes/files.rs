@@ -24,6 +24,8 @@ pub struct LinkQuery {
     pub expires: i64,
     /// Hex HMAC-SHA256 signature.
     pub sig: String,
+    /// The id of the key that signed (absent on links from before key ids).
+    pub kid: Option<String>,
 }
 
 /// Serves a blob to whoever holds a valid, unexpired signed link.
@@ -39,7 +41,7 @@ pub async fn download(
     state
         .platform
         .signer()
-        .verify(&object, link.expires, &link.sig)?;
+        .verify_with(link.kid.as_deref(), &object, link.expires, &link.sig)?;
     let (sha256, kind) = object
         .split_once('.')
         .ok_or(PlatformError::NotFound("file"))?;

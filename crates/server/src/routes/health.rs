@@ -42,7 +42,7 @@ pub struct Readiness {
     pub job_kinds: Vec<&'static str>,
     /// The inference runtime (ONNX Runtime or the rten fallback) and why; null until chosen.
     #[schema(value_type = Option<Object>)]
-    pub inference: Option<atelier_infer::RuntimeInfo>,
+    pub inference: Option<serde_json::Value>,
 }
 
 /// The process is up.
@@ -59,10 +59,14 @@ pub async fn healthz() -> Json<Health> {
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let probe = state.platform.readiness().await;
+    // Errors (which may name files and hosts) go to the log; the answer says only what failed.
     let check = |result: Result<(), atelier_platform::PlatformError>, detail: String| Check {
         ok: result.is_ok(),
+        error: result.err().map(|err| {
+            tracing::warn!(dependency = %detail, error = %err, "readiness probe failed");
+            format!("{detail} does not answer (the server log has the details)")
+        }),
         detail,
-        error: result.err().map(|err| err.to_string()),
     };
     let database = check(
         probe.database,
@@ -70,7 +74,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     );
     let storage = check(
         probe.storage,
-        state.platform.storage().description().to_owned(),
+        state.platform.storage().public_description().to_owned(),
     );
     let ready = database.ok && storage.ok;
     let body = Readiness {
@@ -79,7 +83,12 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         storage,
         workers: state.config.workers,
         job_kinds: state.platform.jobs().kinds(),
-        inference: state.platform.models().runtime_info(),
+        inference: state
+            .platform
+            .models()
+            .runtime_info()
+            .and_then(|info| serde_json::to_value(info).ok())
+            .map(redact_json_paths),
     };
     let status = if ready {
         StatusCode::OK
@@ -87,6 +96,22 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// `value` with filesystem paths in its strings replaced (a runtime's library location is
+/// for the log, not for the answer).
+fn redact_json_paths(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Value::String(crate::error::redact_paths(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact_json_paths).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, redact_json_paths(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// The probes and the metrics page.

@@ -19,13 +19,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    accounts::session_cookie,
+    accounts::{login_throttled, register_throttled, session_cookie},
     drawings::{
         DrawingView, StrokeRequest, SubmitForm, add_stroke, join_and_announce, submit_and_announce,
         view,
     },
 };
 use crate::{
+    client::Client,
     error::{ApiResult, ErrorBody},
     extract::{CurrentUser, Json, Path, SessionToken, multipart::MultipartForm},
     state::AppState,
@@ -65,11 +66,11 @@ pub struct SeedUser {
     pub id: i64,
     /// Login name.
     pub username: String,
-    /// Gender.
-    pub gender: Gender,
-    /// Parent or child.
+    /// Gender (`null` for an account registered through atelier's own API without one).
+    pub gender: Option<Gender>,
+    /// Parent or child (`null` likewise).
     #[serde(rename = "type")]
-    pub role: Role,
+    pub role: Option<Role>,
     /// Family id.
     pub family_id: Option<i64>,
     /// ISO 8601.
@@ -104,11 +105,11 @@ pub struct SeedSession {
 pub struct SeedMember {
     /// Login name.
     pub username: String,
-    /// Gender.
-    pub gender: Gender,
-    /// Parent or child.
+    /// Gender (`null` for an account registered through atelier's own API without one).
+    pub gender: Option<Gender>,
+    /// Parent or child (`null` likewise).
     #[serde(rename = "type")]
-    pub role: Role,
+    pub role: Option<Role>,
 }
 
 /// LittleStudio's `Drawing`.
@@ -207,6 +208,20 @@ pub struct SeedFamily {
     pub users: Vec<SeedUser>,
 }
 
+/// LittleStudio's registration body: `User` without id and dates.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SeedRegistration {
+    /// Login name.
+    pub username: String,
+    /// Password (the app sends its sha256).
+    pub password: String,
+    /// Gender (LittleStudio's user model requires it).
+    pub gender: Gender,
+    /// Parent or child (required likewise).
+    #[serde(rename = "type", alias = "role")]
+    pub role: Role,
+}
+
 /// `UserLoginRequest`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SeedLogin {
@@ -227,6 +242,7 @@ pub struct SeedJoin {
 
 async fn session(
     state: &AppState,
+    client: Client,
     user: User,
     token: String,
     status: StatusCode,
@@ -234,6 +250,7 @@ async fn session(
     let ttl = state.platform.config().session_ttl;
     let headers = session_cookie(
         state,
+        client,
         &token,
         i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
     );
@@ -248,16 +265,23 @@ async fn session(
 }
 
 /// Registers a user (and signs it in).
-#[utoipa::path(post, path = "/compat/littlestudio/user", tag = "littlestudio", request_body = NewUser,
+#[utoipa::path(post, path = "/compat/littlestudio/user", tag = "littlestudio", request_body = SeedRegistration,
     responses((status = 201, body = SeedSession), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
-    Json(new): Json<NewUser>,
+    client: Client,
+    Json(seed): Json<SeedRegistration>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<SeedSession>)> {
-    let user = accounts::register(state.platform.db(), new).await?;
+    let new = NewUser {
+        username: seed.username,
+        password: seed.password,
+        gender: Some(seed.gender),
+        role: Some(seed.role),
+    };
+    let user = register_throttled(&state, client, new).await?;
     let ttl = state.platform.config().session_ttl;
     let issued = accounts::open_session(state.platform.db(), user.id, ttl).await?;
-    Ok(session(&state, user, issued.token, StatusCode::CREATED).await)
+    Ok(session(&state, client, user, issued.token, StatusCode::CREATED).await)
 }
 
 /// Logs in.
@@ -265,17 +289,12 @@ pub async fn register(
     responses((status = 200, body = SeedSession), (status = 401, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    client: Client,
     Json(request): Json<SeedLogin>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<SeedSession>)> {
-    let ttl = state.platform.config().session_ttl;
-    let (user, issued) = accounts::login(
-        state.platform.db(),
-        &request.username,
-        &request.password,
-        ttl,
-    )
-    .await?;
-    Ok(session(&state, user, issued.token, StatusCode::OK).await)
+    let (user, issued) =
+        login_throttled(&state, client, &request.username, &request.password).await?;
+    Ok(session(&state, client, user, issued.token, StatusCode::OK).await)
 }
 
 /// Logs out.
@@ -283,10 +302,14 @@ pub async fn login(
     responses((status = 200, description = "Logged out"), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
+    client: Client,
     SessionToken(token): SessionToken,
 ) -> ApiResult<(HeaderMap, Json<serde_json::Value>)> {
     accounts::logout(state.platform.db(), &token).await?;
-    Ok((session_cookie(&state, "", 0), Json(serde_json::json!({}))))
+    Ok((
+        session_cookie(&state, client, "", 0),
+        Json(serde_json::json!({})),
+    ))
 }
 
 /// The caller's family members.
@@ -360,11 +383,12 @@ pub async fn get(
     responses((status = 200, body = SeedDrawing), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn join(
     State(state): State<AppState>,
+    client: Client,
     CurrentUser(user): CurrentUser,
     Path(id): Path<i64>,
     Json(request): Json<SeedJoin>,
 ) -> ApiResult<Json<SeedDrawing>> {
-    let drawing = join_and_announce(&state, &user, id, &request.invitation_code).await?;
+    let drawing = join_and_announce(&state, client, &user, id, &request.invitation_code).await?;
     Ok(Json(view(&state, drawing).await?.into()))
 }
 
