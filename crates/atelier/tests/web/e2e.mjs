@@ -195,7 +195,7 @@ async function scenario(browser, vp) {
   await a.page.fill('input[name="family-name"]', 'The Testers');
   await a.page.click('form:has(input[name="family-name"]) button[type="submit"]');
   const code = (await a.page.locator('#family-code').textContent()).trim();
-  if (!/^[A-Z0-9]{8}$/.test(code)) fail(`unexpected family code ${code}`);
+  if (!/^[A-Z0-9]{12}$/.test(code)) fail(`unexpected family code ${code}`);
   await b.page.fill('input[name="invitation-code"]', code.toLowerCase());
   await b.page.click('form:has(input[name="invitation-code"]) button[type="submit"]');
   await b.page.waitForSelector('#members li:nth-child(2)');
