@@ -6,10 +6,12 @@ mod error;
 pub mod geom;
 pub mod mesh;
 pub mod motion;
+pub mod parts;
 pub mod produce;
 pub mod render;
 pub mod rig;
 pub mod segment;
+pub mod shape;
 pub mod skeleton;
 mod sparse;
 
@@ -23,6 +25,7 @@ pub use error::AnimateError;
 pub use geom::Point;
 pub use mesh::Mesh;
 pub use motion::Motion;
+pub use parts::Part;
 pub use produce::{FileFormat, ProduceError, ProduceRequest, Produced, ProducedFile, produce};
 pub use render::Background;
 pub use segment::{BBox, Mask, SegmentParams};
@@ -200,6 +203,14 @@ impl Character {
         }
     }
 
+    /// The character's rest mesh bound in one piece, without cutting it into body parts (the
+    /// earlier rig), with the same triangles in the same order as [`Character::rig`]: for
+    /// comparing the two deformations (`examples/shape_report.rs`).
+    pub fn rig_in_one_piece(&self) -> Result<rig::Rig, AnimateError> {
+        let (mesh, edge) = rest_mesh(&self.mask, &self.rig.rest_joints)?;
+        rig::Rig::new(mesh, self.rig.rest_joints, edge)
+    }
+
     /// The same character re-rigged on edited joints (source pixels, validated).
     pub fn with_joints(&self, joints: &[Joint]) -> Result<Character, AnimateError> {
         let j = skeleton::from_joint_list(joints, self.image_width, self.image_height)?;
@@ -213,11 +224,37 @@ impl Character {
     }
 }
 
-fn build_rig(mask: &Mask, joints: Joints) -> Result<rig::Rig, AnimateError> {
+/// The figure's rest mesh, holding the rig's anchor points, and its edge length.
+fn rest_mesh(mask: &Mask, joints: &Joints) -> Result<(Mesh, f32), AnimateError> {
     let b = mask.bbox().ok_or(AnimateError::NoFigure)?;
     let edge = (b.width.max(b.height) as f32 / 26.0).max(3.0);
-    let points: Vec<Point> = rig::anchors().iter().map(|a| a.at(&joints)).collect();
-    let m = mesh::triangulate(mask, &points, edge)?;
+    let points: Vec<Point> = rig::anchors().iter().map(|a| a.at(joints)).collect();
+    Ok((mesh::triangulate(mask, &points, edge)?, edge))
+}
+
+fn build_rig(mask: &Mask, joints: Joints) -> Result<rig::Rig, AnimateError> {
+    let (m, edge) = rest_mesh(mask, &joints)?;
+    let mut parts = parts::assign(&m, mask, &joints);
+    // A limb the rig cannot hold by at least two of its joints or bones goes back into the
+    // body; a cut that leaves a piece without any handle falls back to the uncut mesh.
+    for _ in 0..Part::ALL.len() {
+        let Ok(rig) = rig::Rig::with_parts(m.clone(), &parts, joints, edge) else {
+            break;
+        };
+        let loose: Vec<Part> = Part::ALL[1..]
+            .iter()
+            .copied()
+            .filter(|&limb| rig.parts.contains(&limb) && rig.handles_in(limb) < 2)
+            .collect();
+        if loose.is_empty() {
+            return Ok(rig);
+        }
+        for p in &mut parts {
+            if loose.contains(p) {
+                *p = Part::Torso;
+            }
+        }
+    }
     rig::Rig::new(m, joints, edge)
 }
 

@@ -1,11 +1,14 @@
-//! The rig: the mesh bound to the skeleton. Handles (mesh vertices at the joints and bone
-//! midpoints) follow the posed skeleton exactly; every other vertex starts from linear blend
-//! skinning (two nearest bones) and is then relaxed by as-rigid-as-possible deformation
+//! The rig: the mesh bound to the skeleton. The mesh is cut into body parts (torso with head,
+//! four limbs; see [`crate::parts`]) so a limb moves without dragging the body. Handles (mesh
+//! vertices at the joints and bone midpoints, pinned only in the parts those bones move)
+//! follow the posed skeleton exactly; every other vertex starts from linear blend skinning (two
+//! nearest bones of its own part) and is then relaxed by as-rigid-as-possible deformation
 //! (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
 
 use crate::AnimateError;
 use crate::geom::{Point, dist_to_segment};
 use crate::mesh::Mesh;
+use crate::parts::{Part, bones};
 use crate::skeleton::{Joints, PARENTS};
 use crate::sparse::Cholesky;
 
@@ -60,51 +63,109 @@ pub struct Rig {
     /// Triangles around each vertex (CSR).
     vt_start: Vec<usize>,
     vt: Vec<usize>,
-    /// Per-triangle drawing layer (0 = back); arms draw over the body.
+    /// Per-triangle drawing layer (0 = back): legs behind the body, arms in front.
     pub layers: Vec<u8>,
+    /// The body part of each triangle.
+    pub parts: Vec<Part>,
 }
 
-/// Bones with a usable length: child joint indices.
-fn bones(j: &Joints) -> Vec<usize> {
-    (0..16)
-        .filter(|&c| PARENTS[c].is_some_and(|p| j[p].dist(j[c]) > 1.0))
-        .collect()
+/// The parts that move an anchor: those holding its joint, or the part of its bone.
+fn movers(an: &Anchor) -> Vec<Part> {
+    if an.a == an.b {
+        Part::ALL
+            .into_iter()
+            .filter(|p| p.holds_joint(an.a))
+            .collect()
+    } else {
+        vec![Part::of_bone(an.b)]
+    }
 }
 
-impl Rig {
-    /// Bind `mesh` to the rest skeleton `joints`. `snap` is the mesh's edge length: anchors
-    /// closer than that to a pinned one stay free, vertices within half of it stand in for an
-    /// anchor.
-    pub fn new(mesh: Mesh, joints: Joints, snap: f32) -> Result<Rig, AnimateError> {
-        let n = mesh.vertices.len();
-        // Pin joints (and midpoints of long bones) that are mesh vertices; a joint crowding an
-        // already pinned one (a stick figure's shoulders at its chest) stays free, as pinning
-        // both would fold the few triangles between them.
-        let mut handles: Vec<(usize, Anchor)> = Vec::new();
+/// Pin, in each part, the joints and midpoints of long bones that move it (or that no part of
+/// the mesh moves) to the part's nearest vertex within half an edge; an anchor crowding one
+/// already pinned in the part (a stick figure's shoulders at its chest) stays free, as pinning
+/// both would fold the few triangles between them.
+fn place_handles(
+    mesh: &Mesh,
+    vertex_part: &[Part],
+    joints: &Joints,
+    snap: f32,
+) -> Result<Vec<(usize, Anchor)>, AnimateError> {
+    let present: Vec<Part> = Part::ALL
+        .into_iter()
+        .filter(|p| vertex_part.contains(p))
+        .collect();
+    let mut handles: Vec<(usize, Anchor)> = Vec::new();
+    for &part in &present {
         let mut pinned: Vec<Point> = Vec::new();
         for an in anchors() {
             if an.a != an.b && joints[an.a].dist(joints[an.b]) < 2.5 * snap {
                 continue;
             }
-            let p = an.at(&joints);
+            let owners = movers(&an);
+            if !owners.contains(&part) && owners.iter().any(|o| present.contains(o)) {
+                continue;
+            }
+            let p = an.at(joints);
             if pinned.iter().any(|q| q.dist(p) < snap) {
                 continue;
             }
-            let (v, d) = mesh
+            let nearest = mesh
                 .vertices
                 .iter()
+                .zip(vertex_part)
                 .enumerate()
-                .map(|(i, q)| (i, q.dist(p)))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .ok_or_else(|| AnimateError::Mesh("empty mesh".into()))?;
-            if d <= 0.5 * snap && !handles.iter().any(|h| h.0 == v) {
+                .filter(|(_, (_, vp))| **vp == part)
+                .map(|(i, (q, _))| (i, q.dist(p)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((v, d)) = nearest
+                && d <= 0.5 * snap
+                && !handles.iter().any(|h| h.0 == v)
+            {
                 handles.push((v, an));
                 pinned.push(p);
             }
         }
-        if handles.is_empty() {
-            return Err(AnimateError::Mesh("no joint lies on the figure".into()));
+    }
+    if handles.is_empty() {
+        return Err(AnimateError::Mesh("no joint lies on the figure".into()));
+    }
+    Ok(handles)
+}
+
+impl Rig {
+    /// Bind `mesh`, uncut, as one piece to the rest skeleton `joints`. `snap` is the mesh's
+    /// edge length: anchors closer than that to a pinned one stay free, vertices within half
+    /// of it stand in for an anchor.
+    pub fn new(mesh: Mesh, joints: Joints, snap: f32) -> Result<Rig, AnimateError> {
+        let parts = vec![Part::Torso; mesh.triangles.len()];
+        Rig::with_parts(mesh, &parts, joints, snap)
+    }
+
+    /// Bind `mesh` to the rest skeleton `joints` with each triangle in its body part: the
+    /// mesh is cut along the seams between parts, and each part is pinned only to the joints
+    /// and bones that move it. Fails when a piece has no handle.
+    pub fn with_parts(
+        mesh: Mesh,
+        parts: &[Part],
+        joints: Joints,
+        snap: f32,
+    ) -> Result<Rig, AnimateError> {
+        if mesh.vertices.is_empty() {
+            return Err(AnimateError::Mesh("empty mesh".into()));
         }
+        let overlaps = crate::parts::seam_overlaps(&mesh, parts);
+        let mut parts = parts.to_vec();
+        let mut mesh = mesh;
+        for (t, p) in overlaps {
+            mesh.triangles.push(t);
+            parts.push(p);
+        }
+        let parts = parts.as_slice();
+        let (mesh, _) = crate::parts::cut(&mesh, parts);
+        let n = mesh.vertices.len();
+        let vertex_part = crate::parts::vertex_parts(&mesh, parts);
+        let handles = place_handles(&mesh, &vertex_part, &joints, snap)?;
         // Adjacency.
         let mut adj = vec![Vec::new(); n];
         for t in &mesh.triangles {
@@ -178,9 +239,12 @@ impl Rig {
         let skin: Vec<[(usize, f32); 2]> = mesh
             .vertices
             .iter()
-            .map(|&p| {
+            .zip(&vertex_part)
+            .map(|(&p, &part)| {
+                let own = bl.iter().any(|&c| Part::of_bone(c) == part);
                 let mut d: Vec<(usize, f32)> = bl
                     .iter()
+                    .filter(|&&c| !own || Part::of_bone(c) == part)
                     .filter_map(|&c| {
                         PARENTS[c].map(|pa| (c, dist_to_segment(p, joints[pa], joints[c])))
                     })
@@ -196,12 +260,12 @@ impl Rig {
                 }
             })
             .collect();
-        let layers = mesh
-            .triangles
+        let layers = parts
             .iter()
-            .map(|t| {
-                let c = (0..3).map(|k| skin[t[k] as usize][0].0).collect::<Vec<_>>();
-                u8::from(c.iter().all(|&b| (4..=9).contains(&b)))
+            .map(|p| match p {
+                Part::RightLeg | Part::LeftLeg => 0,
+                Part::Torso => 1,
+                Part::RightArm | Part::LeftArm => 2,
             })
             .collect();
         Ok(Rig {
@@ -217,7 +281,19 @@ impl Rig {
             vt_start,
             vt,
             layers,
+            parts: parts.to_vec(),
         })
+    }
+
+    /// The part each vertex of the (cut) mesh belongs to.
+    pub fn vertex_parts(&self) -> Vec<Part> {
+        crate::parts::vertex_parts(&self.mesh, &self.parts)
+    }
+
+    /// How many handles pin vertices of `part`.
+    pub fn handles_in(&self, part: Part) -> usize {
+        let vp = self.vertex_parts();
+        self.handles.iter().filter(|h| vp[h.0] == part).count()
     }
 
     /// Vertex positions for a pose: skinning, then `iterations` ARAP steps.

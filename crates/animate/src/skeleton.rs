@@ -315,40 +315,7 @@ impl Small {
     }
     /// Chamfer distance (×5 units) to the nearest background pixel.
     fn distance(&self) -> Vec<u32> {
-        let mut d: Vec<u32> = self
-            .on
-            .iter()
-            .map(|&o| if o { u32::MAX / 2 } else { 0 })
-            .collect();
-        let (w, h) = (self.w as i64, self.h as i64);
-        let idx = |x: i64, y: i64| (y * w + x) as usize;
-        let relax = |d: &mut Vec<u32>, x: i64, y: i64, offs: &[(i64, i64, u32)]| {
-            let i = idx(x, y);
-            for &(dx, dy, c) in offs {
-                let (nx, ny) = (x + dx, y + dy);
-                let nd = if nx < 0 || ny < 0 || nx >= w || ny >= h {
-                    c
-                } else {
-                    d[idx(nx, ny)] + c
-                };
-                if nd < d[i] {
-                    d[i] = nd;
-                }
-            }
-        };
-        let fwd = [(-1, 0, 5), (0, -1, 5), (-1, -1, 7), (1, -1, 7)];
-        let bwd = [(1, 0, 5), (0, 1, 5), (1, 1, 7), (-1, 1, 7)];
-        for y in 0..h {
-            for x in 0..w {
-                relax(&mut d, x, y, &fwd);
-            }
-        }
-        for y in (0..h).rev() {
-            for x in (0..w).rev() {
-                relax(&mut d, x, y, &bwd);
-            }
-        }
-        d
+        crate::segment::chamfer_distance(&self.on, self.w, self.h)
     }
     /// Multi-source geodesic distances (×5 units) and the shortest-path tree.
     fn geodesic(&self, sources: &[usize]) -> (Vec<u32>, Vec<usize>) {

@@ -13,6 +13,9 @@ pub enum Style {
     Stick { width: f32 },
     /// Solid body parts.
     Filled { limb: f32, torso: f32, head: f32 },
+    /// A filled oval body (`torso` wide, from the neck to below the pelvis), a filled round
+    /// head, and limbs drawn as lines `limb` wide.
+    Oval { limb: f32, torso: f32, head: f32 },
 }
 
 /// A figure to draw and where its joints truly are.
@@ -64,7 +67,7 @@ pub fn figure(
     j[HIP] = j[ROOT];
     let (sx, hx) = match style {
         Style::Stick { .. } => (0.0, 0.0),
-        Style::Filled { torso, .. } => (torso * 0.45, torso * 0.25),
+        Style::Filled { torso, .. } | Style::Oval { torso, .. } => (torso * 0.45, torso * 0.25),
     };
     j[R_SHOULDER] = Point::new(cx - sx, j[TORSO].y + 2.0 * u * f32::from(sx > 0.0));
     j[L_SHOULDER] = Point::new(cx + sx, j[R_SHOULDER].y);
@@ -133,6 +136,17 @@ impl Figure {
                     || limbs.iter().any(|&(a, b)| seg(p, j[a], j[b]) <= hw);
                 (ink, ink)
             }
+            Style::Oval { limb, torso, head } => {
+                let hw = limb / 2.0;
+                let (top, bottom) = (j[NECK].y + head * 0.6, j[ROOT].y + 6.0);
+                let centre = Point::new(j[TORSO].x, (top + bottom) / 2.0);
+                let (rx, ry) = (torso / 2.0, (bottom - top) / 2.0);
+                let (ex, ey) = ((p.x - centre.x) / rx, (p.y - centre.y) / ry);
+                let ink = ex * ex + ey * ey <= 1.0
+                    || d_head <= head
+                    || limbs.iter().any(|&(a, b)| seg(p, j[a], j[b]) <= hw);
+                (ink, ink)
+            }
         }
     }
 }
@@ -181,4 +195,93 @@ pub fn draw(w: u32, h: u32, figs: &[Figure], paper: Paper) -> (RgbaImage, Vec<bo
         Rgba([px(0), px(1), px(2), 255])
     });
     (img, truth)
+}
+
+/// The drawings the shape measures run on (name, width, height, figure, paper): the filled
+/// oval body with a round head and stick limbs, filled and stick figures, wide and narrow
+/// arms, arms out, raised and along the body, long and short legs.
+pub fn shape_cases() -> Vec<(&'static str, u32, u32, Figure, Paper)> {
+    let oval = |limb: f32| Style::Oval {
+        limb,
+        torso: 70.0,
+        head: 26.0,
+    };
+    let filled = |limb: f32| Style::Filled {
+        limb,
+        torso: 64.0,
+        head: 26.0,
+    };
+    let stick = Style::Stick { width: 7.0 };
+    vec![
+        (
+            "oval arms out",
+            384,
+            384,
+            figure(192.0, 40.0, 300.0, oval(7.0), [30, 30, 30], 0, 1.0),
+            CLEAN,
+        ),
+        (
+            "oval T-pose rough",
+            384,
+            384,
+            figure(192.0, 40.0, 300.0, oval(9.0), [20, 60, 160], 1, 1.0),
+            ROUGH,
+        ),
+        (
+            "oval arms along body",
+            384,
+            384,
+            figure(192.0, 40.0, 300.0, oval(7.0), [160, 40, 40], 3, 1.0),
+            CLEAN,
+        ),
+        (
+            "filled wide arms out",
+            384,
+            384,
+            figure(192.0, 40.0, 300.0, filled(22.0), [40, 60, 200], 0, 1.0),
+            ROUGH,
+        ),
+        (
+            "filled narrow raised arms",
+            384,
+            384,
+            figure(192.0, 50.0, 290.0, filled(10.0), [20, 140, 140], 2, 0.9),
+            CLEAN,
+        ),
+        (
+            "filled arms along body",
+            384,
+            384,
+            figure(192.0, 40.0, 300.0, filled(16.0), [220, 120, 20], 3, 1.0),
+            ROUGH,
+        ),
+        (
+            "filled long legs",
+            320,
+            420,
+            figure(160.0, 30.0, 370.0, filled(14.0), [90, 40, 140], 0, 0.7),
+            CLEAN,
+        ),
+        (
+            "stick arms out",
+            320,
+            320,
+            figure(160.0, 30.0, 260.0, stick, [10, 10, 10], 0, 1.0),
+            CLEAN,
+        ),
+        (
+            "stick raised arms",
+            320,
+            320,
+            figure(160.0, 40.0, 250.0, stick, [110, 60, 20], 2, 1.0),
+            ROUGH,
+        ),
+        (
+            "stick arms along body short legs",
+            320,
+            320,
+            figure(160.0, 30.0, 260.0, stick, [10, 10, 10], 3, 1.4),
+            CLEAN,
+        ),
+    ]
 }
