@@ -297,7 +297,11 @@ pub fn analyze(
     report(progress, Stage::Skeleton, 0.0)?;
     let (joints, source) = match edited {
         Some(j) => (j.map(|p| p * scale), SkeletonSource::User),
-        None => skeleton::estimate(&mask),
+        None => {
+            let (mut joints, source) = skeleton::estimate(&mask);
+            parts::roots_on_outline(&mask, &mut joints);
+            (joints, source)
+        }
     };
     report(progress, Stage::Skeleton, 1.0)?;
     report(progress, Stage::Rig, 0.0)?;

@@ -153,6 +153,32 @@ impl Core {
     }
 }
 
+/// Moves the joints where limbs hang from a filled body (shoulders, hips) out to the body's
+/// outline: along each upper arm and thigh, from the joint towards the elbow or knee, to where
+/// the bone leaves the body's thick core, so the limb turns where it meets the body. A joint
+/// outside the core (stick figures) stays; a joint stays if the bone does not leave the core
+/// within the first 60 % of its length.
+pub fn roots_on_outline(mask: &Mask, joints: &mut Joints) {
+    let core = Core::of(mask, joints);
+    for limb in &Part::ALL[1..] {
+        let (Some(root), Some(&upper)) = (limb.root_joint(), limb.bones().first()) else {
+            continue;
+        };
+        let (from, to) = (joints[root], joints[upper]);
+        let length = from.dist(to);
+        if length < 2.0 || !core.contains(from) {
+            continue;
+        }
+        let steps = (length * 0.6).floor() as usize;
+        if let Some(exit) = (1..=steps)
+            .map(|k| from.lerp(to, k as f32 / length))
+            .find(|&p| !core.contains(p))
+        {
+            joints[root] = exit;
+        }
+    }
+}
+
 /// The part of each triangle of `mesh` for the rest skeleton `joints` drawn as `mask`: torso
 /// where the triangle lies in the body's thick core, else the part of the nearest bone.
 pub fn assign(mesh: &Mesh, mask: &Mask, joints: &Joints) -> Vec<Part> {
