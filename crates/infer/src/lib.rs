@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod batching;
+pub mod cascade_pack;
 pub mod convert;
 pub mod download;
 mod error;

@@ -16,6 +16,9 @@ pub struct Manifest {
     /// The models, in order.
     #[serde(default, rename = "model")]
     pub models: Vec<ModelEntry>,
+    /// OpenCV's cascade files from a package, for machines without a system copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascades: Option<CascadePack>,
 }
 
 impl Manifest {
@@ -25,6 +28,9 @@ impl Manifest {
             toml::from_str(text).map_err(|e| RegistryError::Manifest(e.to_string()))?;
         for entry in &manifest.models {
             entry.validate()?;
+        }
+        if let Some(pack) = &manifest.cascades {
+            pack.validate()?;
         }
         Ok(manifest)
     }
@@ -120,6 +126,54 @@ pub fn validate_name(name: &str) -> Result<(), RegistryError> {
         Ok(())
     } else {
         Err(RegistryError::InvalidName(name.to_string()))
+    }
+}
+
+/// A set of cascade files shipped inside a package (OpenCV's Haar cascades in the
+/// `opencv-python-headless` wheel): fetched whole into `<cache>/models/<name>/`, every file
+/// checked against its own sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CascadePack {
+    /// The cache folder's name, and the name `atelier models fetch` knows it by.
+    pub name: String,
+    /// One line about the files.
+    #[serde(default)]
+    pub description: String,
+    /// The files' licence.
+    #[serde(default)]
+    pub licence: String,
+    /// Where the files are published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    /// The registry: `pypi`.
+    pub registry: String,
+    /// The requirement, e.g. `opencv-python-headless==4.14.0.94`.
+    pub requirement: String,
+    /// The package file's name.
+    pub file: String,
+    /// The package file's canonical address.
+    pub url: String,
+    /// The package file's sha256.
+    pub sha256: String,
+    /// The folder inside the package that holds the files.
+    pub folder: String,
+    /// Each file's name and sha256.
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+impl CascadePack {
+    fn validate(&self) -> Result<(), RegistryError> {
+        validate_name(&self.name)?;
+        let plain =
+            |f: &String| f.ends_with(".xml") && !f.contains(['/', '\\']) && !f.starts_with('.');
+        if self.files.is_empty() || !self.files.keys().all(plain) {
+            return Err(RegistryError::Manifest(format!(
+                "cascades {}: files must be plain .xml file names",
+                self.name
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -238,6 +292,21 @@ mod tests {
                 ..InputSpec::imagenet()
             }
         );
+    }
+
+    #[test]
+    fn the_builtin_manifest_pins_every_opencv_haar_cascade() {
+        let pack = Manifest::builtin()
+            .expect("parses")
+            .cascades
+            .expect("a cascade pack");
+        assert_eq!(pack.files.len(), 17);
+        assert!(
+            pack.files
+                .contains_key("haarcascade_frontalface_default.xml")
+        );
+        assert!(pack.files.values().all(|sha| sha.len() == 64));
+        assert!(pack.url.ends_with(&pack.file));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct OrtLibraryConfig {
     pub cache_dir: PathBuf,
     /// Whether the pinned wheel may be fetched from PyPI when the cache is empty.
     pub allow_download: bool,
+    /// A package mirror to fetch the wheel from instead of PyPI (see
+    /// [`download::mirror_url`]).
+    pub mirror: Option<String>,
 }
 
 impl Default for OrtLibraryConfig {
@@ -51,6 +54,7 @@ impl Default for OrtLibraryConfig {
             dylib_path: None,
             cache_dir: default_cache_dir(),
             allow_download: true,
+            mirror: None,
         }
     }
 }
@@ -179,7 +183,8 @@ pub fn locate_or_provision(config: &OrtLibraryConfig) -> Result<OrtLibrary, Prov
         return Err(ProvisionError::NotCached { path: cached });
     }
     let wheels = config.cache_dir.join("wheels");
-    let wheel = download::ensure_wheel(&pinned_wheel(), &wheels)?;
+    let wheel =
+        download::ensure_wheel(&pinned_wheel().mirrored(config.mirror.as_deref()), &wheels)?;
     download::extract_member(&wheel, ORT_WHEEL_MEMBER, &cached, ORT_LIBRARY_MAX_BYTES)?;
     download::verify_sha256(&cached, ORT_LIBRARY_SHA256)?;
     // The library is all we need; the 24 MB wheel can go.
@@ -219,6 +224,7 @@ mod tests {
             dylib_path: Some(PathBuf::from("/nonexistent/libonnxruntime.so")),
             cache_dir: PathBuf::from("/nonexistent"),
             allow_download: false,
+            mirror: None,
         };
         assert!(matches!(
             locate_or_provision(&config),

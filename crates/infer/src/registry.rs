@@ -116,6 +116,8 @@ pub struct Registry {
     cache_dir: PathBuf,
     builtin: Vec<ModelEntry>,
     imported: Vec<ModelEntry>,
+    pub(crate) cascades: Option<manifest::CascadePack>,
+    pub(crate) mirror: Option<String>,
 }
 
 impl Registry {
@@ -136,7 +138,16 @@ impl Registry {
             cache_dir: cache_dir.to_path_buf(),
             builtin: manifest.models,
             imported,
+            cascades: manifest.cascades,
+            mirror: None,
         })
+    }
+
+    /// This registry fetching package files from `mirror` (see [`download::mirror_url`])
+    /// instead of their canonical addresses.
+    pub fn with_mirror(mut self, mirror: Option<String>) -> Self {
+        self.mirror = mirror.filter(|m| !m.is_empty());
+        self
     }
 
     /// The cache folder.
@@ -237,7 +248,8 @@ impl Registry {
                         url: source.url.clone(),
                         sha256: offline.sha256.clone(),
                         pip_args: Vec::new(),
-                    },
+                    }
+                    .mirrored(self.mirror.as_deref()),
                     &downloads,
                 )?;
                 let member = Path::new(&offline.path)
@@ -252,7 +264,7 @@ impl Registry {
             None => {
                 let file = downloads.join(format!("{}.download", entry.name));
                 fs::create_dir_all(&downloads).map_err(io_err("creating", &downloads))?;
-                download::download_verified(&source.url, &source.sha256, &file)?;
+                download::fetch_verified(&source.url, &source.sha256, &file)?;
                 (file, Vec::new())
             }
         };
@@ -364,6 +376,7 @@ impl Registry {
         self.imported.push(entry.clone());
         let text = Manifest {
             models: self.imported.clone(),
+            cascades: None,
         }
         .to_toml()?;
         download::write_atomic(&imported_path(&self.cache_dir), text.as_bytes())?;

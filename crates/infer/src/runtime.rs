@@ -204,6 +204,7 @@ mod tests {
                 dylib_path: Some(PathBuf::from("/nonexistent/libonnxruntime.so")),
                 cache_dir: PathBuf::from("/nonexistent"),
                 allow_download: false,
+                mirror: None,
             },
             ..RuntimeConfig::default()
         };

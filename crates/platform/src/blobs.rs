@@ -113,6 +113,34 @@ fn started_deletion(row: Option<sqlx::any::AnyRow>) -> PlatformResult<Option<i64
     Ok(since.filter(|_| refs == 0))
 }
 
+/// Takes one more reference on each of `sha256s` whose blob is live (counted and not being
+/// deleted), in one transaction, and returns the ones taken. A backup holds them while it copies
+/// the objects, so no delete can remove an object its snapshot points to; [`release`] gives
+/// each back. A holder that dies leaks its references until [`collect`] corrects the counts.
+pub(crate) async fn hold(platform: &Platform, sha256s: &[String]) -> PlatformResult<Vec<String>> {
+    let db = platform.db();
+    let now = db.backend().now_ms_sql();
+    let sql = format!(
+        "UPDATE blobs SET refs = refs + 1, updated_at = {now} \
+         WHERE sha256 = $1 AND refs > 0 AND deleting_since IS NULL RETURNING refs"
+    );
+    let _turn = db.write_turn().await;
+    let mut tx = db.pool().begin().await?;
+    let mut held = Vec::with_capacity(sha256s.len());
+    for sha256 in sha256s {
+        if sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(sha256)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            held.push(sha256.clone());
+        }
+    }
+    tx.commit().await?;
+    Ok(held)
+}
+
 /// Drops a reference taken by [`acquire`] whose upload row was never inserted (the upload
 /// failed after taking it).
 pub(crate) async fn release(platform: &Platform, sha256: &str) -> PlatformResult<()> {

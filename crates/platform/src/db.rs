@@ -279,6 +279,13 @@ impl Db {
     }
 }
 
+/// The file a `sqlite://PATH[?options]` URL names; `None` for other URLs and in-memory ones.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// Makes sure a SQLite URL creates its file and that the file's folder exists.
 fn prepare_sqlite_url(url: &str) -> PlatformResult<String> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
@@ -414,6 +421,20 @@ mod tests {
             "{db_now} vs {}",
             now_ms()
         );
+    }
+
+    #[test]
+    fn the_file_of_a_sqlite_url_is_its_path() {
+        assert_eq!(
+            sqlite_path("sqlite:///srv/a.db?mode=rwc"),
+            Some(std::path::PathBuf::from("/srv/a.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite://data/a.db"),
+            Some(std::path::PathBuf::from("data/a.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod backup;
 pub mod blobs;
 pub mod broadcast;
 pub mod config;

@@ -1,11 +1,11 @@
 //! `Application`: bind, build the router, start in-process workers, serve until told to stop.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
 use axum::Router;
 use axum::serve::ListenerExt;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, time::Instant};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -73,17 +73,22 @@ impl Application {
         &self.state.platform
     }
 
-    /// Serves until `shutdown` resolves, then stops claiming jobs and drains.
+    /// Serves until `shutdown` resolves, then shuts down gracefully: stops accepting, closes
+    /// every WebSocket with Pusher's 4200 (clients reconnect to another node), lets in-flight
+    /// requests and running jobs finish within the grace period, and hands the jobs still
+    /// running then back to the queue for other workers.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (release_tx, release_rx) = watch::channel(false);
         metrics::gauge!("atelier_workers_busy").set(0.0);
         let mut workers = worker::spawn(
             &self.state.platform,
             self.state.config.workers,
             stop_rx.clone(),
+            release_rx,
         );
         workers.push(atelier_platform::maintenance::spawn(
             &self.state.platform,
@@ -110,25 +115,43 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
+        let (signalled_tx, signalled_rx) = watch::channel(None::<Instant>);
+        let realtime = self.state.realtime.clone();
+        let server = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
-                tracing::info!("shutting down: no new jobs are claimed");
+                tracing::info!(
+                    grace_secs = grace.as_secs_f64(),
+                    "shutting down: no new connections or jobs; WebSockets told to reconnect elsewhere"
+                );
                 let _ = stop_tx.send(true);
+                realtime.close_all_for_shutdown();
+                signalled_tx.send_replace(Some(Instant::now()));
             })
-            .await?;
-        drain(workers, grace).await;
+            .into_future();
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result?,
+            () = grace_over(signalled_rx.clone(), grace) => tracing::warn!(
+                "requests still in flight after the grace period; their connections are closed"
+            ),
+        }
+        worker::drain(workers, grace_over(signalled_rx, grace), &release_tx).await;
         self.state.platform.db().close().await;
         Ok(())
     }
 }
 
-async fn drain(workers: Vec<JoinHandle<()>>, grace: Duration) {
-    let all = futures::future::join_all(workers);
-    if tokio::time::timeout(grace, all).await.is_err() {
-        tracing::warn!(
-            "workers still busy after the grace period; their jobs will be retried after their leases expire"
-        );
+/// Resolves `grace` after the shutdown signal (never, if it never comes).
+async fn grace_over(mut signalled: watch::Receiver<Option<Instant>>, grace: Duration) {
+    let at = signalled
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .map(|at| (*at).unwrap_or_else(Instant::now));
+    match at {
+        Some(at) => tokio::time::sleep_until(at + grace).await,
+        None => std::future::pending().await,
     }
 }
 

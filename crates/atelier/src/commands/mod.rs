@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod animate;
+mod backup;
 mod classify;
 mod detect;
 mod migrate;
@@ -17,6 +18,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve(_) => serve::run(settings).await,
         Command::Worker(_) => worker::run(settings).await,
         Command::Migrate(_) => migrate::run(settings).await,
+        Command::Backup(args) => backup::backup(&args.dest, settings).await,
+        Command::Restore(args) => backup::restore(&args.src, settings).await,
         Command::Classify(args) => classify::run(args, settings).await,
         Command::Models(args) => models::run(args, settings).await,
         Command::Detect(args) => detect::run(args, settings).await,

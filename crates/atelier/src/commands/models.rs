@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use atelier_classify::LabelSet;
-use atelier_infer::{InputSpec, Registry};
+use atelier_infer::InputSpec;
 use atelier_platform::models::Models;
 
 use crate::{
@@ -18,7 +18,7 @@ pub async fn run(args: ModelsArgs, settings: Settings) -> anyhow::Result<()> {
     let cache_dir = config.cache_dir.clone();
     match args.action {
         ModelsAction::List => {
-            let registry = Registry::open(&cache_dir)?;
+            let registry = config.registry()?;
             let models = Models::new(config);
             match models.runtime().await {
                 Ok(runtime) => println!("runtime: {:?} ({})", runtime.kind(), runtime.reason()),
@@ -36,17 +36,38 @@ pub async fn run(args: ModelsArgs, settings: Settings) -> anyhow::Result<()> {
                     if entry.default { " [default]" } else { "" }
                 );
             }
+            if let Some(pack) = registry.cascade_pack() {
+                let state = if registry.cached_cascades().is_some() {
+                    "present"
+                } else {
+                    "missing"
+                };
+                println!(
+                    "{:<24} {:<22} {:<8} {}",
+                    pack.name, "object-detection", state, pack.description
+                );
+            }
         }
         ModelsAction::Fetch { name } => {
-            let registry = Registry::open(&cache_dir)?;
-            let names: Vec<String> = match name {
-                Some(name) => vec![name],
-                None => registry
-                    .entries()
-                    .filter(|e| e.source.is_some() || e.offline.is_some())
-                    .map(|e| e.name.clone())
-                    .collect(),
+            let registry = config.registry()?;
+            let pack = registry.cascade_pack().map(|pack| pack.name.clone());
+            let (names, with_pack): (Vec<String>, bool) = match name {
+                Some(name) if Some(&name) == pack.as_ref() => (Vec::new(), true),
+                Some(name) => (vec![name], false),
+                None => (
+                    registry
+                        .entries()
+                        .filter(|e| e.source.is_some() || e.offline.is_some())
+                        .map(|e| e.name.clone())
+                        .collect(),
+                    pack.is_some(),
+                ),
             };
+            if with_pack {
+                let dir = tokio::task::block_in_place(|| registry.fetch_cascades())
+                    .context("cannot fetch the OpenCV cascades")?;
+                println!("{}: {}", pack.unwrap_or_default(), dir.display());
+            }
             for name in names {
                 let resolved = tokio::task::block_in_place(|| registry.fetch(&name))
                     .with_context(|| format!("cannot fetch {name}"))?;
@@ -59,7 +80,7 @@ pub async fn run(args: ModelsArgs, settings: Settings) -> anyhow::Result<()> {
             labels,
             size,
         } => {
-            let mut registry = Registry::open(&cache_dir)?;
+            let mut registry = config.registry()?;
             let imagenet_file;
             let labels_path = if labels == "imagenet" || labels == "imagenet-1k" {
                 imagenet_file = write_imagenet_labels()?;
@@ -76,9 +97,16 @@ pub async fn run(args: ModelsArgs, settings: Settings) -> anyhow::Result<()> {
             println!("imported {} ({})", entry.name, entry.description);
         }
         ModelsAction::Verify => {
-            let registry = Registry::open(&cache_dir)?;
+            let registry = config.registry()?;
             let mut bad = 0;
-            for (name, verdict) in tokio::task::block_in_place(|| registry.verify())? {
+            let mut verdicts = tokio::task::block_in_place(|| registry.verify())?;
+            if let (Some(pack), Some(verdict)) = (
+                registry.cascade_pack(),
+                tokio::task::block_in_place(|| registry.verify_cascades())?,
+            ) {
+                verdicts.push((pack.name.clone(), verdict));
+            }
+            for (name, verdict) in verdicts {
                 println!("{name:<24} {verdict:?}");
                 if matches!(
                     verdict,

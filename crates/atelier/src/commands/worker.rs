@@ -6,7 +6,8 @@ use tokio::sync::watch;
 
 use crate::settings::Settings;
 
-/// Runs `settings.server.workers` workers until Ctrl-C or SIGTERM, then lets running jobs finish.
+/// Runs `settings.server.workers` workers until Ctrl-C or SIGTERM, then lets running jobs finish
+/// within the grace period and hands the others back to the queue.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let count = settings.server.workers.max(1);
     let platform = Platform::open(settings.platform)
@@ -20,18 +21,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         "atelier worker started"
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut handles = worker::spawn(&platform, count, stop_rx.clone());
+    let (release_tx, release_rx) = watch::channel(false);
+    let mut handles = worker::spawn(&platform, count, stop_rx.clone(), release_rx);
     handles.push(atelier_platform::maintenance::spawn(&platform, stop_rx));
     super::shutdown_signal().await;
-    tracing::info!("stopping: running jobs finish, no new jobs are claimed");
-    let _ = stop_tx.send(true);
     let grace = settings.server.shutdown_grace;
-    if tokio::time::timeout(grace, futures::future::join_all(handles))
-        .await
-        .is_err()
-    {
-        tracing::warn!("jobs still running after the grace period; they will be retried elsewhere");
-    }
+    tracing::info!(
+        grace_secs = grace.as_secs_f64(),
+        "stopping: no new jobs are claimed; running jobs finish within the grace period or are handed back"
+    );
+    let _ = stop_tx.send(true);
+    worker::drain(handles, tokio::time::sleep(grace), &release_tx).await;
     platform.db().close().await;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::{Backend, TestApp, error_code, images, spawn_app};
 
 /// scikit-image's `astronaut` (one face), from the classify crate's fixtures, enlarged to 512².
-fn astronaut_png() -> Vec<u8> {
+pub fn astronaut_png() -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../classify/tests/fixtures/parity/images/000.png"
@@ -23,7 +23,7 @@ fn astronaut_png() -> Vec<u8> {
     out.into_inner()
 }
 
-async fn detect(
+pub async fn detect(
     app: &TestApp,
     query: &str,
     image: Vec<u8>,

@@ -9,15 +9,7 @@ use reqwest::{StatusCode, multipart};
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::helpers::{Backend, Sandbox, binary, images};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use crate::helpers::{Backend, Sandbox, binary, free_port, images};
 
 /// The paths that were `fsync`ed (or `fdatasync`ed) in an `strace -f` log of `openat` and
 /// the sync calls, following each thread's file descriptors.

@@ -527,6 +527,29 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_atelier")
 }
 
+/// A TCP port free on 127.0.0.1 right now (for a spawned `atelier serve`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits (up to 10 s) until the atelier at `base` answers `/readyz` with 200.
+pub async fn wait_until_up(base: &str) {
+    let client = Client::new();
+    for _ in 0..200 {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("atelier at {base} did not become ready");
+}
+
 /// A real, small H.264 MP4 (four 32 × 32 frames) made by atelier's own muxer.
 pub fn tiny_mp4() -> Vec<u8> {
     let frames: Vec<atelier_imaging::RgbaImage> = (0..4u8)

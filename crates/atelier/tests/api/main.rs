@@ -3,7 +3,9 @@
 
 mod accounts;
 mod animate;
+mod backup;
 mod blobs;
+mod cascade_pack;
 mod classify;
 mod detect;
 mod drawings;
@@ -20,5 +22,6 @@ mod photo3d;
 mod processes;
 mod realtime;
 mod realtime_node;
+mod shutdown;
 mod uploads;
 mod web;

@@ -3,14 +3,15 @@
 
 use std::{process::Stdio, sync::Arc, time::Duration};
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{AppOptions, Backend, Sandbox, binary, images, spawn_on, wait_job_at};
+use crate::helpers::{
+    AppOptions, Backend, Sandbox, binary, free_port, images, spawn_on, wait_job_at, wait_until_up,
+};
 
 /// Starts the `atelier` binary on `sandbox` with extra arguments.
-fn start(sandbox: &Sandbox, subcommand: &[&str], extra: &[&str]) -> Child {
+pub fn start(sandbox: &Sandbox, subcommand: &[&str], extra: &[&str]) -> Child {
     let mut command = Command::new(binary());
     command
         .args(subcommand)
@@ -24,27 +25,6 @@ fn start(sandbox: &Sandbox, subcommand: &[&str], extra: &[&str]) -> Child {
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
     command.spawn().expect("start atelier")
-}
-
-async fn wait_until_up(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status() == StatusCode::OK
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("atelier at {base} did not become ready");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 async fn a_worker_killed_mid_job_is_replaced_and_the_job_completes(backend: Backend) {

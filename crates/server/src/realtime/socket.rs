@@ -1,6 +1,6 @@
 //! One WebSocket connection (`GET /app/{key}?protocol=7`): the handshake, then a loop that reads
 //! client frames, writes queued frames, and pings an idle client (closing with 4201 when it does
-//! not answer).
+//! not answer); when the node shuts down, it closes with 4200 so the client reconnects elsewhere.
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
@@ -166,6 +166,10 @@ impl Session<'_> {
                     if sink.flush().await.is_err() {
                         return;
                     }
+                }
+                () = realtime.shutting_down() => {
+                    close(sink, ErrorCode::Reconnect, "the server is shutting down; reconnect").await;
+                    return;
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                     if ping_sent.is_some() {

@@ -288,7 +288,7 @@ pub async fn detect(
 #[utoipa::path(get, path = "/api/v1/detect/cascades", tag = "detect",
     responses((status = 200, body = Vec<CascadeInfo>), (status = 503, body = ErrorBody)))]
 pub async fn cascades(State(state): State<AppState>) -> ApiResult<Json<Vec<CascadeInfo>>> {
-    let entries = state.platform.models().cascade_list()?;
+    let entries = state.platform.models().cascade_list().await?;
     Ok(Json(
         entries
             .into_iter()

@@ -97,6 +97,7 @@ fn register(dir: &std::path::Path) {
     };
     let text = Manifest {
         models: vec![entry],
+        cascades: None,
     }
     .to_toml()
     .expect("toml");
