@@ -3,6 +3,7 @@
 # workers) against atelier (`POST /api/v1/detect`), same 640x480 photo, same cascade and
 # parameters. wrk at each concurrency, REPEATS runs each, medians and the ratio printed.
 # Usage: bench/detect/run.sh [SECONDS=10] [REPEATS=3] ["CONCURRENCIES=1 8 32"]
+#   ATELIER_BIN=path runs that binary instead of building one (e.g. to compare two builds).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -12,8 +13,8 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 [ -f "$CASCADE" ] || { apt-get update -qq && apt-get install -y -qq opencv-data >/dev/null; }
 python3 -c "import cv2, flask, gunicorn, skimage" 2>/dev/null \
   || python3 -m pip install -q 'opencv-python-headless<5' flask gunicorn scikit-image
-(cd "$ROOT" && cargo build --release -q -p atelier)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/atelier"
+[ -n "${ATELIER_BIN:-}" ] || (cd "$ROOT" && cargo build --release -q -p atelier)
+BIN="${ATELIER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/atelier}"
 WORK=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 python3 - "$WORK/photo.jpg" <<'PY'
