@@ -145,31 +145,16 @@ pub fn detect(args: &LimitArgs, file: &FileDetect) -> anyhow::Result<DetectLimit
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    use crate::{cli::Cli, settings::Settings};
+    use crate::settings::load_for_test;
 
     #[test]
     fn limits_come_from_flags_then_the_file_then_defaults() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("atelier.toml");
-        std::fs::write(
-            &path,
+        let settings = load_for_test(
             "[server]\nmax_json_bytes = 2048\nrequest_timeout_secs = 30\n\
              [detect]\nmax_candidates = 500\nmax_cascade_stages = 10\n\
              [limits]\nmax_concurrent_decodes = 3\n",
-        )
-        .expect("write");
-        let cli = Cli::try_parse_from([
-            "atelier",
-            "--config",
-            path.to_str().expect("utf8"),
-            "serve",
-            "--max-detect-candidates",
-            "700",
-        ])
-        .expect("parse");
-        let settings = Settings::load(&cli).expect("load");
+            &["serve", "--max-detect-candidates", "700"],
+        );
         let (requests, detect) = (settings.server.requests, settings.server.detect);
         assert_eq!(requests.max_json_bytes, 2048);
         assert_eq!(requests.request_timeout.as_secs(), 30);

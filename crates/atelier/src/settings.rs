@@ -456,6 +456,21 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     Ok(config)
 }
 
+/// Settings loaded for a test from a settings file holding `toml` and the arguments `args`
+/// after `atelier --config FILE`.
+#[cfg(test)]
+pub(crate) fn load_for_test(toml: &str, args: &[&str]) -> Settings {
+    use clap::Parser;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("atelier.toml");
+    std::fs::write(&path, toml).expect("write");
+    let mut argv = vec!["atelier", "--config", path.to_str().expect("utf8")];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("parse");
+    Settings::load(&cli).expect("load")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,23 +478,10 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_which_overrides_defaults() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("atelier.toml");
-        std::fs::write(
-            &path,
+        let settings = load_for_test(
             "data_dir = \"/srv/atelier\"\n[server]\nworkers = 5\nbind = \"0.0.0.0:9000\"\n[jobs]\nmax_active_per_account = 7\n[photo3d]\nmax_active_per_account = 1\n",
-        )
-        .expect("write");
-        let cli = Cli::try_parse_from([
-            "atelier",
-            "--config",
-            path.to_str().expect("utf8"),
-            "serve",
-            "--workers",
-            "1",
-        ])
-        .expect("parse");
-        let settings = Settings::load(&cli).expect("load");
+            &["serve", "--workers", "1"],
+        );
         assert_eq!(settings.server.workers, 1, "flag wins");
         assert_eq!(
             settings.server.bind,

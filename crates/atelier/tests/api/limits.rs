@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use atelier_platform::{maintenance, pause::PausePoint, uploads};
+use atelier_platform::{PlatformConfig, maintenance, pause::PausePoint, uploads};
 use reqwest::{StatusCode, multipart};
 use serde_json::{Value, json};
 
@@ -29,6 +29,31 @@ fn accept_all_cascade(stages: usize, trees: usize) -> String {
          </features></cascade></opencv_storage>",
         stage.repeat(stages)
     )
+}
+
+/// A PNG of noise: it does not compress, so it is about 3 bytes a pixel.
+fn noise_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let image = image::RgbImage::from_fn(width, height, |_, _| {
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        };
+        image::Rgb([next(), next(), next()])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).expect("encode");
+    out.into_inner()
+}
+
+/// One decode slot for the whole process, waited for at most `wait`.
+fn one_decode_slot(wait: Duration) -> Box<dyn FnOnce(&mut PlatformConfig) + Send> {
+    Box::new(move |config| {
+        config.uploads.max_concurrent_decodes = 1;
+        config.uploads.decode_wait = wait;
+    })
 }
 
 async fn app_with(options: AppOptions) -> TestApp {
@@ -147,10 +172,7 @@ async fn detection_bounds_the_image_side_and_the_time() {
 #[tokio::test]
 async fn a_detection_whose_request_timed_out_stops_and_frees_its_slot() {
     let app = app_with(AppOptions {
-        tweak: Box::new(|config| {
-            config.uploads.max_concurrent_decodes = 1;
-            config.uploads.decode_wait = Duration::from_secs(60);
-        }),
+        tweak: one_decode_slot(Duration::from_secs(60)),
         server: Box::new(|server| {
             server.requests.request_timeout = Duration::from_secs(1);
             server.detect.max_candidates = usize::MAX;
@@ -232,7 +254,7 @@ async fn json_bodies_are_small_and_files_keep_the_large_limit() {
     assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(over).await, "payload-too-large");
 
-    let file = images::png(400, 400);
+    let file = noise_png(256, 256);
     assert!(file.len() > 64 * 1024);
     assert_eq!(
         app.upload(&token, file, "big.png").await.status(),
@@ -246,10 +268,7 @@ async fn json_bodies_are_small_and_files_keep_the_large_limit() {
 #[tokio::test]
 async fn a_full_decode_pool_answers_503_with_retry_after() {
     let app = app_with(AppOptions {
-        tweak: Box::new(|config| {
-            config.uploads.max_concurrent_decodes = 1;
-            config.uploads.decode_wait = Duration::from_millis(200);
-        }),
+        tweak: one_decode_slot(Duration::from_millis(200)),
         ..AppOptions::default()
     })
     .await;
@@ -267,40 +286,37 @@ async fn a_full_decode_pool_answers_503_with_retry_after() {
     app.stop().await;
 }
 
+/// An upload of a small image by `token` on `app`, on its own task.
+fn spawn_upload(app: &TestApp, token: &str) -> tokio::task::JoinHandle<reqwest::Response> {
+    let (client, url, token) = (app.client.clone(), app.url("/api/v1/uploads"), token.to_owned());
+    tokio::spawn(async move {
+        let part = multipart::Part::bytes(images::png(8, 8)).file_name("a.png");
+        client
+            .post(url)
+            .bearer_auth(token)
+            .multipart(multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload")
+    })
+}
+
 /// Finding 7: past the global concurrency limit a request is shed at once (503 `overloaded`
 /// with `Retry-After`; health stays answered), and a request past the timeout is answered 503
 /// `timeout`.
 #[tokio::test]
 async fn requests_past_the_concurrency_limit_are_shed_and_slow_ones_time_out() {
     let app = app_with(AppOptions {
-        tweak: Box::new(|config| {
-            config.uploads.max_concurrent_decodes = 1;
-            config.uploads.decode_wait = Duration::from_secs(30);
-        }),
-        server: Box::new(|server| {
-            server.requests.max_concurrent_requests = 1;
-            server.requests.request_timeout = Duration::from_secs(2);
-        }),
+        tweak: one_decode_slot(Duration::from_secs(60)),
+        server: Box::new(|server| server.requests.max_concurrent_requests = 1),
         ..AppOptions::default()
     })
     .await;
     let token = app.user().await;
     // The only request slot: an upload waiting for the decode slot the test holds.
     let held = app.platform.decode_slot().await.expect("the one slot");
-    let slow = tokio::spawn({
-        let (client, url, token) = (app.client.clone(), app.url("/api/v1/uploads"), token.clone());
-        async move {
-            let part = multipart::Part::bytes(images::png(8, 8)).file_name("a.png");
-            client
-                .post(url)
-                .bearer_auth(token)
-                .multipart(multipart::Form::new().part("file", part))
-                .send()
-                .await
-                .expect("upload")
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let slow = spawn_upload(&app, &token);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let shed = loop {
         let response = app.get(&token, "/api/v1/me").await;
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -313,12 +329,24 @@ async fn requests_past_the_concurrency_limit_are_shed_and_slow_ones_time_out() {
     assert_eq!(error_code(shed).await, "overloaded");
     let health = app.client.get(app.url("/healthz")).send().await.expect("get");
     assert_eq!(health.status(), StatusCode::OK);
-    let slow = slow.await.expect("join");
+    drop(held);
+    assert_eq!(slow.await.expect("join").status(), StatusCode::CREATED);
+    assert_eq!(app.get(&token, "/api/v1/me").await.status(), StatusCode::OK);
+    app.stop().await;
+
+    let app = app_with(AppOptions {
+        tweak: one_decode_slot(Duration::from_secs(60)),
+        server: Box::new(|server| server.requests.request_timeout = Duration::from_secs(1)),
+        ..AppOptions::default()
+    })
+    .await;
+    let token = app.user().await;
+    let held = app.platform.decode_slot().await.expect("the one slot");
+    let slow = spawn_upload(&app, &token).await.expect("join");
     assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(retry_after(&slow).is_some());
     assert_eq!(error_code(slow).await, "timeout");
     drop(held);
-    assert_eq!(app.get(&token, "/api/v1/me").await.status(), StatusCode::OK);
     app.stop().await;
 }
 
