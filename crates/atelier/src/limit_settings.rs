@@ -83,11 +83,17 @@ pub fn requests(
 ) -> anyhow::Result<RequestLimits> {
     let mut limits = RequestLimits::default();
     if let Some(bytes) = args.max_json_bytes.or(file.max_json_bytes) {
-        anyhow::ensure!(bytes >= 1024, "the JSON body limit must be at least 1024 bytes");
+        anyhow::ensure!(
+            bytes >= 1024,
+            "the JSON body limit must be at least 1024 bytes"
+        );
         limits.max_json_bytes = bytes;
     }
     if let Some(bytes) = args.max_stroke_bytes.or(file.max_stroke_bytes) {
-        anyhow::ensure!(bytes >= 1024, "the stroke body limit must be at least 1024 bytes");
+        anyhow::ensure!(
+            bytes >= 1024,
+            "the stroke body limit must be at least 1024 bytes"
+        );
         limits.max_stroke_bytes = bytes;
     }
     if let Some(n) = args

@@ -407,8 +407,14 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(side) = args.max_image_side.or(limits.max_image_side) {
         config.uploads.decode.max_side = side;
     }
-    if let Some(n) = args.max_concurrent_decodes.or(limits.max_concurrent_decodes) {
-        anyhow::ensure!(n >= 1, "at least one image decode must be allowed at a time");
+    if let Some(n) = args
+        .max_concurrent_decodes
+        .or(limits.max_concurrent_decodes)
+    {
+        anyhow::ensure!(
+            n >= 1,
+            "at least one image decode must be allowed at a time"
+        );
         config.uploads.max_concurrent_decodes = n;
     }
     if let Some(ms) = args.decode_wait_ms.or(limits.decode_wait_ms) {

@@ -7,8 +7,8 @@ use crate::HaarError;
 use crate::cascade::{Cascade, Rect, Size};
 use crate::eval::{Program, WindowScan};
 use crate::group::group_rectangles;
-use crate::limits::{Budget, Meter};
 use crate::image::GrayImage;
+use crate::limits::{Budget, Meter};
 use crate::pyramid::{self, Level};
 
 /// OpenCV's grouping tolerance in `detectMultiScale`.
@@ -434,10 +434,7 @@ mod tests {
             max_candidates: Some(all),
             ..Budget::default()
         };
-        assert!(
-            c.detect_multi_scale_within(&img, &raw(1.1), &roomy)
-                .is_ok()
-        );
+        assert!(c.detect_multi_scale_within(&img, &raw(1.1), &roomy).is_ok());
     }
 
     #[test]
@@ -671,8 +668,12 @@ mod tests {
                 "stump"
             };
             for sf in [1.1, 1.3] {
-                let simd = c.candidates(&img, &raw(sf), true, &Budget::default()).unwrap();
-                let scalar = c.candidates(&img, &raw(sf), false, &Budget::default()).unwrap();
+                let simd = c
+                    .candidates(&img, &raw(sf), true, &Budget::default())
+                    .unwrap();
+                let scalar = c
+                    .candidates(&img, &raw(sf), false, &Budget::default())
+                    .unwrap();
                 assert!(!scalar.is_empty(), "weight {weight}, sf {sf}");
                 assert_eq!(simd, scalar, "weight {weight}, sf {sf}");
             }

@@ -19,6 +19,6 @@ pub use catalogue::{CascadeEntry, catalogue, default_cascade_dirs};
 pub use detect::{DetectParams, GROUP_EPS, MAX_LEVELS, MAX_PYRAMID_CELLS};
 pub use error::HaarError;
 pub use group::group_rectangles;
-pub use limits::{Budget, CascadeLimits};
 pub use image::{GrayImage, MAX_IMAGE_DIMENSION, rgb_to_gray};
+pub use limits::{Budget, CascadeLimits};
 pub use pyramid::scratch::release as release_scratch;

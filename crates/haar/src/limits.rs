@@ -82,7 +82,11 @@ impl<'a> Meter<'a> {
 
     /// Checks the deadline and the cancel flag (before a row is scanned).
     pub(crate) fn check(&self) -> Result<(), HaarError> {
-        if self.budget.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if self
+            .budget
+            .cancel
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
             return Err(HaarError::Canceled);
         }
         if let Some(deadline) = self.budget.deadline
@@ -129,10 +133,7 @@ mod tests {
         let meter = Meter::new(&budget);
         assert!(meter.check().is_ok());
         assert!(meter.add(10).is_ok());
-        assert_eq!(
-            meter.add(1),
-            Err(HaarError::TooManyCandidates { max: 10 })
-        );
+        assert_eq!(meter.add(1), Err(HaarError::TooManyCandidates { max: 10 }));
         cancel.store(true, Ordering::Relaxed);
         assert_eq!(meter.check(), Err(HaarError::Canceled));
         let past = Budget {

@@ -3,8 +3,8 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
-use axum::{Router, extract::DefaultBodyLimit};
 use axum::serve::ListenerExt;
+use axum::{Router, extract::DefaultBodyLimit};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;

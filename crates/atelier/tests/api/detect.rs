@@ -170,7 +170,14 @@ async fn a_users_own_cascade_is_used_and_a_broken_one_refused() {
     .await;
     assert_eq!(broken.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(broken).await, "bad-cascade");
-    let truncated = detect_as(&app, token, "", astronaut_png(), Some(&xml[..xml.len() / 2])).await;
+    let truncated = detect_as(
+        &app,
+        token,
+        "",
+        astronaut_png(),
+        Some(&xml[..xml.len() / 2]),
+    )
+    .await;
     assert_eq!(truncated.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }

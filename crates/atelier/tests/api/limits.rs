@@ -44,7 +44,9 @@ fn noise_png(width: u32, height: u32) -> Vec<u8> {
         image::Rgb([next(), next(), next()])
     });
     let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).expect("encode");
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
     out.into_inner()
 }
 
@@ -103,7 +105,11 @@ async fn a_cascade_that_accepts_every_window_stops_at_the_candidate_limit() {
     .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(response).await, "too-many-candidates");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     app.stop().await;
 }
 
@@ -126,7 +132,11 @@ async fn a_cascade_over_the_limits_is_refused() {
         (accept_all_cascade(2, 30), "trees"),
     ] {
         let response = detect_as(&app, Some(&token), "", images::png(16, 16), Some(&xml)).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}"
+        );
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "cascade-too-large", "{what}");
         assert!(
@@ -198,7 +208,11 @@ async fn a_detection_whose_request_timed_out_stops_and_frees_its_slot() {
     let started = Instant::now();
     let next = detect_as(&app, None, "", images::png(64, 64), None).await;
     assert_eq!(next.status(), StatusCode::OK);
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     app.stop().await;
 }
 
@@ -227,7 +241,11 @@ async fn json_bodies_are_small_and_files_keep_the_large_limit() {
     }
 
     let drawing: Value = app
-        .post_json(&token, "/api/v1/drawings", json!({"width": 200, "height": 100}))
+        .post_json(
+            &token,
+            "/api/v1/drawings",
+            json!({"width": 200, "height": 100}),
+        )
         .await
         .json()
         .await
@@ -288,7 +306,11 @@ async fn a_full_decode_pool_answers_503_with_retry_after() {
 
 /// An upload of a small image by `token` on `app`, on its own task.
 fn spawn_upload(app: &TestApp, token: &str) -> tokio::task::JoinHandle<reqwest::Response> {
-    let (client, url, token) = (app.client.clone(), app.url("/api/v1/uploads"), token.to_owned());
+    let (client, url, token) = (
+        app.client.clone(),
+        app.url("/api/v1/uploads"),
+        token.to_owned(),
+    );
     tokio::spawn(async move {
         let part = multipart::Part::bytes(images::png(8, 8)).file_name("a.png");
         client
@@ -322,12 +344,21 @@ async fn requests_past_the_concurrency_limit_are_shed_and_slow_ones_time_out() {
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             break response;
         }
-        assert!(Instant::now() < deadline, "never shed: {}", response.status());
+        assert!(
+            Instant::now() < deadline,
+            "never shed: {}",
+            response.status()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(retry_after(&shed).is_some());
     assert_eq!(error_code(shed).await, "overloaded");
-    let health = app.client.get(app.url("/healthz")).send().await.expect("get");
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(health.status(), StatusCode::OK);
     drop(held);
     assert_eq!(slow.await.expect("join").status(), StatusCode::CREATED);
@@ -422,7 +453,11 @@ async fn the_housekeeping_pass_removes_what_canceled_jobs_stored() {
         jobs.push(id);
     }
     let canceled = app
-        .post_json(&token, &format!("/api/v1/jobs/{}/cancel", jobs[0]), json!({}))
+        .post_json(
+            &token,
+            &format!("/api/v1/jobs/{}/cancel", jobs[0]),
+            json!({}),
+        )
         .await;
     assert_eq!(canceled.status(), StatusCode::OK);
     let swept = maintenance::run_once(&app.platform).await.expect("pass");
@@ -437,7 +472,11 @@ async fn the_housekeeping_pass_removes_what_canceled_jobs_stored() {
         }
     };
     assert_eq!(outputs(jobs[0].clone()).await, 0);
-    assert_eq!(outputs(jobs[1].clone()).await, 1, "a queued job's file stays");
+    assert_eq!(
+        outputs(jobs[1].clone()).await,
+        1,
+        "a queued job's file stays"
+    );
     app.stop().await;
 }
 
@@ -453,7 +492,11 @@ async fn concurrent_submits_of_one_drawing_queue_one_animate_job() {
     .await;
     let token = app.user().await;
     let drawing: Value = app
-        .post_json(&token, "/api/v1/drawings", json!({"width": 200, "height": 100}))
+        .post_json(
+            &token,
+            "/api/v1/drawings",
+            json!({"width": 200, "height": 100}),
+        )
         .await
         .json()
         .await

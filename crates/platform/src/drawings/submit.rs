@@ -182,9 +182,7 @@ pub async fn submit_drawing(
         }
     };
     let drawing = match &animation {
-        AnimationOutcome::Queued { job_id } => {
-            set_animate_job(platform.db(), id, job_id).await?
-        }
+        AnimationOutcome::Queued { job_id } => set_animate_job(platform.db(), id, job_id).await?,
         _ => drawing,
     };
     Ok(Submitted {

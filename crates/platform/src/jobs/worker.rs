@@ -199,8 +199,7 @@ async fn discard_if_canceled(platform: &Platform, job: &Job) {
         }
     };
     if canceled
-        && let Err(err) =
-            crate::uploads::delete_job_outputs(platform, job.owner_id, &job.id).await
+        && let Err(err) = crate::uploads::delete_job_outputs(platform, job.owner_id, &job.id).await
     {
         tracing::warn!(job_id = %job.id, error = %err, "outputs of a canceled job left for the sweep");
     }

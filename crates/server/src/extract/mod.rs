@@ -180,11 +180,11 @@ pub async fn small_json<T: serde::de::DeserializeOwned>(
     let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|err| {
-            let over = std::iter::successors(
-                Some(&err as &(dyn std::error::Error + 'static)),
-                |e| e.source(),
-            )
-            .any(|e| e.to_string().contains("length limit exceeded"));
+            let over =
+                std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.to_string().contains("length limit exceeded"));
             if over {
                 too_large()
             } else {
