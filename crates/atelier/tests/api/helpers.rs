@@ -325,6 +325,19 @@ impl TestApp {
             .0
     }
 
+    /// Creates a drawing room of `width × height` as `token`; returns its JSON.
+    pub async fn create_drawing(&self, token: &str, width: u32, height: u32) -> Value {
+        let response = self
+            .post_json(
+                token,
+                "/api/v1/drawings",
+                json!({"width": width, "height": height}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("json")
+    }
+
     /// GET with a bearer token.
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.client

@@ -62,6 +62,12 @@ async fn app_with(options: AppOptions) -> TestApp {
     spawn_app_with(Backend::Embedded, options).await
 }
 
+/// Asserts that less than `limit` has passed since `started`.
+fn assert_within(started: Instant, limit: Duration) {
+    let elapsed = started.elapsed();
+    assert!(elapsed < limit, "took {elapsed:?}, more than {limit:?}");
+}
+
 fn retry_after(response: &reqwest::Response) -> Option<u64> {
     response
         .headers()
@@ -105,11 +111,7 @@ async fn a_cascade_that_accepts_every_window_stops_at_the_candidate_limit() {
     .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(response).await, "too-many-candidates");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_within(started, Duration::from_secs(5));
     app.stop().await;
 }
 
@@ -208,11 +210,7 @@ async fn a_detection_whose_request_timed_out_stops_and_frees_its_slot() {
     let started = Instant::now();
     let next = detect_as(&app, None, "", images::png(64, 64), None).await;
     assert_eq!(next.status(), StatusCode::OK);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_within(started, Duration::from_secs(10));
     app.stop().await;
 }
 
@@ -240,16 +238,7 @@ async fn json_bodies_are_small_and_files_keep_the_large_limit() {
         assert_eq!(error_code(response).await, "payload-too-large", "{path}");
     }
 
-    let drawing: Value = app
-        .post_json(
-            &token,
-            "/api/v1/drawings",
-            json!({"width": 200, "height": 100}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let drawing = app.create_drawing(&token, 200, 100).await;
     let strokes = app.url(&format!("/api/v1/drawings/{}/strokes", drawing["id"]));
     let stroke = |pad: usize| {
         format!(
@@ -491,16 +480,7 @@ async fn concurrent_submits_of_one_drawing_queue_one_animate_job() {
     })
     .await;
     let token = app.user().await;
-    let drawing: Value = app
-        .post_json(
-            &token,
-            "/api/v1/drawings",
-            json!({"width": 200, "height": 100}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let drawing = app.create_drawing(&token, 200, 100).await;
     let submit_url = app.url(&format!("/api/v1/drawings/{}/submit", drawing["id"]));
     let submit = |title: &'static str| {
         let (client, url, token) = (app.client.clone(), submit_url.clone(), token.clone());
