@@ -23,7 +23,8 @@ pub struct LimitArgs {
     #[arg(long, env = "ATELIER_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub max_concurrent_requests: Option<usize>,
 
-    /// Seconds a request may take before it is answered 503 `timeout` [default: 120].
+    /// Seconds a request may take before it is answered 503 `timeout`; 0 turns it off
+    /// [default: 120].
     #[arg(long, env = "ATELIER_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
     pub request_timeout_secs: Option<u64>,
 
@@ -104,7 +105,6 @@ pub fn requests(
         limits.max_concurrent_requests = n;
     }
     if let Some(secs) = args.request_timeout_secs.or(file.request_timeout_secs) {
-        anyhow::ensure!(secs >= 1, "the request timeout must be at least 1 s");
         limits.request_timeout = Duration::from_secs(secs);
     }
     Ok(limits)

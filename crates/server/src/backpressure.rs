@@ -51,6 +51,9 @@ pub async fn limit(State(bp): State<Backpressure>, request: Request, next: Next)
         .into_response();
     };
     let timeout = bp.limits.request_timeout;
+    if timeout.is_zero() {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {

@@ -39,7 +39,8 @@ pub struct RequestLimits {
     /// with `Retry-After` at once (health and metrics excepted). Default 512.
     pub max_concurrent_requests: usize,
     /// How long a request may take before it is answered 503 `timeout` (its work is dropped;
-    /// WebSocket sessions and downloads that have started are not cut). Default 120 s.
+    /// WebSocket sessions and downloads that have started are not cut); zero turns it off.
+    /// Default 120 s.
     pub request_timeout: Duration,
 }
 
