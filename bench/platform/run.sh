@@ -2,12 +2,13 @@
 # Requests/s of `GET /healthz` and of an authenticated `GET /api/v1/me` on loopback, measured
 # with wrk (Debian package) against a release build of atelier in embedded mode.
 # Usage: bench/platform/run.sh [DURATION_SECONDS=10] [REPEATS=3] [CONNECTIONS=64]
+#   ATELIER_BIN=path runs that binary instead of building one (e.g. to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-10}; REPEATS=${2:-3}; CONNECTIONS=${3:-64}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p atelier
-BIN="${CARGO_TARGET_DIR:-target}/release/atelier"
+[ -n "${ATELIER_BIN:-}" ] || cargo build --release -q -p atelier
+BIN="${ATELIER_BIN:-${CARGO_TARGET_DIR:-target}/release/atelier}"
 DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" --workers 0 --log warn >/dev/null 2>&1 &

@@ -15,7 +15,8 @@
 # Usage: bench/realtime/run.sh [SECONDS=20] [REPEATS=3] [RATE=1] [CLIENTS=1000] [ROOMS=250]
 #   MODES="client http" (default) picks the modes; DB=postgres://… runs the server on PostgreSQL;
 #   NO_BUILD=1 uses the binaries already built; SQLITE_SYNCHRONOUS=normal|full sets the server's
-#   SQLite durability (default full: every stroke commit synced).
+#   SQLite durability (default full: every stroke commit synced); ATELIER_BIN=path serves with
+#   that binary (e.g. to compare two builds; the load generator still comes from the target).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -28,7 +29,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 SECRET=bench-secret-$RANDOM$RANDOM
 DB_ARGS=()
 [ -n "${DB:-}" ] && DB_ARGS=(--database-url "$DB")
-"$TARGET/atelier" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "${DB_ARGS[@]}" --workers 0 --log warn \
+"${ATELIER_BIN:-$TARGET/atelier}" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" "${DB_ARGS[@]}" --workers 0 --log warn \
   --pusher-app-id 1 --pusher-secret "$SECRET" --registrations-per-ip 1000000 \
   ${SQLITE_SYNCHRONOUS:+--sqlite-synchronous "$SQLITE_SYNCHRONOUS"} >"$WORK/server.log" 2>&1 &
 SERVER=$!

@@ -56,7 +56,7 @@ export async function playground({ main }) {
     const own = xml.files[0];
     const query = own ? '' : `?cascade=${encodeURIComponent(cascade.value)}`;
     curl.textContent = own
-      ? `curl -F file=@photo.jpg -F cascade_xml=@${own.name} '${location.origin}/api/v1/detect'`
+      ? `curl -H 'Authorization: Bearer TOKEN' -F file=@photo.jpg -F cascade_xml=@${own.name} '${location.origin}/api/v1/detect'`
       : `curl -F file=@photo.jpg '${location.origin}/api/v1/detect${query}'`;
     detectResult.replaceChildren(loading());
     try {

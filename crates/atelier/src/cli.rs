@@ -367,6 +367,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub realtime: RealtimeArgs,
 
+    /// Request and detection limits.
+    #[command(flatten)]
+    pub limits: crate::limit_settings::LimitArgs,
+
     /// Database, store, limits and job settings.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -447,6 +451,15 @@ pub struct StoreArgs {
     /// Largest image side, in pixels [default: 20000].
     #[arg(long, env = "ATELIER_MAX_IMAGE_SIDE", value_name = "PIXELS")]
     pub max_image_side: Option<u32>,
+
+    /// Images decoded at once by this process (uploads, classify, detect, character
+    /// analysis) [default: 4].
+    #[arg(long, env = "ATELIER_MAX_CONCURRENT_DECODES", value_name = "N")]
+    pub max_concurrent_decodes: Option<usize>,
+
+    /// Milliseconds a request waits for a decode slot before 503 `busy` [default: 2000].
+    #[arg(long, env = "ATELIER_DECODE_WAIT_MS", value_name = "MS")]
+    pub decode_wait_ms: Option<u64>,
 
     /// Session lifetime, in seconds [default: 2592000 (30 days)].
     #[arg(long, env = "ATELIER_SESSION_TTL_SECS", value_name = "SECS")]

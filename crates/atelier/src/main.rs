@@ -7,6 +7,7 @@
 mod cli;
 mod commands;
 mod guard_settings;
+mod limit_settings;
 mod logging;
 mod settings;
 

@@ -60,6 +60,9 @@ pub struct FileSettings {
     /// `[animate]`.
     #[serde(default)]
     pub animate: crate::guard_settings::FileAnimate,
+    /// `[detect]`.
+    #[serde(default)]
+    pub detect: crate::limit_settings::FileDetect,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).
@@ -131,6 +134,14 @@ pub struct FileServer {
     pub trust_forwarded_for: Option<bool>,
     /// See `--shutdown-grace-secs`.
     pub shutdown_grace_secs: Option<u64>,
+    /// See `--max-json-bytes`.
+    pub max_json_bytes: Option<usize>,
+    /// See `--max-stroke-bytes`.
+    pub max_stroke_bytes: Option<usize>,
+    /// See `--max-concurrent-requests`.
+    pub max_concurrent_requests: Option<usize>,
+    /// See `--request-timeout-secs`.
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// `[limits]` in the TOML file.
@@ -143,6 +154,10 @@ pub struct FileLimits {
     pub max_image_pixels: Option<u64>,
     /// See `--max-image-side`.
     pub max_image_side: Option<u32>,
+    /// See `--max-concurrent-decodes`.
+    pub max_concurrent_decodes: Option<usize>,
+    /// See `--decode-wait-ms`.
+    pub decode_wait_ms: Option<u64>,
 }
 
 /// `[auth]` in the TOML file.
@@ -257,6 +272,11 @@ impl Settings {
             _ => {}
         }
         platform.models = models_config(model_args, &file.models, &platform.data_dir)?;
+        let no_limits = crate::limit_settings::LimitArgs::default();
+        let limit_args = match &cli.command {
+            Command::Serve(args) => &args.limits,
+            _ => &no_limits,
+        };
         let defaults = ServerConfig::default();
         let server = ServerConfig {
             bind: bind.or(file.server.bind).unwrap_or(defaults.bind),
@@ -281,6 +301,8 @@ impl Settings {
                 Command::Serve(args) => realtime_config(&args.realtime, &file.realtime)?,
                 _ => realtime_config(&RealtimeArgs::default(), &file.realtime)?,
             },
+            requests: crate::limit_settings::requests(limit_args, &file.server)?,
+            detect: crate::limit_settings::detect(limit_args, &file.detect)?,
         };
         Ok(Settings {
             log,
@@ -402,6 +424,19 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(side) = args.max_image_side.or(limits.max_image_side) {
         config.uploads.decode.max_side = side;
     }
+    if let Some(n) = args
+        .max_concurrent_decodes
+        .or(limits.max_concurrent_decodes)
+    {
+        anyhow::ensure!(
+            n >= 1,
+            "at least one image decode must be allowed at a time"
+        );
+        config.uploads.max_concurrent_decodes = n;
+    }
+    if let Some(ms) = args.decode_wait_ms.or(limits.decode_wait_ms) {
+        config.uploads.decode_wait = Duration::from_millis(ms);
+    }
     let auth = &file.auth;
     if let Some(secs) = args.session_ttl_secs.or(auth.session_ttl_secs) {
         config.session_ttl = Duration::from_secs(secs);
@@ -444,6 +479,21 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     Ok(config)
 }
 
+/// Settings loaded for a test from a settings file holding `toml` and the arguments `args`
+/// after `atelier --config FILE`.
+#[cfg(test)]
+pub(crate) fn load_for_test(toml: &str, args: &[&str]) -> Settings {
+    use clap::Parser;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("atelier.toml");
+    std::fs::write(&path, toml).expect("write");
+    let mut argv = vec!["atelier", "--config", path.to_str().expect("utf8")];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("parse");
+    Settings::load(&cli).expect("load")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,23 +501,10 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_which_overrides_defaults() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("atelier.toml");
-        std::fs::write(
-            &path,
+        let settings = load_for_test(
             "data_dir = \"/srv/atelier\"\n[server]\nworkers = 5\nbind = \"0.0.0.0:9000\"\n[jobs]\nmax_active_per_account = 7\n[photo3d]\nmax_active_per_account = 1\n",
-        )
-        .expect("write");
-        let cli = Cli::try_parse_from([
-            "atelier",
-            "--config",
-            path.to_str().expect("utf8"),
-            "serve",
-            "--workers",
-            "1",
-        ])
-        .expect("parse");
-        let settings = Settings::load(&cli).expect("load");
+            &["serve", "--workers", "1"],
+        );
         assert_eq!(settings.server.workers, 1, "flag wins");
         assert_eq!(
             settings.server.bind,

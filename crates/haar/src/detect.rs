@@ -8,6 +8,7 @@ use crate::cascade::{Cascade, Rect, Size};
 use crate::eval::{Program, WindowScan};
 use crate::group::group_rectangles;
 use crate::image::GrayImage;
+use crate::limits::{Budget, Meter};
 use crate::pyramid::{self, Level};
 
 /// OpenCV's grouping tolerance in `detectMultiScale`.
@@ -59,7 +60,20 @@ impl Cascade {
         image: &GrayImage<'_>,
         params: &DetectParams,
     ) -> Result<Vec<Rect>, HaarError> {
-        let candidates = self.detect_candidates(image, params)?;
+        self.detect_multi_scale_within(image, params, &Budget::default())
+    }
+
+    /// [`Cascade::detect_multi_scale`] within `budget`: the window scan checks the deadline and
+    /// the cancel flag before each row and counts candidates after it, and stops with
+    /// [`HaarError::DeadlineExceeded`], [`HaarError::Canceled`] or
+    /// [`HaarError::TooManyCandidates`] (before grouping, whose cost is their number squared).
+    pub fn detect_multi_scale_within(
+        &self,
+        image: &GrayImage<'_>,
+        params: &DetectParams,
+        budget: &Budget<'_>,
+    ) -> Result<Vec<Rect>, HaarError> {
+        let candidates = self.candidates(image, params, true, budget)?;
         let threshold = i32::try_from(params.min_neighbors).unwrap_or(i32::MAX);
         let grouped = group_rectangles(&candidates, threshold, GROUP_EPS);
         Ok(clip(grouped, image))
@@ -72,7 +86,7 @@ impl Cascade {
         image: &GrayImage<'_>,
         params: &DetectParams,
     ) -> Result<Vec<Rect>, HaarError> {
-        self.candidates(image, params, true)
+        self.candidates(image, params, true, &Budget::default())
     }
 
     fn candidates(
@@ -80,7 +94,10 @@ impl Cascade {
         image: &GrayImage<'_>,
         params: &DetectParams,
         simd: bool,
+        budget: &Budget<'_>,
     ) -> Result<Vec<Rect>, HaarError> {
+        let meter = Meter::new(budget);
+        meter.check()?;
         let mut levels = self.levels(image, params)?;
         if levels.is_empty() {
             return Ok(Vec::new());
@@ -114,16 +131,18 @@ impl Cascade {
                 (0..end).step_by(l.step).map(move |y| (li, y))
             })
             .collect();
-        let rows: Vec<Vec<Rect>> = tasks
+        let rows: Result<Vec<Vec<Rect>>, HaarError> = tasks
             .par_iter()
             .map(|&(li, y)| {
+                meter.check()?;
                 let mut hits = Vec::new();
                 scan.scan_row(&levels[li], y, &mut hits);
-                hits
+                meter.add(hits.len())?;
+                Ok(hits)
             })
             .collect();
         pyramid::scratch::give_back(planes);
-        Ok(rows.into_iter().flatten().collect())
+        Ok(rows?.into_iter().flatten().collect())
     }
 
     /// The pyramid levels OpenCV would use for this image and these parameters.
@@ -266,6 +285,7 @@ fn too_many(sf: f64, iw: u32, ih: u32) -> HaarError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CascadeLimits;
 
     /// One stump on "left half minus right half" of a 4×4 window: objects are windows whose left
     /// half is at least as bright as their right half.
@@ -391,6 +411,71 @@ mod tests {
             first_level
                 .windows(2)
                 .all(|w| (w[0].y, w[0].x) < (w[1].y, w[1].x))
+        );
+    }
+
+    #[test]
+    fn a_cascade_that_accepts_everything_stops_at_the_candidate_limit() {
+        // Every window of a flat image has no darker neighbour: all pass.
+        let c = Cascade::from_xml(NO_DARKER_NEIGHBOUR).unwrap();
+        let pixels = vec![50u8; 200 * 200];
+        let img = GrayImage::packed(&pixels, 200, 200).unwrap();
+        let all = c.detect_candidates(&img, &raw(1.1)).unwrap().len();
+        assert!(all > 5_000, "{all}");
+        let budget = Budget {
+            max_candidates: Some(1_000),
+            ..Budget::default()
+        };
+        assert_eq!(
+            c.detect_multi_scale_within(&img, &DetectParams::default(), &budget),
+            Err(HaarError::TooManyCandidates { max: 1_000 })
+        );
+        let roomy = Budget {
+            max_candidates: Some(all),
+            ..Budget::default()
+        };
+        assert!(c.detect_multi_scale_within(&img, &raw(1.1), &roomy).is_ok());
+    }
+
+    #[test]
+    fn a_cascade_over_the_limits_is_refused() {
+        let c = Cascade::from_xml(LEFT_BRIGHTER).unwrap();
+        assert!(c.check_limits(&CascadeLimits::default()).is_ok());
+        let none = CascadeLimits {
+            max_trees: 0,
+            ..CascadeLimits::default()
+        };
+        assert_eq!(
+            c.check_limits(&none),
+            Err(HaarError::CascadeTooLarge {
+                what: "trees",
+                count: 1,
+                max: 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_canceled_or_late_detection_stops() {
+        let c = Cascade::from_xml(NO_DARKER_NEIGHBOUR).unwrap();
+        let pixels = vec![50u8; 64 * 64];
+        let img = GrayImage::packed(&pixels, 64, 64).unwrap();
+        let cancel = std::sync::atomic::AtomicBool::new(true);
+        let canceled = Budget {
+            cancel: Some(&cancel),
+            ..Budget::default()
+        };
+        assert_eq!(
+            c.detect_multi_scale_within(&img, &raw(1.1), &canceled),
+            Err(HaarError::Canceled)
+        );
+        let late = Budget {
+            deadline: Some(std::time::Instant::now()),
+            ..Budget::default()
+        };
+        assert_eq!(
+            c.detect_multi_scale_within(&img, &raw(1.1), &late),
+            Err(HaarError::DeadlineExceeded)
         );
     }
 
@@ -583,8 +668,12 @@ mod tests {
                 "stump"
             };
             for sf in [1.1, 1.3] {
-                let simd = c.candidates(&img, &raw(sf), true).unwrap();
-                let scalar = c.candidates(&img, &raw(sf), false).unwrap();
+                let simd = c
+                    .candidates(&img, &raw(sf), true, &Budget::default())
+                    .unwrap();
+                let scalar = c
+                    .candidates(&img, &raw(sf), false, &Budget::default())
+                    .unwrap();
                 assert!(!scalar.is_empty(), "weight {weight}, sf {sf}");
                 assert_eq!(simd, scalar, "weight {weight}, sf {sf}");
             }

@@ -102,6 +102,36 @@ pub enum HaarError {
         max_cells: usize,
     },
 
+    /// The cascade is larger than the [`crate::CascadeLimits`] allow.
+    #[error("the cascade has {count} {what}; at most {max} are allowed")]
+    CascadeTooLarge {
+        /// `stages`, `trees` or `features`.
+        what: &'static str,
+        /// How many it has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// More windows passed every stage than the [`crate::Budget`] allows (grouping them would
+    /// cost the square of their number): the cascade accepts too much of this image.
+    #[error(
+        "more than {max} candidate windows passed the cascade; use a stricter cascade, a larger \
+         min_size or a smaller image"
+    )]
+    TooManyCandidates {
+        /// The limit.
+        max: usize,
+    },
+
+    /// The detection ran past its [`crate::Budget`]'s deadline.
+    #[error("the detection took longer than it is allowed to")]
+    DeadlineExceeded,
+
+    /// The detection was canceled through its [`crate::Budget`]'s flag.
+    #[error("the detection was canceled")]
+    Canceled,
+
     /// A file or directory could not be read.
     #[error("cannot read {path}: {message}")]
     Io {

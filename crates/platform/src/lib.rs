@@ -45,6 +45,7 @@ pub struct PlatformInner {
     pause: pause::PausePoints,
     throttle: throttle::Throttle,
     renders: tokio::sync::Semaphore,
+    decodes: Arc<tokio::sync::Semaphore>,
     models: Arc<models::Models>,
 }
 
@@ -83,6 +84,9 @@ impl Platform {
         observer.install(Arc::new(events::JobEvents::new(events.clone())));
         let throttle = throttle::Throttle::new(config.throttle);
         let renders = tokio::sync::Semaphore::new(config.strokes.max_concurrent_renders.max(1));
+        let decodes = Arc::new(tokio::sync::Semaphore::new(
+            config.uploads.max_concurrent_decodes.max(1),
+        ));
         let models = Arc::new(models::Models::new(config.models.clone()));
         Ok(Platform(Arc::new(PlatformInner {
             models,
@@ -97,6 +101,7 @@ impl Platform {
             pause: pause::PausePoints::default(),
             throttle,
             renders,
+            decodes,
         })))
     }
 }
@@ -163,6 +168,25 @@ impl PlatformInner {
                 message: "every drawing render slot is busy; try again shortly".into(),
                 retry_after_secs: wait.as_secs().clamp(1, 60),
             }),
+        }
+    }
+
+    /// Waits up to the configured time for one of this process's image-decode slots (uploads,
+    /// classify, detect and character analysis decode under it); `Busy` (503 + `Retry-After`)
+    /// when none frees up, so a burst of large images queues briefly instead of exhausting
+    /// memory. Move the slot into the blocking task that decodes, so it is held until the work
+    /// ends even when the request is dropped.
+    pub async fn decode_slot(&self) -> PlatformResult<tokio::sync::OwnedSemaphorePermit> {
+        let wait = self.config.uploads.decode_wait;
+        match tokio::time::timeout(wait, self.decodes.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => {
+                metrics::counter!("atelier_decode_refused_total").increment(1);
+                Err(PlatformError::Busy {
+                    message: "every image decode slot is busy; try again shortly".into(),
+                    retry_after_secs: wait.as_secs().clamp(1, 60),
+                })
+            }
         }
     }
 

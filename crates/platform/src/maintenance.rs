@@ -1,12 +1,14 @@
 //! Periodic housekeeping every `serve` and `worker` process runs: the blob collector (crash
-//! leftovers, see [`crate::blobs::collect`]) and the purge of expired and revoked sessions.
-//! Every pass is safe to run on many nodes at once.
+//! leftovers, see [`crate::blobs::collect`]), the purge of expired and revoked sessions, and
+//! the sweep of files canceled jobs stored (a job checks its state around each store, but a
+//! cancel can still land between its last check and its end). Every pass is safe to run on
+//! many nodes at once.
 
 use std::time::Duration;
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{Platform, PlatformResult, accounts, blobs};
+use crate::{Platform, PlatformError, PlatformResult, accounts, blobs, jobs::queue, uploads};
 
 /// Housekeeping settings (`[maintenance]` in the settings file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub struct Swept {
     pub blobs: blobs::Collected,
     /// Sessions removed.
     pub sessions: u64,
+    /// Outputs of canceled jobs deleted.
+    pub canceled_outputs: u64,
 }
 
 /// Runs one pass now.
@@ -42,7 +46,28 @@ pub async fn run_once(platform: &Platform) -> PlatformResult<Swept> {
     let config = platform.config().maintenance;
     let blobs = blobs::collect(platform, config.blob_grace, blobs::DELETION_LEASE).await?;
     let sessions = accounts::purge_sessions(platform.db()).await?;
-    Ok(Swept { blobs, sessions })
+    let canceled_outputs = sweep_canceled_outputs(platform).await?;
+    Ok(Swept {
+        blobs,
+        sessions,
+        canceled_outputs,
+    })
+}
+
+/// Most outputs of canceled jobs one pass deletes (the next pass takes the rest).
+const SWEEP_BATCH: i64 = 1000;
+
+/// Deletes the outputs canceled jobs stored; returns how many went.
+pub async fn sweep_canceled_outputs(platform: &Platform) -> PlatformResult<u64> {
+    let mut deleted = 0;
+    for (owner, id) in queue::canceled_outputs(platform.db(), SWEEP_BATCH).await? {
+        match uploads::delete_owned(platform, owner, &id).await {
+            // Another node's pass (or the owner) was first.
+            Ok(()) | Err(PlatformError::NotFound(_)) => deleted += 1,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(deleted)
 }
 
 /// Starts the periodic passes; the task ends when `shutdown` turns true.

@@ -17,6 +17,12 @@ pub enum PausePoint {
     /// inserted: the window in which another account's delete of the same bytes used to remove
     /// the blob the new row was about to point to.
     BlobStoredBeforeRow,
+    /// A submit has its final image and has not yet recorded the drawing as submitted: where
+    /// two concurrent submits of one drawing used to both queue an animate job.
+    SubmitBeforeRecord,
+    /// A running job is about to store an output: where a cancel or delete used to be missed
+    /// and the output stored anyway.
+    JobBeforeStore,
 }
 
 /// The pause points of one platform. The first request to pass an armed point stops there.

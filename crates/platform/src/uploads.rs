@@ -26,6 +26,12 @@ pub struct UploadLimits {
     pub max_bytes: u64,
     /// Pixel limits for images.
     pub decode: DecodeLimits,
+    /// Images this process decodes at once (uploads, classify, detect, character analysis):
+    /// each decode may hold hundreds of megabytes. Default 4.
+    pub max_concurrent_decodes: usize,
+    /// How long a request waits for a decode slot before it is answered 503 with
+    /// `Retry-After`. Default 2 s.
+    pub decode_wait: std::time::Duration,
 }
 
 impl Default for UploadLimits {
@@ -33,6 +39,8 @@ impl Default for UploadLimits {
         Self {
             max_bytes: 50 * 1024 * 1024,
             decode: DecodeLimits::default(),
+            max_concurrent_decodes: 4,
+            decode_wait: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -150,8 +158,14 @@ fn sniff_or_refuse(head: &[u8]) -> PlatformResult<MediaKind> {
 }
 
 /// Decodes a spooled image under `limits`, returning its dimensions.
-async fn check_image(path: std::path::PathBuf, limits: DecodeLimits) -> PlatformResult<(u32, u32)> {
+async fn check_image(
+    platform: &Platform,
+    path: std::path::PathBuf,
+    limits: DecodeLimits,
+) -> PlatformResult<(u32, u32)> {
+    let slot = platform.decode_slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let bytes = std::fs::read(&path)?;
         let image = decode_image(&bytes, &limits)
             .map_err(|err| PlatformError::BadImage(err.to_string()))?;
@@ -188,7 +202,7 @@ where
     let limits = platform.config().uploads;
     let spooled = spool(stream, limits.max_bytes, &platform.config().tmp_dir()).await?;
     let (width, height) = if spooled.kind.is_image() {
-        let (w, h) = check_image(spooled.file.path().to_owned(), limits.decode).await?;
+        let (w, h) = check_image(platform, spooled.file.path().to_owned(), limits.decode).await?;
         (Some(i64::from(w)), Some(i64::from(h)))
     } else {
         if spooled.kind == MediaKind::Mp4 {

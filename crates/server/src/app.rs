@@ -3,14 +3,15 @@
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
-use axum::Router;
 use axum::serve::ListenerExt;
-use tokio::{net::TcpListener, sync::watch, time::Instant};
+use axum::{Router, extract::DefaultBodyLimit};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle, time::Instant};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
+    backpressure::{self, Backpressure},
     config::ServerConfig,
     error::ApiError,
     openapi::{ApiDoc, swagger_ui},
@@ -158,16 +159,35 @@ async fn grace_over(mut signalled: watch::Receiver<Option<Instant>>, grace: Dura
 /// The whole router: the API (with its OpenAPI document), Swagger UI, the UI, and fallbacks.
 pub fn router(state: AppState) -> Router {
     let max_upload = state.platform.config().uploads.max_bytes;
+    let limits = state.config.requests;
+    // The Pusher HTTP API takes a batch of up to 10 events of `max_message_bytes` each.
+    let realtime_body = state
+        .config
+        .realtime
+        .max_message_bytes
+        .saturating_add(1024)
+        .saturating_mul(10)
+        .max(limits.max_json_bytes);
     let (api, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::router(max_upload))
-        .merge(realtime::router())
+        .merge(routes::router(
+            max_upload,
+            limits.max_stroke_bytes,
+            state.config.detect.max_cascade_bytes,
+        ))
+        .merge(realtime::router().layer(DefaultBodyLimit::max(realtime_body)))
         .split_for_parts();
     telemetry::recorder();
     api.merge(swagger_ui(document))
         .merge(crate::web::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Routes that take files or strokes set their own, larger limit inside this one.
+        .layer(DefaultBodyLimit::max(limits.max_json_bytes))
         .layer(axum::middleware::from_fn(crate::csrf::protect))
+        .layer(axum::middleware::from_fn_with_state(
+            Backpressure::new(limits),
+            backpressure::limit,
+        ))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_panic| {

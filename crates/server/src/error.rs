@@ -68,6 +68,15 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// The request took longer than the server's request timeout.
+    #[error("the request took longer than {after_secs} s and was stopped; try again later")]
+    TimedOut {
+        /// The timeout, in seconds.
+        after_secs: u64,
+    },
+    /// The body is larger than this route takes (JSON routes take small bodies).
+    #[error("{0}")]
+    BodyTooLarge(String),
     /// Too many failed attempts from this client or on this account: retry later.
     #[error(transparent)]
     Throttled(#[from] atelier_platform::throttle::Throttled),
@@ -134,6 +143,8 @@ impl ApiError {
             ApiError::UnknownModel(_) => (StatusCode::NOT_FOUND, "unknown-model"),
             ApiError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model-unavailable"),
             ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::TimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -157,6 +168,7 @@ impl IntoResponse for ApiError {
         };
         let retry_after = match &self {
             ApiError::Overloaded { retry_after, .. } => Some(*retry_after),
+            ApiError::TimedOut { .. } => Some(5),
             ApiError::Throttled(throttled) => Some(atelier_platform::throttle::retry_after_secs(
                 throttled.retry_after,
             )),

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod backpressure;
 pub mod client;
 pub mod config;
 pub mod csrf;

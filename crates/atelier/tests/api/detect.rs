@@ -29,6 +29,17 @@ pub async fn detect(
     image: Vec<u8>,
     xml: Option<&str>,
 ) -> reqwest::Response {
+    detect_as(app, None, query, image, xml).await
+}
+
+/// [`detect`] signed in as `token` (an own cascade needs a session).
+pub async fn detect_as(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    image: Vec<u8>,
+    xml: Option<&str>,
+) -> reqwest::Response {
     let mut form =
         multipart::Form::new().part("file", multipart::Part::bytes(image).file_name("image"));
     if let Some(xml) = xml {
@@ -37,12 +48,14 @@ pub async fn detect(
             multipart::Part::bytes(xml.as_bytes().to_vec()).file_name("c.xml"),
         );
     }
-    app.client
+    let mut request = app
+        .client
         .post(app.url(&format!("/api/v1/detect{query}")))
-        .multipart(form)
-        .send()
-        .await
-        .expect("post")
+        .multipart(form);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("post")
 }
 
 #[tokio::test]
@@ -139,16 +152,32 @@ async fn a_users_own_cascade_is_used_and_a_broken_one_refused() {
         "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",
     )
     .expect("opencv-data is installed");
-    let custom = detect(&app, "?min_neighbors=5", astronaut_png(), Some(&xml)).await;
+    let token = app.user().await;
+    let token = Some(token.as_str());
+    let custom = detect_as(&app, token, "?min_neighbors=5", astronaut_png(), Some(&xml)).await;
     assert_eq!(custom.status(), StatusCode::OK);
     let custom: Value = custom.json().await.expect("json");
     assert_eq!(custom["cascade"], "custom");
     assert_eq!(custom["boxes"].as_array().map(Vec::len), Some(1));
 
-    let broken = detect(&app, "", astronaut_png(), Some("<opencv_storage><cascade>")).await;
+    let broken = detect_as(
+        &app,
+        token,
+        "",
+        astronaut_png(),
+        Some("<opencv_storage><cascade>"),
+    )
+    .await;
     assert_eq!(broken.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(broken).await, "bad-cascade");
-    let truncated = detect(&app, "", astronaut_png(), Some(&xml[..xml.len() / 2])).await;
+    let truncated = detect_as(
+        &app,
+        token,
+        "",
+        astronaut_png(),
+        Some(&xml[..xml.len() / 2]),
+    )
+    .await;
     assert_eq!(truncated.status(), StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }
@@ -167,7 +196,7 @@ async fn bad_images_and_absurd_parameters_get_clear_4xx() {
             "",
             images::bomb_png(30_000, 30_000),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "bad-image",
+            "image-too-large",
         ),
         (
             "",

@@ -400,16 +400,7 @@ async fn a_stroke_and_a_drawing_have_bounded_ink() {
     )
     .await;
     let host = app.user().await;
-    let drawing: Value = app
-        .post_json(
-            &host,
-            "/api/v1/drawings",
-            json!({"width": 4096, "height": 4096}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let drawing = app.create_drawing(&host, 4096, 4096).await;
     let strokes = format!("/api/v1/drawings/{}/strokes", drawing["id"]);
     // The audit's stroke: 300 points across the canvas at width 200.
     let zigzag: Vec<[f32; 2]> = (0..300)

@@ -214,6 +214,8 @@ pub struct AppOptions {
     pub tweak: Box<dyn FnOnce(&mut PlatformConfig) + Send>,
     /// The Pusher-protocol server's settings.
     pub realtime: atelier_server::realtime::RealtimeConfig,
+    /// Adjusts the server configuration (request and detection limits).
+    pub server: Box<dyn FnOnce(&mut ServerConfig) + Send>,
 }
 
 impl Default for AppOptions {
@@ -222,6 +224,7 @@ impl Default for AppOptions {
             workers: 1,
             tweak: Box::new(|_| {}),
             realtime: Default::default(),
+            server: Box::new(|_| {}),
         }
     }
 }
@@ -241,14 +244,16 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
 pub async fn spawn_on(sandbox: Arc<Sandbox>, options: AppOptions) -> TestApp {
     let mut config = sandbox.platform_config();
     (options.tweak)(&mut config);
-    let server = ServerConfig {
+    let mut server = ServerConfig {
         bind: "127.0.0.1:0".parse().expect("addr"),
         workers: options.workers,
         secure_cookies: false,
         trust_forwarded_for: false,
         shutdown_grace: Duration::from_secs(5),
         realtime: options.realtime,
+        ..ServerConfig::default()
     };
+    (options.server)(&mut server);
     let app = Application::build(server, config).await.expect("build app");
     let base = format!("http://{}", app.local_addr().expect("addr"));
     let platform = app.platform().clone();
@@ -318,6 +323,19 @@ impl TestApp {
         self.register(&format!("user_{}", random_suffix()), "Parent")
             .await
             .0
+    }
+
+    /// Creates a drawing room of `width × height` as `token`; returns its JSON.
+    pub async fn create_drawing(&self, token: &str, width: u32, height: u32) -> Value {
+        let response = self
+            .post_json(
+                token,
+                "/api/v1/drawings",
+                json!({"width": width, "height": height}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("json")
     }
 
     /// GET with a bearer token.

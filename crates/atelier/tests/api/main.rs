@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod jobs;
 mod leases;
+mod limits;
 mod littlestudio;
 mod node;
 mod operations;

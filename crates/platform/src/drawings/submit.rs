@@ -1,5 +1,6 @@
 //! Submitting a drawing: the final image (the uploaded file, or rendered from the log), then the
-//! `animate` job when that kind is registered, then the record. A missing or refused animate job
+//! record (one conditional UPDATE, so of two concurrent submits one wins), then — only for the
+//! winner — the `animate` job when that kind is registered. A missing or refused animate job
 //! does not fail the submission: the outcome says what happened.
 
 use atelier_imaging::{DynamicImage, OutputFormat, StrokePath, encode, render_strokes};
@@ -112,6 +113,7 @@ pub async fn submit_drawing(
 ) -> PlatformResult<Submitted> {
     let drawing = ensure_can_submit(platform.db(), user, id).await?;
     validate_submission_text(&request.title, &request.description)?;
+    let rendered = request.image.is_none();
     let image = match request.image {
         Some(upload) => {
             if upload.owner_id != user.id || !upload.media_kind()?.is_image() {
@@ -124,6 +126,37 @@ pub async fn submit_drawing(
         None => {
             let (bytes, width, height) = render_png(platform, &drawing).await?;
             uploads::store_generated(platform, user.id, None, bytes, Some((width, height))).await?
+        }
+    };
+    // Recorded first, by one conditional UPDATE: of two concurrent submits only one gets past
+    // this line, so only one queues an animate job.
+    platform
+        .pause_points()
+        .pass(crate::pause::PausePoint::SubmitBeforeRecord)
+        .await;
+    let recorded = record_submission(
+        platform.db(),
+        user,
+        id,
+        Submission {
+            title: request.title,
+            description: request.description,
+            voice_id: request.voice_id,
+            image_upload_id: image.id.clone(),
+            animate_job_id: None,
+        },
+    )
+    .await;
+    let drawing = match recorded {
+        Ok(drawing) => drawing,
+        Err(err) => {
+            if rendered {
+                // The loser of a race rendered an image nobody will point to.
+                if let Err(cleanup) = uploads::delete_owned(platform, user.id, &image.id).await {
+                    tracing::warn!(upload = %image.id, error = %cleanup, "rendered image left");
+                }
+            }
+            return Err(err);
         }
     };
     let animation = if platform.jobs().get(Animate::KIND).is_none() {
@@ -140,31 +173,33 @@ pub async fn submit_drawing(
                     reason: err.to_string(),
                 }
             }
-            Err(err) => return Err(err),
+            Err(err) => {
+                tracing::warn!(drawing = id, error = %err, "submitted, but the animate job was not queued");
+                AnimationOutcome::NotQueued {
+                    reason: "the animation could not be queued; try again later".into(),
+                }
+            }
         }
     };
-    let animate_job_id = match &animation {
-        AnimationOutcome::Queued { job_id } => Some(job_id.clone()),
-        _ => None,
+    let drawing = match &animation {
+        AnimationOutcome::Queued { job_id } => set_animate_job(platform.db(), id, job_id).await?,
+        _ => drawing,
     };
-    let drawing = record_submission(
-        platform.db(),
-        user,
-        id,
-        Submission {
-            title: request.title,
-            description: request.description,
-            voice_id: request.voice_id,
-            image_upload_id: image.id.clone(),
-            animate_job_id,
-        },
-    )
-    .await?;
     Ok(Submitted {
         drawing,
         image,
         animation,
     })
+}
+
+/// Links the animate job queued for a just-submitted drawing.
+async fn set_animate_job(db: &Db, id: i64, job_id: &str) -> PlatformResult<Drawing> {
+    sqlx::query("UPDATE drawings SET animate_job_id = $1 WHERE id = $2")
+        .bind(job_id)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    load(db, id).await
 }
 
 /// What submitting records.

@@ -299,14 +299,7 @@ impl JobKind for Animate {
             let mut outputs = std::collections::BTreeMap::new();
             for file in produced.files {
                 let dims = file.dimensions;
-                let output = uploads::store_output(
-                    &ctx.platform,
-                    ctx.job.owner_id,
-                    &ctx.job.id,
-                    file.bytes,
-                    Some(dims),
-                )
-                .await?;
+                let output = ctx.store_output(file.bytes, Some(dims)).await?;
                 outputs.insert(file.role.to_owned(), StoredOutput::of(&output, Some(dims)));
             }
             Ok(AnimateOutput {

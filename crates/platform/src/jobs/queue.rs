@@ -250,6 +250,32 @@ pub async fn cancel(db: &Db, owner_id: i64, id: &str) -> PlatformResult<Job> {
     Ok(job)
 }
 
+/// Whether job `id` is still running (not canceled, finished or deleted): a job checks it
+/// before and after each output it stores.
+pub async fn is_running(db: &Db, id: &str) -> PlatformResult<bool> {
+    let row = sqlx::query("SELECT status FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    let status: Option<String> = row.map(|r| r.try_get("status")).transpose()?;
+    Ok(status.as_deref() == Some(JobStatus::Running.as_str()))
+}
+
+/// The outputs (uploads) of canceled jobs, as `(owner_id, upload_id)`: what a job stored
+/// while or after it was canceled, for the housekeeping sweep.
+pub async fn canceled_outputs(db: &Db, limit: i64) -> PlatformResult<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT u.owner_id, u.id FROM uploads u JOIN jobs j ON j.id = u.job_id \
+         WHERE j.status = 'canceled' ORDER BY u.created_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("owner_id")?, r.try_get("id")?)))
+        .collect()
+}
+
 /// Claims the oldest due queued job of one of `kinds` for `worker_id`, with a lease.
 pub async fn claim(
     db: &Db,

@@ -207,6 +207,51 @@ pub struct JobContext {
     pub progress: Progress,
 }
 
+impl JobContext {
+    /// Stores one output file of this job, as an upload of its owner. The job's state is read
+    /// again before the store (a cancel or delete since the last heartbeat stops it here) and
+    /// after it (a cancel that raced the store deletes what was stored); a job found no longer
+    /// running deletes every output it stored and ends with `canceled`. What still slips
+    /// through (a cancel between this check and the job's completion) is removed by the
+    /// housekeeping sweep of canceled jobs' outputs.
+    pub async fn store_output(
+        &self,
+        bytes: Vec<u8>,
+        dimensions: Option<(u32, u32)>,
+    ) -> Result<crate::uploads::Upload, JobFailure> {
+        self.platform
+            .pause_points()
+            .pass(crate::pause::PausePoint::JobBeforeStore)
+            .await;
+        self.ensure_running().await?;
+        let upload = crate::uploads::store_output(
+            &self.platform,
+            self.job.owner_id,
+            &self.job.id,
+            bytes,
+            dimensions,
+        )
+        .await?;
+        self.ensure_running().await?;
+        Ok(upload)
+    }
+
+    /// Whether the job is still running; if not (canceled, deleted), its stored outputs are
+    /// deleted, the progress is marked canceled, and the attempt ends with `canceled`.
+    async fn ensure_running(&self) -> Result<(), JobFailure> {
+        if super::queue::is_running(self.platform.db(), &self.job.id).await? {
+            return Ok(());
+        }
+        self.progress.cancel();
+        let owner = self.job.owner_id;
+        let removed = crate::uploads::delete_job_outputs(&self.platform, owner, &self.job.id)
+            .await
+            .map_err(JobFailure::from)?;
+        tracing::info!(job_id = %self.job.id, removed, "job no longer running: its outputs are deleted");
+        Err(JobFailure::abort("canceled", "the job was canceled"))
+    }
+}
+
 /// The job kinds this process knows, by name.
 #[derive(Debug, Default)]
 pub struct JobRegistry {

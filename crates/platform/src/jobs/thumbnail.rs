@@ -119,14 +119,7 @@ impl JobKind for Thumbnail {
             .await
             .map_err(|err| JobFailure::abort("panic", err.to_string()))??;
             ctx.progress.report(90, "store");
-            let output = uploads::store_output(
-                &ctx.platform,
-                ctx.job.owner_id,
-                &ctx.job.id,
-                encoded,
-                Some((width, height)),
-            )
-            .await?;
+            let output = ctx.store_output(encoded, Some((width, height))).await?;
             Ok(ThumbnailOutput {
                 upload_id: output.id,
                 sha256: output.sha256,

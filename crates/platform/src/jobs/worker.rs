@@ -176,6 +176,7 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch:
     metrics::gauge!("atelier_workers_busy").decrement(1.0);
     let Some(outcome) = outcome else {
         tracing::info!(job_id = %job.id, "job canceled or its lease lost; result dropped");
+        discard_if_canceled(platform, &job).await;
         return;
     };
     let recorded = match &outcome {
@@ -212,7 +213,10 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch:
                 .record(started.elapsed().as_secs_f64());
             tracing::info!(job_id = %job.id, status = status.as_str(), elapsed_ms = started.elapsed().as_millis() as u64, "job attempt finished");
         }
-        Ok(None) => tracing::info!(job_id = %job.id, "lease lost before the outcome was saved"),
+        Ok(None) => {
+            tracing::info!(job_id = %job.id, "lease lost before the outcome was saved");
+            discard_if_canceled(platform, &job).await;
+        }
         // The lease will expire and the job will be retried: nothing is lost.
         Err(err) => tracing::error!(job_id = %job.id, error = %err, "could not record job outcome"),
     }
@@ -222,6 +226,24 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch:
 async fn released(release: &mut watch::Receiver<bool>) {
     if release.wait_for(|release| *release).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Deletes the outputs a job stored when it turns out canceled (or deleted) by the time its
+/// attempt ended; a job leased elsewhere keeps them (its new attempt clears them itself).
+async fn discard_if_canceled(platform: &Platform, job: &Job) {
+    let canceled = match queue::get_any(platform.db(), &job.id).await {
+        Ok(current) => current.status == JobStatus::Canceled,
+        Err(crate::PlatformError::NotFound(_)) => true,
+        Err(err) => {
+            tracing::warn!(job_id = %job.id, error = %err, "job state unknown; the sweep will tidy up");
+            return;
+        }
+    };
+    if canceled
+        && let Err(err) = crate::uploads::delete_job_outputs(platform, job.owner_id, &job.id).await
+    {
+        tracing::warn!(job_id = %job.id, error = %err, "outputs of a canceled job left for the sweep");
     }
 }
 

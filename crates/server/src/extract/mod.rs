@@ -9,7 +9,7 @@ use axum::{
         FromRequest, FromRequestParts,
         rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
     },
-    http::{header, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
 
 use crate::{error::ApiError, state::AppState};
@@ -75,6 +75,28 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// The signed-in user when the request carries a session (a token that does not authenticate
+/// is still 401), or `None`: for routes open to everyone that give signed-in users more.
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<accounts::User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match SessionToken::from_parts(parts) {
+            None => Ok(MaybeUser(None)),
+            Some(SessionToken(token)) => {
+                let user = accounts::authenticate(state.platform.db(), &token).await?;
+                Ok(MaybeUser(Some(user)))
+            }
+        }
+    }
+}
+
 /// `axum::Json` with atelier's error body on rejection.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -104,6 +126,9 @@ pub struct Query<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
         let code = match rejection {
             JsonRejection::MissingJsonContentType(_) => "expected-json",
             JsonRejection::JsonSyntaxError(_) => "malformed-json",
@@ -116,8 +141,64 @@ impl From<JsonRejection> for ApiError {
 
 impl From<FormRejection> for ApiError {
     fn from(rejection: FormRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
         ApiError::bad_request("bad-form", rejection.body_text())
     }
+}
+
+/// A body over its route's limit: 413 with the usual error shape.
+fn too_large() -> ApiError {
+    ApiError::BodyTooLarge(
+        "the body is larger than this endpoint takes (files go to the upload endpoints)".into(),
+    )
+}
+
+/// Reads a JSON body of at most `limit` bytes into `T` (for handlers that take JSON or a
+/// multipart form on one route, whose body limit is sized for files): over the limit is 413,
+/// the rest as [`Json`]'s rejections.
+pub async fn small_json<T: serde::de::DeserializeOwned>(
+    request: axum::extract::Request,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let essence = v.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        });
+    if !is_json {
+        return Err(ApiError::bad_request(
+            "expected-json",
+            "Expected request with `Content-Type: application/json`",
+        ));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|err| {
+            let over =
+                std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.to_string().contains("length limit exceeded"));
+            if over {
+                too_large()
+            } else {
+                ApiError::bad_request("bad-body", err.to_string())
+            }
+        })?;
+    serde_json::from_slice(&bytes).map_err(|err| {
+        let code = if err.is_data() {
+            "invalid-json-fields"
+        } else {
+            "malformed-json"
+        };
+        ApiError::bad_request(code, err.to_string())
+    })
 }
 
 impl From<PathRejection> for ApiError {

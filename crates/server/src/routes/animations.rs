@@ -243,7 +243,9 @@ async fn analyze_upload(
         .get_bytes(&Storage::blob_key(&upload.sha256))
         .await?;
     let limits = state.platform.config().uploads.decode;
+    let slot = state.platform.decode_slot().await?;
     tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let _slot = slot;
         let image = decode_image(&bytes, &limits)
             .map_err(PlatformError::from)?
             .to_rgba8();

@@ -3,10 +3,16 @@
 //! `GET /api/v1/detect/cascades`, and `GET /api/v1/detect/uploads/{id}` for the toy flow
 //! (upload once with `POST /api/v1/uploads`, download the original there, the processed image here).
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 
-use atelier_haar::{Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
-use atelier_imaging::{DecodeLimits, decode_image};
+use atelier_haar::{Budget, Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
+use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
 use atelier_platform::{
     PlatformError, models::cascades::png_with_boxes, storage::Storage, uploads,
 };
@@ -20,16 +26,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    config::DetectLimits,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{
-        CurrentUser, Json, Path, Query,
+        CurrentUser, Json, MaybeUser, Path, Query,
         multipart::{FieldParams, MultipartForm, NamedParts},
     },
     state::AppState,
 };
-
-/// Largest user cascade XML accepted.
-const MAX_CASCADE_XML_BYTES: usize = 16 * 1024 * 1024;
 
 /// Detection parameters (OpenCV's `detectMultiScale` meaning and defaults).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -131,6 +135,13 @@ impl From<HaarError> for ApiError {
             | HaarError::InvalidNumber { .. }
             | HaarError::MalformedCascade(_)
             | HaarError::Unsupported(_) => "bad-cascade",
+            HaarError::CascadeTooLarge { .. } => "cascade-too-large",
+            HaarError::TooManyCandidates { .. } => "too-many-candidates",
+            HaarError::DeadlineExceeded => "detection-too-slow",
+            HaarError::Canceled => "detection-canceled",
+            HaarError::PyramidTooLarge { .. } | HaarError::ImageTooLarge { .. } => {
+                "image-too-large"
+            }
             _ => "invalid-detection-parameters",
         };
         ApiError::Unprocessable {
@@ -162,13 +173,17 @@ struct DetectRequest {
 }
 
 /// Reads the form by part name; parameters sent as fields merge with the query string (the
-/// query wins when both name one).
+/// query wins when both name one). A `cascade_xml` part needs a signed-in user (401 before its
+/// bytes are read): running a stranger's cascade is the costly case.
 async fn read_form(
     form: MultipartForm,
     raw_query: Option<&str>,
     max_bytes: u64,
+    limits: &DetectLimits,
+    signed_in: bool,
 ) -> ApiResult<DetectRequest> {
-    let body_limit = max_bytes.saturating_add(MAX_CASCADE_XML_BYTES as u64);
+    let max_cascade = limits.max_cascade_bytes as u64;
+    let body_limit = max_bytes.saturating_add(max_cascade);
     let mut parts = NamedParts::new(form, DETECT_PARTS, body_limit);
     let mut image = None;
     let mut cascade_xml = None;
@@ -177,7 +192,14 @@ async fn read_form(
         match name.as_str() {
             "file" => image = Some(field.bytes(max_bytes).await?),
             "cascade_xml" => {
-                cascade_xml = Some(field.bytes(MAX_CASCADE_XML_BYTES as u64).await?);
+                if !signed_in {
+                    return Err(PlatformError::Unauthenticated(
+                        "sign in to detect with your own cascade (named cascades are open to all)"
+                            .into(),
+                    )
+                    .into());
+                }
+                cascade_xml = Some(field.bytes(max_cascade).await?);
             }
             _ => {
                 let value = field.text().await?;
@@ -195,25 +217,63 @@ async fn read_form(
     })
 }
 
-/// Decodes, converts to grey as OpenCV does, and runs the cascade (off the async runtime).
-/// Returns the decoded image (for drawing) and the boxes.
+/// Sets the flag when dropped: the request's future went away (the client left, or the
+/// request timed out), so the detection running for it stops at its next row of windows.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Decodes, converts to grey as OpenCV does, and runs the cascade (off the async runtime),
+/// under one of the process's decode slots and within `limits` (image side, candidates,
+/// deadline; canceled when this future is dropped). Returns the decoded image (for drawing)
+/// and the boxes.
 async fn run_detection(
+    state: &AppState,
     image: Vec<u8>,
     cascade: Arc<Cascade>,
     params: DetectParams,
-    limits: DecodeLimits,
 ) -> ApiResult<(atelier_imaging::RgbImage, Vec<atelier_haar::Rect>)> {
+    let limits = state.config.detect;
+    let mut decode = state.platform.config().uploads.decode;
+    decode.max_side = decode.max_side.min(limits.max_image_side);
+    let side = u64::from(decode.max_side);
+    decode.max_pixels = decode.max_pixels.min(side.saturating_mul(side));
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancel.clone());
+    let slot = state.platform.decode_slot().await?;
     tokio::task::spawn_blocking(move || -> ApiResult<_> {
-        let rgb = decode_image(&image, &limits)
-            .map_err(PlatformError::from)?
-            .into_rgb8();
+        // Held until the work ends, even when the request is dropped first.
+        let _slot = slot;
+        let started = Instant::now();
+        let rgb = decode_rgb(&image, &decode)?;
         let gray = rgb_to_gray(rgb.as_raw(), rgb.width(), rgb.height(), 3)?;
         let view = GrayImage::packed(&gray, rgb.width(), rgb.height())?;
-        let boxes = cascade.detect_multi_scale(&view, &params)?;
+        let budget = Budget {
+            max_candidates: Some(limits.max_candidates),
+            deadline: Some(started + limits.deadline),
+            cancel: Some(cancel.as_ref()),
+        };
+        let boxes = cascade.detect_multi_scale_within(&view, &params, &budget)?;
         Ok((rgb, boxes))
     })
     .await
     .map_err(|err| ApiError::Internal(err.into()))?
+}
+
+/// Decodes under `limits`; an image over them is 422 `image-too-large`.
+fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> ApiResult<atelier_imaging::RgbImage> {
+    match decode_image(bytes, limits) {
+        Ok(image) => Ok(image.into_rgb8()),
+        Err(err @ DecodeError::TooLarge { .. }) => Err(ApiError::Unprocessable {
+            code: "image-too-large",
+            message: format!("{err}; downscale it for detection"),
+        }),
+        Err(err) => Err(PlatformError::from(err).into()),
+    }
 }
 
 fn png_response(
@@ -235,9 +295,14 @@ async fn cascade_for(
                 code: "bad-cascade",
                 message: "the cascade XML is not UTF-8 text".into(),
             })?;
-            let cascade = tokio::task::spawn_blocking(move || Cascade::from_xml(&text))
-                .await
-                .map_err(|err| ApiError::Internal(err.into()))??;
+            let limits = state.config.detect.cascade;
+            let cascade = tokio::task::spawn_blocking(move || {
+                let cascade = Cascade::from_xml(&text)?;
+                cascade.check_limits(&limits)?;
+                Ok::<_, HaarError>(cascade)
+            })
+            .await
+            .map_err(|err| ApiError::Internal(err.into()))??;
             Ok(("custom".to_owned(), Arc::new(cascade)))
         }
         None => {
@@ -248,22 +313,33 @@ async fn cascade_for(
 }
 
 /// Finds objects with a cascade: boxes as JSON, or with `draw=true` the image with boxes drawn.
+/// Named cascades are open to everyone; posting your own `cascade_xml` needs a session.
 #[utoipa::path(post, path = "/api/v1/detect", tag = "detect", params(DetectQuery),
     request_body(content = DetectForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Detection, description = "boxes (or image/png with draw=true)"),
+              (status = 401, body = ErrorBody, description = "`cascade_xml` without a session"),
               (status = 404, body = ErrorBody, description = "unknown cascade"), (status = 413, body = ErrorBody),
-              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "bad-cascade, cascade-too-large, image-too-large, too-many-candidates, detection-too-slow"),
+              (status = 503, body = ErrorBody, description = "every decode slot busy (Retry-After)")))]
 pub async fn detect(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     RawQuery(raw_query): RawQuery,
     form: MultipartForm,
 ) -> ApiResult<Response> {
     let max_bytes = state.platform.config().uploads.max_bytes;
-    let request = read_form(form, raw_query.as_deref(), max_bytes).await?;
+    let request = read_form(
+        form,
+        raw_query.as_deref(),
+        max_bytes,
+        &state.config.detect,
+        user.is_some(),
+    )
+    .await?;
     let query = request.query;
     let (name, cascade) = cascade_for(&state, &query, request.cascade_xml).await?;
-    let limits = state.platform.config().uploads.decode;
-    let (image, boxes) = run_detection(request.image, cascade, query.params(), limits).await?;
+    let (image, boxes) = run_detection(&state, request.image, cascade, query.params()).await?;
     if query.draw.unwrap_or(false) {
         return png_response(image, &boxes);
     }
@@ -317,16 +393,15 @@ pub async fn processed_upload(
         .get_bytes(&Storage::blob_key(&upload.sha256))
         .await?;
     let (_, cascade) = cascade_for(&state, &query, None).await?;
-    let limits = state.platform.config().uploads.decode;
-    let (image, boxes) = run_detection(bytes.to_vec(), cascade, query.params(), limits).await?;
+    let (image, boxes) = run_detection(&state, bytes.to_vec(), cascade, query.params()).await?;
     png_response(image, &boxes)
 }
 
-/// Detection routes.
-pub fn router(max_bytes: u64) -> OpenApiRouter<AppState> {
-    let limit =
-        usize::try_from(max_bytes.saturating_add(MAX_CASCADE_XML_BYTES as u64 + 1024 * 1024))
-            .unwrap_or(usize::MAX);
+/// Detection routes; the body may hold an image of `max_bytes` and a cascade of
+/// `max_cascade_bytes`.
+pub fn router(max_bytes: u64, max_cascade_bytes: usize) -> OpenApiRouter<AppState> {
+    let limit = usize::try_from(max_bytes.saturating_add(max_cascade_bytes as u64 + 1024 * 1024))
+        .unwrap_or(usize::MAX);
     OpenApiRouter::new()
         .routes(routes!(detect))
         .routes(routes!(cascades))

@@ -441,8 +441,9 @@ pub async fn submit(
     Ok(Json(submit_and_announce(&state, &user, id, form).await?))
 }
 
-/// Drawing routes; `max_upload_bytes` sizes the submit body limit.
-pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
+/// Drawing routes; `max_upload_bytes` sizes the submit body limit and `max_stroke_bytes` the
+/// stroke's (the others take the server's small JSON limit).
+pub fn router(max_upload_bytes: u64, max_stroke_bytes: usize) -> OpenApiRouter<AppState> {
     let limit = usize::try_from(max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
@@ -451,8 +452,15 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .routes(routes!(get))
         .routes(routes!(join))
         .routes(routes!(start))
-        .routes(routes!(post_stroke, strokes_since))
         .routes(routes!(undo))
-        .routes(routes!(submit))
-        .layer(DefaultBodyLimit::max(limit))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(post_stroke, strokes_since))
+                .layer(DefaultBodyLimit::max(max_stroke_bytes)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(submit))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
 }

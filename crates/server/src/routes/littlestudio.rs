@@ -422,8 +422,9 @@ pub async fn submit(
     Ok(Json(submitted.drawing.into()))
 }
 
-/// The compatibility routes; `max_upload_bytes` sizes the submit body limit.
-pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
+/// The compatibility routes; `max_upload_bytes` sizes the submit body limit and
+/// `max_stroke_bytes` the canvas stroke's (the others take the server's small JSON limit).
+pub fn router(max_upload_bytes: u64, max_stroke_bytes: usize) -> OpenApiRouter<AppState> {
     let limit = usize::try_from(max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
@@ -435,9 +436,16 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(get))
         .routes(routes!(join))
-        .routes(routes!(canvas))
-        .routes(routes!(submit))
-        .layer(DefaultBodyLimit::max(limit))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(canvas))
+                .layer(DefaultBodyLimit::max(max_stroke_bytes)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(submit))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::multipart::{MultipartForm, NamedParts, parse_formats, parse_number},
-    extract::{CurrentUser, Json, Path},
+    extract::{CurrentUser, Json, Path, small_json},
     job_outputs::{OutputLink, signed_links},
     state::AppState,
 };
@@ -188,7 +188,9 @@ pub async fn create(
                     )
                 })?
         } else {
-            let Json(params) = Json::<Value>::from_request(request, &state).await?;
+            // The route's body limit is sized for two files; the JSON form gets the small one.
+            let limit = state.config.requests.max_json_bytes;
+            let params: Value = small_json(request, limit).await?;
             serde_json::from_value(params).map_err(Photo3d::params_error)?
         };
         queue::enqueue_kind::<Photo3d>(&state.platform, &user, &params)

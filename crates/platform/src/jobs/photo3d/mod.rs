@@ -209,14 +209,7 @@ impl JobKind for Photo3d {
             ctx.progress.report(93, "store");
             let mut outputs = BTreeMap::new();
             for file in produced.files {
-                let output = uploads::store_output(
-                    &ctx.platform,
-                    owner,
-                    &ctx.job.id,
-                    file.bytes,
-                    file.dimensions,
-                )
-                .await?;
+                let output = ctx.store_output(file.bytes, file.dimensions).await?;
                 let key = if file.name == "depth" {
                     "depth_preview"
                 } else {
