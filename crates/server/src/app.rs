@@ -5,7 +5,7 @@ use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 use atelier_platform::{Platform, PlatformConfig, jobs::worker};
 use axum::serve::ListenerExt;
 use axum::{Router, extract::DefaultBodyLimit};
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle, time::Instant};
+use tokio::{net::TcpListener, sync::watch, time::Instant};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
