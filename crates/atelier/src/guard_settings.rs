@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use atelier_platform::{PlatformConfig, db::SqliteSynchronous, signing::SigningKey};
 use clap::Args;
-use serde::Deserialize;
+
+use crate::file_settings::FileSettings;
 
 /// Flags of the abuse guards, shared by every command that opens the platform.
 #[derive(Debug, Args, Default)]
@@ -91,60 +92,10 @@ pub struct GuardArgs {
     pub url_signing_keys: Option<String>,
 }
 
-/// `[rate_limits]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileRateLimits {
-    /// See `--login-failures-per-account`.
-    pub login_failures_per_account: Option<u32>,
-    /// See `--login-failures-per-ip`.
-    pub login_failures_per_ip: Option<u32>,
-    /// See `--registrations-per-ip`.
-    pub registrations_per_ip: Option<u32>,
-    /// See `--join-failures-per-account`.
-    pub join_failures_per_account: Option<u32>,
-    /// See `--join-failures-per-ip`.
-    pub join_failures_per_ip: Option<u32>,
-}
-
-/// `[drawings]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileDrawings {
-    /// See `--max-ink-per-stroke`.
-    pub max_ink_per_stroke: Option<f64>,
-    /// See `--max-ink-per-drawing`.
-    pub max_ink_per_drawing: Option<i64>,
-    /// See `--max-concurrent-renders`.
-    pub max_concurrent_renders: Option<usize>,
-    /// See `--render-wait-secs`.
-    pub render_wait_secs: Option<u64>,
-}
-
-/// `[animate]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAnimate {
-    /// See `--max-animation-pixels`.
-    pub max_frame_pixels: Option<u64>,
-    /// See `--max-sprite-sheet-pixels`.
-    pub max_sheet_pixels: Option<u64>,
-}
-
-/// `[maintenance]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileMaintenance {
-    /// See `--maintenance-interval-secs`.
-    pub interval_secs: Option<u64>,
-    /// See `--blob-grace-secs`.
-    pub blob_grace_secs: Option<u64>,
-}
-
 /// Applies the guard settings (flags and environment in `args`, then the file) to `config`.
 pub fn apply(
     args: &GuardArgs,
-    file: &crate::settings::FileSettings,
+    file: &FileSettings,
     config: &mut PlatformConfig,
 ) -> anyhow::Result<()> {
     let (limits, maintenance) = (&file.rate_limits, &file.maintenance);

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use atelier_server::config::{DetectLimits, RequestLimits};
 use clap::Args;
-use serde::Deserialize;
+
+use crate::file_settings::{FileDetect, FileServer};
 
 /// Flags of the request and detection limits (`atelier serve`).
 #[derive(Debug, Args, Default)]
@@ -57,31 +58,8 @@ pub struct LimitArgs {
     pub detect_deadline_ms: Option<u64>,
 }
 
-/// `[detect]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileDetect {
-    /// See `--max-cascade-bytes`.
-    pub max_cascade_bytes: Option<usize>,
-    /// See `--max-cascade-stages`.
-    pub max_cascade_stages: Option<usize>,
-    /// See `--max-cascade-trees`.
-    pub max_cascade_trees: Option<usize>,
-    /// See `--max-cascade-features`.
-    pub max_cascade_features: Option<usize>,
-    /// See `--max-detect-side`.
-    pub max_image_side: Option<u32>,
-    /// See `--max-detect-candidates`.
-    pub max_candidates: Option<usize>,
-    /// See `--detect-deadline-ms`.
-    pub deadline_ms: Option<u64>,
-}
-
 /// Resolves the request limits: `args`, then `file`, then the defaults.
-pub fn requests(
-    args: &LimitArgs,
-    file: &crate::settings::FileServer,
-) -> anyhow::Result<RequestLimits> {
+pub fn requests(args: &LimitArgs, file: &FileServer) -> anyhow::Result<RequestLimits> {
     let mut limits = RequestLimits::default();
     if let Some(bytes) = args.max_json_bytes.or(file.max_json_bytes) {
         anyhow::ensure!(
@@ -147,27 +125,4 @@ pub fn detect(args: &LimitArgs, file: &FileDetect) -> anyhow::Result<DetectLimit
         limits.deadline = Duration::from_millis(ms);
     }
     Ok(limits)
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::settings::load_for_test;
-
-    #[test]
-    fn limits_come_from_flags_then_the_file_then_defaults() {
-        let settings = load_for_test(
-            "[server]\nmax_json_bytes = 2048\nrequest_timeout_secs = 30\n\
-             [detect]\nmax_candidates = 500\nmax_cascade_stages = 10\n\
-             [limits]\nmax_concurrent_decodes = 3\n",
-            &["serve", "--max-detect-candidates", "700"],
-        );
-        let (requests, detect) = (settings.server.requests, settings.server.detect);
-        assert_eq!(requests.max_json_bytes, 2048);
-        assert_eq!(requests.request_timeout.as_secs(), 30);
-        assert_eq!(requests.max_concurrent_requests, 512, "default");
-        assert_eq!(detect.max_candidates, 700, "flag wins");
-        assert_eq!(detect.cascade.max_stages, 10);
-        assert_eq!(detect.cascade.max_trees, 10_000, "default");
-        assert_eq!(settings.platform.uploads.max_concurrent_decodes, 3);
-    }
 }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod file_settings;
 mod guard_settings;
 mod limit_settings;
 mod logging;

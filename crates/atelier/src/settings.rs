@@ -1,202 +1,16 @@
 //! Settings, resolved once at start-up in layers: flags, then `ATELIER_*` environment variables
 //! (clap reads both, flags first), then the optional TOML file, then defaults.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use atelier_infer::RuntimePreference;
 use atelier_platform::models::ModelsConfig;
 use atelier_platform::{PlatformConfig, storage::StorageLocation};
 use atelier_server::{ServerConfig, realtime::RealtimeConfig};
-use serde::Deserialize;
 
 use crate::cli::{Cli, Command, LogFormat, ModelArgs, RealtimeArgs, StoreArgs};
-
-/// The TOML file's shape; every field optional. Unknown keys are errors, so typos surface.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSettings {
-    /// See `--data-dir`.
-    pub data_dir: Option<PathBuf>,
-    /// See `--database-url`.
-    pub database_url: Option<String>,
-    /// See `--storage`.
-    pub storage: Option<String>,
-    /// See `--sqlite-synchronous`.
-    pub sqlite_synchronous: Option<atelier_platform::db::SqliteSynchronous>,
-    /// `[server]`.
-    #[serde(default)]
-    pub server: FileServer,
-    /// `[limits]`.
-    #[serde(default)]
-    pub limits: FileLimits,
-    /// `[auth]`.
-    #[serde(default)]
-    pub auth: FileAuth,
-    /// `[jobs]`.
-    #[serde(default)]
-    pub jobs: FileJobs,
-    /// `[log]`.
-    #[serde(default)]
-    pub log: FileLog,
-    /// `[models]`.
-    #[serde(default)]
-    pub models: FileModels,
-    /// `[realtime]`.
-    #[serde(default)]
-    pub realtime: FileRealtime,
-    /// `[photo3d]`.
-    #[serde(default)]
-    pub photo3d: FilePhoto3d,
-    /// `[rate_limits]`.
-    #[serde(default)]
-    pub rate_limits: crate::guard_settings::FileRateLimits,
-    /// `[maintenance]`.
-    #[serde(default)]
-    pub maintenance: crate::guard_settings::FileMaintenance,
-    /// `[drawings]`.
-    #[serde(default)]
-    pub drawings: crate::guard_settings::FileDrawings,
-    /// `[animate]`.
-    #[serde(default)]
-    pub animate: crate::guard_settings::FileAnimate,
-    /// `[detect]`.
-    #[serde(default)]
-    pub detect: crate::limit_settings::FileDetect,
-}
-
-/// `[photo3d]` in the TOML file (the 3D-photo job kind).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilePhoto3d {
-    /// Queued + running `photo3d` jobs one account may have (default 2); see
-    /// `--max-active-photo3d`.
-    pub max_active_per_account: Option<u32>,
-}
-
-/// `[realtime]` in the TOML file (the Pusher-protocol server).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileRealtime {
-    /// See `--pusher-app-id`.
-    pub app_id: Option<String>,
-    /// See `--pusher-key`.
-    pub key: Option<String>,
-    /// See `--pusher-secret`.
-    pub secret: Option<String>,
-    /// See `--pusher-client-events-per-sec`.
-    pub client_events_per_sec: Option<u32>,
-    /// Advertised activity timeout in seconds [default: 120].
-    pub activity_timeout_secs: Option<u64>,
-    /// Largest client message / event payload in bytes [default: 10240].
-    pub max_message_bytes: Option<usize>,
-}
-
-/// `[models]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileModels {
-    /// See `--models-dir`.
-    pub dir: Option<PathBuf>,
-    /// See `--runtime`.
-    pub runtime: Option<String>,
-    /// See `--infer-threads`.
-    pub threads: Option<usize>,
-    /// See `--infer-lanes`.
-    pub lanes: Option<usize>,
-    /// See `--max-batch`.
-    pub max_batch: Option<usize>,
-    /// See `--max-batch-delay-ms`.
-    pub max_batch_delay_ms: Option<u64>,
-    /// See `--infer-queue`.
-    pub queue: Option<usize>,
-    /// See `--default-classifier`.
-    pub default_classifier: Option<String>,
-    /// See `--offline`.
-    pub offline: Option<bool>,
-    /// See `--cascades-dir`.
-    pub cascades_dir: Option<PathBuf>,
-    /// See `--package-mirror`.
-    pub package_mirror: Option<String>,
-}
-
-/// `[server]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileServer {
-    /// See `--bind`.
-    pub bind: Option<SocketAddr>,
-    /// See `--workers`.
-    pub workers: Option<usize>,
-    /// See `--secure-cookies`.
-    pub secure_cookies: Option<bool>,
-    /// See `--trust-forwarded-for`.
-    pub trust_forwarded_for: Option<bool>,
-    /// See `--shutdown-grace-secs`.
-    pub shutdown_grace_secs: Option<u64>,
-    /// See `--max-json-bytes`.
-    pub max_json_bytes: Option<usize>,
-    /// See `--max-stroke-bytes`.
-    pub max_stroke_bytes: Option<usize>,
-    /// See `--max-concurrent-requests`.
-    pub max_concurrent_requests: Option<usize>,
-    /// See `--request-timeout-secs`.
-    pub request_timeout_secs: Option<u64>,
-}
-
-/// `[limits]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLimits {
-    /// See `--max-upload-bytes`.
-    pub max_upload_bytes: Option<u64>,
-    /// See `--max-image-pixels`.
-    pub max_image_pixels: Option<u64>,
-    /// See `--max-image-side`.
-    pub max_image_side: Option<u32>,
-    /// See `--max-concurrent-decodes`.
-    pub max_concurrent_decodes: Option<usize>,
-    /// See `--decode-wait-ms`.
-    pub decode_wait_ms: Option<u64>,
-}
-
-/// `[auth]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileAuth {
-    /// See `--session-ttl-secs`.
-    pub session_ttl_secs: Option<u64>,
-    /// See `--link-ttl-secs`.
-    pub link_ttl_secs: Option<u64>,
-    /// See `--presign-s3`.
-    pub presign_s3: Option<bool>,
-}
-
-/// `[jobs]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileJobs {
-    /// See `--max-active-jobs`.
-    pub max_active_per_account: Option<u32>,
-    /// See `--job-max-attempts`.
-    pub max_attempts: Option<u32>,
-    /// See `--job-lease-ms`.
-    pub lease_ms: Option<u64>,
-    /// See `--job-backoff-ms`.
-    pub backoff_ms: Option<u64>,
-    /// See `--job-poll-ms`.
-    pub poll_ms: Option<u64>,
-}
-
-/// `[log]` in the TOML file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileLog {
-    /// See `--log-format`.
-    pub format: Option<LogFormat>,
-    /// See `--log`.
-    pub filter: Option<String>,
-}
+use crate::file_settings::{FileModels, FileRealtime, FileSettings};
 
 /// Resolved logging settings.
 #[derive(Debug, Clone)]
@@ -533,5 +347,23 @@ mod tests {
         ])
         .expect("parse");
         assert!(Settings::load(&cli).is_err());
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_the_file_then_defaults() {
+        let settings = load_for_test(
+            "[server]\nmax_json_bytes = 2048\nrequest_timeout_secs = 30\n\
+             [detect]\nmax_candidates = 500\nmax_cascade_stages = 10\n\
+             [limits]\nmax_concurrent_decodes = 3\n",
+            &["serve", "--max-detect-candidates", "700"],
+        );
+        let (requests, detect) = (settings.server.requests, settings.server.detect);
+        assert_eq!(requests.max_json_bytes, 2048);
+        assert_eq!(requests.request_timeout.as_secs(), 30);
+        assert_eq!(requests.max_concurrent_requests, 512, "default");
+        assert_eq!(detect.max_candidates, 700, "flag wins");
+        assert_eq!(detect.cascade.max_stages, 10);
+        assert_eq!(detect.cascade.max_trees, 10_000, "default");
+        assert_eq!(settings.platform.uploads.max_concurrent_decodes, 3);
     }
 }
