@@ -80,8 +80,9 @@ pub struct Entry {
     pub inverse: Vec<Op>,
 }
 
-/// A document with its version and operation log.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A document with its version and operation log. It serialises whole (document, log, undo and
+/// redo stacks), so a server can store it and undo, redo and version checks survive a restart.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Journal {
     doc: Annotations,
     log: Vec<Entry>,
@@ -102,6 +103,12 @@ impl Journal {
     /// The document as of the latest version.
     pub fn doc(&self) -> &Annotations {
         &self.doc
+    }
+
+    /// Replaces the document's labels (a project's labels live outside the journal): later
+    /// batches are checked against these. Not an edit: the version does not change.
+    pub fn set_labels(&mut self, labels: Vec<super::Label>) {
+        self.doc.labels = labels;
     }
 
     /// The latest version (0 before any batch).
