@@ -40,6 +40,7 @@ pub struct ShapeView {
     pub label_id: i64,
     /// `[x1, y1, x2, y2]`.
     #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
     pub bbox: BoxArray,
     /// Partly hidden.
     #[serde(default)]
@@ -54,6 +55,7 @@ pub struct KeyframeView {
     pub frame: u32,
     /// `[x1, y1, x2, y2]`.
     #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
     pub bbox: BoxArray,
     /// The object left the view here (hidden until the next key frame).
     #[serde(default)]
@@ -98,6 +100,7 @@ pub struct FrameBoxView {
     pub label_id: i64,
     /// `[x1, y1, x2, y2]` (interpolated for a track between key frames).
     #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
     pub bbox: BoxArray,
     /// Partly hidden.
     pub occluded: bool,
@@ -150,6 +153,7 @@ pub enum ApiOp {
         frame: u32,
         /// `[x1, y1, x2, y2]`.
         #[serde(rename = "box")]
+        #[schema(value_type = Vec<f64>)]
         bbox: BoxArray,
     },
     /// Create or replace a key frame.

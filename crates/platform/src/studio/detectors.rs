@@ -37,6 +37,7 @@ pub struct LabelMetricsView {
     /// Recall at IoU 0.5.
     pub recall: Option<f64>,
     /// `[recall, precision]` at COCO's 101 recall points, IoU 0.5.
+    #[schema(value_type = Vec<Vec<f64>>)]
     pub pr_curve: Vec<[f64; 2]>,
 }
 
@@ -297,6 +298,7 @@ pub struct Found {
     pub score: f32,
     /// The box in image pixels, clipped to the image.
     #[serde(skip)]
+    #[schema(ignore)]
     pub bbox: BBox,
 }
 
