@@ -427,4 +427,21 @@ mod tests {
             Err(AnnotationError::EmptyTrack(1))
         );
     }
+
+    #[test]
+    fn a_journal_survives_json_with_its_undo_and_redo() {
+        let mut j = Journal::new(doc()).expect("journal");
+        j.apply(vec![Op::PutTrack(track(1))]).expect("apply");
+        j.apply(vec![Op::DeleteKeyFrame {
+            track: 1,
+            frame: 10,
+        }])
+        .expect("delete one");
+        j.undo().expect("undo");
+        let text = serde_json::to_string(&j).expect("json");
+        let mut back: Journal = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, j);
+        assert_eq!(back.redo(), j.redo());
+        assert_eq!(back, j);
+    }
 }
