@@ -351,11 +351,19 @@ async fn training_needs_annotations_runs_once_per_project_and_its_detector_finds
     let token = app.user().await;
     let (stranger, _) = app.register(&format!("stranger_{}", crate::helpers::random_suffix()), "Parent").await;
     let (pid, labels) = project(&app, &token).await;
-    let video = clip(11);
+    let video = synth::video(
+        &SynthParams {
+            objects: 2,
+            seed: 11,
+            ..SynthParams::default()
+        },
+        60,
+        3,
+    );
     let media = import(&app, &token, pid, mp4(&video), "clip.mp4").await;
     let mid = media["id"].as_i64().expect("id");
     let train_path = format!("/api/v1/studio/projects/{pid}/train");
-    let params = json!({"max_epochs": 25, "time_budget_secs": 20});
+    let params = json!({"max_epochs": 40, "time_budget_secs": 20});
 
     let none = app.post_json(&token, &train_path, params.clone()).await;
     assert_eq!(none.status(), StatusCode::BAD_REQUEST);
@@ -422,7 +430,7 @@ async fn training_needs_annotations_runs_once_per_project_and_its_detector_finds
             let found = BBox::new(x, y, x + b["width"].as_f64().unwrap_or(0.0), y + b["height"].as_f64().unwrap_or(0.0));
             b["label_id"] == labels[*class] && iou(&found, truth) >= 0.5 && b["score"].as_f64().is_some()
         });
-        assert!(hit, "object {class} at {truth:?} not found in {found}");
+        assert!(hit, "object {class} at {truth:?} not found in {found}; detector {detector}");
     }
     let refused = detect(&stranger).await.expect("detect");
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
