@@ -222,9 +222,8 @@ async fn a_project_with_labels_imports_a_video_and_serves_its_frames(backend: Ba
 
 crate::on_both_backends!(a_project_with_labels_imports_a_video_and_serves_its_frames);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn annotation_batches_interpolate_undo_and_refuse_stale_versions_and_bad_boxes() {
-    let app = spawn_app(Backend::Embedded).await;
+async fn annotation_batches_interpolate_undo_and_refuse_stale_versions_and_bad_boxes(backend: Backend) {
+    let app = spawn_app(backend).await;
     let token = app.user().await;
     let (pid, labels) = project(&app, &token).await;
     let media = import(&app, &token, pid, mp4(&clip(5)), "clip.mp4").await;
@@ -317,6 +316,8 @@ async fn annotation_batches_interpolate_undo_and_refuse_stale_versions_and_bad_b
     app.stop().await;
 }
 
+crate::on_both_backends!(annotation_batches_interpolate_undo_and_refuse_stale_versions_and_bad_boxes);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_that_are_not_videos_or_are_truncated_are_refused() {
     let app = spawn_app(Backend::Embedded).await;
@@ -345,9 +346,8 @@ fn iou(a: &BBox, b: &BBox) -> f64 {
     a.iou(b)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn training_needs_annotations_runs_once_per_project_and_its_detector_finds_the_objects() {
-    let app = spawn_app(Backend::Embedded).await;
+async fn training_needs_annotations_runs_once_per_project_and_its_detector_finds_the_objects(backend: Backend) {
+    let app = spawn_app(backend).await;
     let token = app.user().await;
     let (stranger, _) = app.register(&format!("stranger_{}", crate::helpers::random_suffix()), "Parent").await;
     let (pid, labels) = project(&app, &token).await;
@@ -436,6 +436,8 @@ async fn training_needs_annotations_runs_once_per_project_and_its_detector_finds
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+crate::on_both_backends!(training_needs_annotations_runs_once_per_project_and_its_detector_finds_the_objects);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_family_shared_project_is_seen_by_the_family_only_and_changed_by_its_owner_only() {

@@ -71,7 +71,7 @@ pub struct TrainOutput {
 /// Total annotated frames over the project's ready media.
 async fn annotated_frames(platform: &Platform, project_id: i64) -> PlatformResult<i64> {
     let row = sqlx::query(
-        "SELECT SUM(a.annotated_frames) AS n FROM studio_annotations a \
+        "SELECT CAST(SUM(a.annotated_frames) AS BIGINT) AS n FROM studio_annotations a \
          JOIN studio_media m ON m.id = a.media_id WHERE m.project_id = $1 AND m.status = 'ready'",
     )
     .bind(project_id)

@@ -245,7 +245,7 @@ async fn describe(db: &Db, row: ProjectRow) -> PlatformResult<Project> {
     .await?;
     let annotated_frames = count(
         db,
-        "SELECT SUM(a.annotated_frames) FROM studio_annotations a \
+        "SELECT CAST(SUM(a.annotated_frames) AS BIGINT) FROM studio_annotations a \
          JOIN studio_media m ON m.id = a.media_id WHERE m.project_id = $1",
         row.id,
     )
