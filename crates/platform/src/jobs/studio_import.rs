@@ -168,10 +168,7 @@ async fn import(
                 frame: frame.number,
                 reason: f.message,
             })?;
-            progress.report(
-                (5 + frame.number * 85 / total).min(90) as u8,
-                "decode",
-            );
+            progress.report((5 + frame.number * 85 / total).min(90) as u8, "decode");
             let first = frame.number == 0;
             sender
                 .blocking_send(Decoded {
@@ -227,7 +224,10 @@ async fn import(
     if let Some(thumbnail) = thumbnail {
         platform
             .storage()
-            .put_bytes(&media::thumbnail_key(params.media_id), Bytes::from(thumbnail))
+            .put_bytes(
+                &media::thumbnail_key(params.media_id),
+                Bytes::from(thumbnail),
+            )
             .await?;
     }
     let frames: Vec<Frame> = (0..count)

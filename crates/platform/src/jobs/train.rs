@@ -296,15 +296,20 @@ async fn run(ctx: JobContext, params: TrainParams) -> Result<TrainOutput, JobFai
             publish_epoch(&ctx, percent, stats, epochs);
             !ctx.progress.is_canceled()
         };
-        train::train(&train_samples, &eval_samples, classes, &engine, &mut on_epoch).map_err(
-            |err| match err {
-                train::TrainError::NoAnnotations => {
-                    JobFailure::abort("no_annotations", err.to_string())
-                }
-                train::TrainError::Canceled => JobFailure::abort("canceled", err.to_string()),
-                other => JobFailure::abort("training-failed", other.to_string()),
-            },
+        train::train(
+            &train_samples,
+            &eval_samples,
+            classes,
+            &engine,
+            &mut on_epoch,
         )
+        .map_err(|err| match err {
+            train::TrainError::NoAnnotations => {
+                JobFailure::abort("no_annotations", err.to_string())
+            }
+            train::TrainError::Canceled => JobFailure::abort("canceled", err.to_string()),
+            other => JobFailure::abort("training-failed", other.to_string()),
+        })
     })
     .await
     .map_err(|err| JobFailure::abort("panic", err.to_string()))??;

@@ -245,7 +245,9 @@ impl Models {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<studio::LoadedDetector, E>>,
     {
-        self.studio_detectors.get_or_load(&id.to_string(), load).await
+        self.studio_detectors
+            .get_or_load(&id.to_string(), load)
+            .await
     }
 
     /// Every cascade file found, by short name (provisioning the cascade pack when this

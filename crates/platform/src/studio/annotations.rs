@@ -433,7 +433,10 @@ fn to_ops(doc: &Annotations, ops: Vec<ApiOp>) -> Vec<Op> {
                 frame,
                 bbox: bbox(b),
             },
-            ApiOp::PutKeyframe { track_id, keyframe: k } => Op::PutKeyFrame {
+            ApiOp::PutKeyframe {
+                track_id,
+                keyframe: k,
+            } => Op::PutKeyFrame {
                 track: track_id,
                 frame: k.frame,
                 keyframe: keyframe(&k),

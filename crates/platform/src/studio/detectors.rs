@@ -222,9 +222,8 @@ pub async fn store(db: &Db, new: &NewDetector) -> PlatformResult<Detector> {
 /// The detectors of a project, newest first.
 pub async fn list(db: &Db, viewer: &User, project_id: i64) -> PlatformResult<Vec<Detector>> {
     visible_project(db, viewer, project_id).await?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM studio_detectors WHERE project_id = $1 ORDER BY id DESC"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM studio_detectors WHERE project_id = $1 ORDER BY id DESC");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(project_id)
         .fetch_all(db.pool())

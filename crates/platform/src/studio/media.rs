@@ -122,9 +122,8 @@ pub async fn get_visible(db: &Db, viewer: &User, media_id: i64) -> PlatformResul
 /// The media of a project, oldest first.
 pub async fn list(db: &Db, viewer: &User, project_id: i64) -> PlatformResult<Vec<Media>> {
     visible_project(db, viewer, project_id).await?;
-    let sql = format!(
-        "SELECT {MEDIA_COLUMNS} FROM studio_media m WHERE m.project_id = $1 ORDER BY m.id"
-    );
+    let sql =
+        format!("SELECT {MEDIA_COLUMNS} FROM studio_media m WHERE m.project_id = $1 ORDER BY m.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(project_id)
         .fetch_all(db.pool())
@@ -268,12 +267,13 @@ pub async fn frame_jpeg(
     number: i64,
 ) -> PlatformResult<bytes::Bytes> {
     get_visible(platform.db(), viewer, media_id).await?;
-    let row = sqlx::query("SELECT object_key FROM studio_frames WHERE media_id = $1 AND number = $2")
-        .bind(media_id)
-        .bind(number)
-        .fetch_optional(platform.db().pool())
-        .await?
-        .ok_or(PlatformError::NotFound("frame"))?;
+    let row =
+        sqlx::query("SELECT object_key FROM studio_frames WHERE media_id = $1 AND number = $2")
+            .bind(media_id)
+            .bind(number)
+            .fetch_optional(platform.db().pool())
+            .await?
+            .ok_or(PlatformError::NotFound("frame"))?;
     let key: String = row.try_get("object_key")?;
     platform.storage().get_bytes(&ObjectPath::from(key)).await
 }

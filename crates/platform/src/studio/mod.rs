@@ -354,12 +354,11 @@ pub async fn delete_project(platform: &Platform, viewer: &User, id: i64) -> Plat
 
 /// The labels of a project, oldest first (their order is the class order of a training).
 pub async fn labels_of(db: &Db, project_id: i64) -> PlatformResult<Vec<Label>> {
-    let rows = sqlx::query(
-        "SELECT id, name, color FROM studio_labels WHERE project_id = $1 ORDER BY id",
-    )
-    .bind(project_id)
-    .fetch_all(db.pool())
-    .await?;
+    let rows =
+        sqlx::query("SELECT id, name, color FROM studio_labels WHERE project_id = $1 ORDER BY id")
+            .bind(project_id)
+            .fetch_all(db.pool())
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(Label {

@@ -14,8 +14,7 @@ use std::{
 use atelier_haar::{Budget, Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
 use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
 use atelier_platform::{
-    PlatformError, models::cascades::png_with_boxes, storage::Storage, studio::detectors,
-    uploads,
+    PlatformError, models::cascades::png_with_boxes, storage::Storage, studio::detectors, uploads,
 };
 use axum::{
     extract::{DefaultBodyLimit, RawQuery, State},
