@@ -9,6 +9,7 @@
 
 pub mod annotations;
 pub mod detectors;
+pub mod export;
 pub mod media;
 
 use serde::{Deserialize, Serialize};

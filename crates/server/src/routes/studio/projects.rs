@@ -3,14 +3,18 @@
 use atelier_platform::studio::{
     self, Label, LabelPatch, NewLabel, NewProject, Project, ProjectPatch,
 };
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiResult, ErrorBody},
-    extract::{CurrentUser, Json, Path},
+    extract::{CurrentUser, Json, Path, Query},
     state::AppState,
 };
 
@@ -133,6 +137,36 @@ pub async fn delete_label(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The export format.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// `cvat_video`, `cvat_images`, `coco`, `yolo` or `voc`.
+    pub format: String,
+}
+
+/// The project's annotations as a zip: one folder per media in the chosen CVAT format.
+#[utoipa::path(get, path = "/api/v1/studio/projects/{pid}/export", tag = "studio", security(("bearer" = [])),
+    params(("pid" = i64, Path, description = "Project id"), ExportQuery),
+    responses((status = 200, description = "application/zip", content_type = "application/zip"),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "unknown_format")))]
+pub async fn export(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(pid): Path<i64>,
+    Query(query): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let zip = studio::export::export_project(&state.platform, &user, pid, &query.format).await?;
+    let disposition = format!("attachment; filename=\"project-{pid}-{}.zip\"", query.format);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
 /// Project and label routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -140,4 +174,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_project, update_project, delete_project))
         .routes(routes!(create_label))
         .routes(routes!(update_label, delete_label))
+        .routes(routes!(export))
 }
