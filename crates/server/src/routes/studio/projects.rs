@@ -156,7 +156,10 @@ pub async fn export(
     Query(query): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let zip = studio::export::export_project(&state.platform, &user, pid, &query.format).await?;
-    let disposition = format!("attachment; filename=\"project-{pid}-{}.zip\"", query.format);
+    let disposition = format!(
+        "attachment; filename=\"project-{pid}-{}.zip\"",
+        query.format
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
