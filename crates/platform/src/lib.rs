@@ -17,6 +17,7 @@ pub mod pause;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
+pub mod studio;
 pub mod throttle;
 pub mod uploads;
 

@@ -122,6 +122,8 @@ impl ApiError {
                         (StatusCode::UNSUPPORTED_MEDIA_TYPE, err.code)
                     }
                     InputErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                    InputErrorClass::Conflict => (StatusCode::CONFLICT, err.code),
+                    InputErrorClass::BadRequest => (StatusCode::BAD_REQUEST, err.code),
                 },
                 PlatformError::PayloadTooLarge { .. } => {
                     (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large")

@@ -24,5 +24,6 @@ mod processes;
 mod realtime;
 mod realtime_node;
 mod shutdown;
+mod studio;
 mod uploads;
 mod web;

@@ -275,8 +275,34 @@ pub struct Track {
     pub source: String,
     /// Immutable attribute values (fixed for the track).
     pub attributes: Attributes,
-    /// Key frames by frame number.
+    /// Key frames by frame number (serialised as `[frame, key frame]` pairs: integer map keys
+    /// do not survive serde's internally tagged enums, such as [`ops::Op`]).
+    #[serde(with = "keyframe_pairs")]
     pub keyframes: BTreeMap<u32, KeyFrame>,
+}
+
+/// Serde for a track's key frames as a list of `[frame, key frame]` pairs.
+mod keyframe_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::KeyFrame;
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<u32, KeyFrame>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<u32, KeyFrame>, D::Error> {
+        Ok(Vec::<(u32, KeyFrame)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// A box as seen on one frame: a shape, or a track's key frame or interpolated position.

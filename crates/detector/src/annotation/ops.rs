@@ -80,8 +80,9 @@ pub struct Entry {
     pub inverse: Vec<Op>,
 }
 
-/// A document with its version and operation log.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A document with its version and operation log. It serialises whole (document, log, undo and
+/// redo stacks), so a server can store it and undo, redo and version checks survive a restart.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Journal {
     doc: Annotations,
     log: Vec<Entry>,
@@ -102,6 +103,12 @@ impl Journal {
     /// The document as of the latest version.
     pub fn doc(&self) -> &Annotations {
         &self.doc
+    }
+
+    /// Replaces the document's labels (a project's labels live outside the journal): later
+    /// batches are checked against these. Not an edit: the version does not change.
+    pub fn set_labels(&mut self, labels: Vec<super::Label>) {
+        self.doc.labels = labels;
     }
 
     /// The latest version (0 before any batch).
@@ -419,5 +426,22 @@ mod tests {
             j.apply(vec![Op::DeleteKeyFrame { track: 1, frame: 0 }]),
             Err(AnnotationError::EmptyTrack(1))
         );
+    }
+
+    #[test]
+    fn a_journal_survives_json_with_its_undo_and_redo() {
+        let mut j = Journal::new(doc()).expect("journal");
+        j.apply(vec![Op::PutTrack(track(1))]).expect("apply");
+        j.apply(vec![Op::DeleteKeyFrame {
+            track: 1,
+            frame: 10,
+        }])
+        .expect("delete one");
+        j.undo().expect("undo");
+        let text = serde_json::to_string(&j).expect("json");
+        let mut back: Journal = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, j);
+        assert_eq!(back.redo(), j.redo());
+        assert_eq!(back, j);
     }
 }

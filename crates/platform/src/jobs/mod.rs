@@ -7,7 +7,9 @@ pub mod observer;
 pub mod photo3d;
 pub mod queue;
 pub mod registry;
+pub mod studio_import;
 pub mod thumbnail;
+pub mod train;
 pub mod worker;
 
 use serde::{Deserialize, Serialize};

@@ -265,6 +265,8 @@ impl JobRegistry {
         registry.register(super::thumbnail::Thumbnail);
         registry.register(super::animate::Animate);
         registry.register(super::photo3d::Photo3d);
+        registry.register(super::studio_import::StudioImport);
+        registry.register(super::train::Train);
         registry
     }
 
@@ -309,10 +311,10 @@ mod tests {
     }
 
     #[test]
-    fn the_standard_registry_has_the_thumbnail_animate_and_photo3d_kinds() {
+    fn the_standard_registry_has_every_built_in_kind() {
         assert_eq!(
             JobRegistry::standard().kinds(),
-            vec!["animate", "photo3d", "thumbnail"]
+            vec!["animate", "photo3d", "studio_import", "thumbnail", "train"]
         );
     }
 }

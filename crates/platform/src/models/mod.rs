@@ -10,6 +10,7 @@ pub mod cascades;
 mod cells;
 pub mod classifiers;
 pub mod depth;
+pub mod studio;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -132,6 +133,8 @@ pub struct Models {
     classifiers: NamedCells<LoadedClassifier>,
     depth: OnceCell<Option<SharedDepthModel>>,
     cascades: CascadeCatalogue,
+    studio_backbone: OnceCell<studio::SharedBackbone>,
+    studio_detectors: NamedCells<studio::LoadedDetector>,
 }
 
 impl Models {
@@ -144,6 +147,8 @@ impl Models {
             classifiers: NamedCells::default(),
             depth: OnceCell::new(),
             cascades,
+            studio_backbone: OnceCell::new(),
+            studio_detectors: NamedCells::default(),
         }
     }
 
@@ -212,6 +217,37 @@ impl Models {
             })
             .await
             .cloned()
+    }
+
+    /// The detector studio's feature trunk, made from the manifest's EfficientNet-Lite0
+    /// checkpoint on first use (fetched when allowed) and loaded once.
+    pub async fn studio_backbone(&self) -> Result<studio::SharedBackbone, ModelsError> {
+        self.studio_backbone
+            .get_or_try_init(|| async {
+                let runtime = self.runtime().await?;
+                let config = self.config.clone();
+                tokio::task::spawn_blocking(move || studio::load_backbone(&config, &runtime))
+                    .await
+                    .map_err(|err| ModelsError::unavailable(studio::BACKBONE_MODEL, err))?
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The trained detector `id`, loaded by `load` the first time this process needs it.
+    pub async fn studio_detector<E, F, Fut>(
+        &self,
+        id: i64,
+        load: F,
+    ) -> Result<Arc<studio::LoadedDetector>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<studio::LoadedDetector, E>>,
+    {
+        self.studio_detectors
+            .get_or_load(&id.to_string(), load)
+            .await
     }
 
     /// Every cascade file found, by short name (provisioning the cascade pack when this

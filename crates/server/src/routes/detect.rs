@@ -14,7 +14,7 @@ use std::{
 use atelier_haar::{Budget, Cascade, DetectParams, GrayImage, HaarError, Size, rgb_to_gray};
 use atelier_imaging::{DecodeError, DecodeLimits, decode_image};
 use atelier_platform::{
-    PlatformError, models::cascades::png_with_boxes, storage::Storage, uploads,
+    PlatformError, models::cascades::png_with_boxes, storage::Storage, studio::detectors, uploads,
 };
 use axum::{
     extract::{DefaultBodyLimit, RawQuery, State},
@@ -56,6 +56,11 @@ pub struct DetectQuery {
     pub max_height: Option<u32>,
     /// Return the image (PNG) with boxes drawn instead of JSON.
     pub draw: Option<bool>,
+    /// A trained detector of the studio (yours or your family's shared project's) instead of a
+    /// cascade: needs a session; boxes carry `label`, `label_id` and `score`.
+    pub detector: Option<i64>,
+    /// With `detector`: the lowest score reported, in (0, 1] (default 0.3).
+    pub min_score: Option<f32>,
 }
 
 impl DetectQuery {
@@ -103,13 +108,25 @@ pub struct DetectedBox {
     pub width: i32,
     /// Height, pixels.
     pub height: i32,
+    /// The label's name (studio detectors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The label's id (studio detectors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_id: Option<i64>,
+    /// Confidence in [0, 1] (studio detectors only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
 }
 
 /// The answer of `POST /api/v1/detect`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Detection {
-    /// The cascade used (`custom` for an uploaded one).
+    /// The cascade used (`custom` for an uploaded one; `detector-{id}` for a studio detector).
     pub cascade: String,
+    /// The studio detector used, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector: Option<i64>,
     /// Image width.
     pub width: u32,
     /// Image height.
@@ -164,6 +181,8 @@ const DETECT_PARTS: &[&str] = &[
     "max_width",
     "max_height",
     "draw",
+    "detector",
+    "min_score",
 ];
 
 struct DetectRequest {
@@ -338,6 +357,12 @@ pub async fn detect(
     )
     .await?;
     let query = request.query;
+    if let Some(detector) = query.detector {
+        let user = user.ok_or_else(|| {
+            PlatformError::Unauthenticated("sign in to use a studio detector".into())
+        })?;
+        return detect_with_detector(&state, &user, detector, request.image, &query).await;
+    }
     let (name, cascade) = cascade_for(&state, &query, request.cascade_xml).await?;
     let (image, boxes) = run_detection(&state, request.image, cascade, query.params()).await?;
     if query.draw.unwrap_or(false) {
@@ -354,6 +379,74 @@ pub async fn detect(
                 y: b.y,
                 width: b.width,
                 height: b.height,
+                label: None,
+                label_id: None,
+                score: None,
+            })
+            .collect(),
+        detector: None,
+    })
+    .into_response())
+}
+
+/// Runs a studio detector (its head loaded once per process, the backbone shared) on an image
+/// decoded under one of the process's decode slots.
+async fn detect_with_detector(
+    state: &AppState,
+    user: &atelier_platform::accounts::User,
+    id: i64,
+    image: Vec<u8>,
+    query: &DetectQuery,
+) -> ApiResult<Response> {
+    let min_score = query.min_score.unwrap_or(0.3);
+    if !(min_score > 0.0 && min_score <= 1.0) {
+        return Err(ApiError::Unprocessable {
+            code: "invalid-detection-parameters",
+            message: "min_score must be in (0, 1]".into(),
+        });
+    }
+    let (_, detector) = detectors::loaded(&state.platform, user, id).await?;
+    let backbone = state.platform.models().studio_backbone().await?;
+    let limits = state.config.detect;
+    let mut decode = state.platform.config().uploads.decode;
+    decode.max_side = decode.max_side.min(limits.max_image_side);
+    let slot = state.platform.decode_slot().await?;
+    let (rgb, found) = tokio::task::spawn_blocking(move || -> ApiResult<_> {
+        let _slot = slot;
+        let rgb = decode_rgb(&image, &decode)?;
+        let found = detectors::detect_blocking(&backbone, &detector, &rgb, min_score)?;
+        Ok((rgb, found))
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))??;
+    let rect = |f: &detectors::Found| atelier_haar::Rect {
+        x: f.bbox.xtl.round() as i32,
+        y: f.bbox.ytl.round() as i32,
+        width: f.bbox.width().round() as i32,
+        height: f.bbox.height().round() as i32,
+    };
+    if query.draw.unwrap_or(false) {
+        let rects: Vec<_> = found.iter().map(rect).collect();
+        return png_response(rgb, &rects);
+    }
+    Ok(Json(Detection {
+        cascade: format!("detector-{id}"),
+        detector: Some(id),
+        width: rgb.width(),
+        height: rgb.height(),
+        boxes: found
+            .iter()
+            .map(|f| {
+                let r = rect(f);
+                DetectedBox {
+                    x: r.x,
+                    y: r.y,
+                    width: r.width,
+                    height: r.height,
+                    label: Some(f.label.clone()),
+                    label_id: Some(f.label_id),
+                    score: Some(f.score),
+                }
             })
             .collect(),
     })

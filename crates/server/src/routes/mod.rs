@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod littlestudio;
 pub mod photo3d;
+pub mod studio;
 pub mod uploads;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -39,4 +40,5 @@ pub fn router(
         .merge(littlestudio::router(max_upload_bytes, max_stroke_bytes))
         .merge(animations::router(max_upload_bytes))
         .merge(photo3d::router(max_upload_bytes))
+        .merge(studio::router())
 }

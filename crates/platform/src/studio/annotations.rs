@@ -1,0 +1,542 @@
+//! A media's annotations as the API shows and edits them, stored as one
+//! [`atelier_detector::annotation::ops::Journal`] per media: the document, its operation log
+//! and the undo/redo stacks, serialised whole in `studio_annotations` with its version. Every
+//! write is a compare-and-set on that version, so two writers (or two nodes) never both win, and
+//! undo, redo and `base_version` checks work the same after a restart.
+//!
+//! Inside the journal a label is named by its id (`"17"`): the project's labels live in
+//! `studio_labels`, so renaming one changes no annotation.
+
+use std::collections::BTreeSet;
+
+use atelier_detector::{
+    AnnotationError, Annotations, BBox, KeyFrame, Label as DocLabel, Shape, Track,
+    annotation::ops::{Journal, Op},
+};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::ToSchema;
+
+use super::{Label, labels_of, media::get_visible};
+use crate::{
+    accounts::User,
+    db::{Db, now_ms},
+    error::{InputError, PlatformError, PlatformResult},
+};
+
+/// A box as `[x1, y1, x2, y2]` in frame pixels.
+pub type BoxArray = [f64; 4];
+
+/// A box on one frame (CVAT's "shape").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeView {
+    /// Id, unique among the media's shapes and tracks (omit to have one assigned).
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// Frame number.
+    pub frame: u32,
+    /// The label.
+    pub label_id: i64,
+    /// `[x1, y1, x2, y2]`.
+    #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
+    pub bbox: BoxArray,
+    /// Partly hidden.
+    #[serde(default)]
+    pub occluded: bool,
+}
+
+/// A key frame of a track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyframeView {
+    /// Frame number.
+    pub frame: u32,
+    /// `[x1, y1, x2, y2]`.
+    #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
+    pub bbox: BoxArray,
+    /// The object left the view here (hidden until the next key frame).
+    #[serde(default)]
+    pub outside: bool,
+    /// Partly hidden.
+    #[serde(default)]
+    pub occluded: bool,
+}
+
+/// An object followed over frames: key frames, linear interpolation between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackView {
+    /// Id, unique among the media's shapes and tracks (omit to have one assigned).
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// The label.
+    pub label_id: i64,
+    /// Key frames, by frame.
+    pub keyframes: Vec<KeyframeView>,
+}
+
+/// Every annotation of a media.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AnnotationsView {
+    /// The version these are at.
+    pub version: u64,
+    /// Boxes on single frames.
+    pub shapes: Vec<ShapeView>,
+    /// Tracks.
+    pub tracks: Vec<TrackView>,
+}
+
+/// A box visible on one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FrameBoxView {
+    /// `shape` or `track`.
+    pub source: &'static str,
+    /// The shape's or track's id.
+    pub id: u64,
+    /// The label.
+    pub label_id: i64,
+    /// `[x1, y1, x2, y2]` (interpolated for a track between key frames).
+    #[serde(rename = "box")]
+    #[schema(value_type = Vec<f64>)]
+    pub bbox: BoxArray,
+    /// Partly hidden.
+    pub occluded: bool,
+    /// Whether the box is a key frame (shapes always are).
+    pub keyframe: bool,
+    /// Always false: hidden boxes are not listed.
+    pub outside: bool,
+}
+
+/// The boxes of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FrameAnnotations {
+    /// The version these are at.
+    pub version: u64,
+    /// The frame.
+    pub frame: u32,
+    /// Shapes on it, then tracks visible on it.
+    pub boxes: Vec<FrameBoxView>,
+}
+
+/// One edit of a batch.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ApiOp {
+    /// Create or replace a shape.
+    PutShape {
+        /// The shape.
+        shape: ShapeView,
+    },
+    /// Delete a shape.
+    DeleteShape {
+        /// Its id.
+        id: u64,
+    },
+    /// Create or replace a track.
+    PutTrack {
+        /// The track.
+        track: TrackView,
+    },
+    /// Delete a track.
+    DeleteTrack {
+        /// Its id.
+        id: u64,
+    },
+    /// Move a track's box on a frame (an interpolated frame becomes a key frame).
+    SetBox {
+        /// The track.
+        track_id: u64,
+        /// The frame.
+        frame: u32,
+        /// `[x1, y1, x2, y2]`.
+        #[serde(rename = "box")]
+        #[schema(value_type = Vec<f64>)]
+        bbox: BoxArray,
+    },
+    /// Create or replace a key frame.
+    PutKeyframe {
+        /// The track.
+        track_id: u64,
+        /// The key frame.
+        keyframe: KeyframeView,
+    },
+    /// Remove a key frame.
+    DeleteKeyframe {
+        /// The track.
+        track_id: u64,
+        /// The frame.
+        frame: u32,
+    },
+}
+
+/// A batch of edits against a version.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// The version the client edited; a stale one is 409 `version_conflict`.
+    pub base_version: u64,
+    /// Applied all-or-nothing, in order.
+    pub ops: Vec<ApiOp>,
+}
+
+/// The version a write reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VersionView {
+    /// The new version.
+    pub version: u64,
+}
+
+fn bbox(b: BoxArray) -> BBox {
+    BBox::new(b[0], b[1], b[2], b[3])
+}
+
+fn array(b: &BBox) -> BoxArray {
+    [b.xtl, b.ytl, b.xbr, b.ybr]
+}
+
+fn label_id(name: &str) -> i64 {
+    name.parse().unwrap_or(0)
+}
+
+/// The journal's view of a project's labels: named by id.
+pub(crate) fn doc_labels(labels: &[Label]) -> Vec<DocLabel> {
+    labels
+        .iter()
+        .map(|l| DocLabel::new(&l.id.to_string(), &l.color))
+        .collect()
+}
+
+/// A journal annotation error as a coded refusal.
+pub fn annotation_error(err: AnnotationError) -> PlatformError {
+    let code = match &err {
+        AnnotationError::UnknownLabel(_) => "unknown_label",
+        AnnotationError::BoxOutsideFrame { .. } => "box_outside_frame",
+        AnnotationError::DegenerateBox { .. } => "bad_box",
+        AnnotationError::FrameOutOfRange { .. } => "frame_out_of_range",
+        AnnotationError::UnknownShape(_) => "unknown_shape",
+        AnnotationError::UnknownTrack(_) => "unknown_track",
+        AnnotationError::NoKeyFrame { .. } => "no_keyframe",
+        AnnotationError::EmptyTrack(_) => "empty_track",
+        AnnotationError::IdInUse(_) => {
+            return InputError::conflict("id_in_use", err.to_string()).into();
+        }
+        AnnotationError::NothingTo(what) => {
+            let code = if *what == "undo" {
+                "nothing_to_undo"
+            } else {
+                "nothing_to_redo"
+            };
+            return InputError::conflict(code, err.to_string()).into();
+        }
+        _ => "invalid_annotation",
+    };
+    let message = match &err {
+        AnnotationError::UnknownLabel(id) => format!("unknown label id {id} in this project"),
+        other => other.to_string(),
+    };
+    InputError::unprocessable(code, message).into()
+}
+
+/// Creates the empty journal of a just-imported media over its frames (kept when an earlier
+/// attempt already made one).
+pub(crate) async fn create_empty(
+    db: &Db,
+    media_id: i64,
+    name: &str,
+    labels: &[Label],
+    frames: Vec<atelier_detector::Frame>,
+) -> PlatformResult<()> {
+    let doc = Annotations::new(name, doc_labels(labels), frames).map_err(annotation_error)?;
+    let journal = Journal::new(doc).map_err(annotation_error)?;
+    let text = serde_json::to_string(&journal).map_err(PlatformError::internal)?;
+    sqlx::query(
+        "INSERT INTO studio_annotations (media_id, version, journal, annotated_frames, updated_at) \
+         VALUES ($1, 0, $2, 0, $3) ON CONFLICT (media_id) DO NOTHING",
+    )
+    .bind(media_id)
+    .bind(text)
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The stored journal of a media (404 `media not ready` before its import made one), with the
+/// project's current labels.
+pub async fn load(db: &Db, media_id: i64, project_id: i64) -> PlatformResult<Journal> {
+    let row = sqlx::query("SELECT journal FROM studio_annotations WHERE media_id = $1")
+        .bind(media_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| {
+            PlatformError::from(InputError::conflict(
+                "media_not_ready",
+                "the media is not imported yet",
+            ))
+        })?;
+    let text: String = row.try_get("journal")?;
+    let mut journal: Journal = serde_json::from_str(&text).map_err(PlatformError::internal)?;
+    journal.set_labels(doc_labels(&labels_of(db, project_id).await?));
+    Ok(journal)
+}
+
+/// Stores `journal` if the stored version is still `expected` (409 `version_conflict` if
+/// another writer got there first).
+async fn save(db: &Db, media_id: i64, expected: u64, journal: &Journal) -> PlatformResult<()> {
+    let text = serde_json::to_string(journal).map_err(PlatformError::internal)?;
+    let annotated = journal.doc().annotated_frames().len() as i64;
+    let updated = sqlx::query(
+        "UPDATE studio_annotations SET version = $1, journal = $2, annotated_frames = $3, \
+         updated_at = $4 WHERE media_id = $5 AND version = $6",
+    )
+    .bind(journal.version() as i64)
+    .bind(text)
+    .bind(annotated)
+    .bind(now_ms())
+    .bind(media_id)
+    .bind(expected as i64)
+    .execute(db.pool())
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(conflict());
+    }
+    Ok(())
+}
+
+fn conflict() -> PlatformError {
+    InputError::conflict(
+        "version_conflict",
+        "the annotations changed since your version; fetch them again",
+    )
+    .into()
+}
+
+fn shape_view(s: &Shape) -> ShapeView {
+    ShapeView {
+        id: Some(s.id),
+        frame: s.frame,
+        label_id: label_id(&s.label),
+        bbox: array(&s.bbox),
+        occluded: s.occluded,
+    }
+}
+
+fn track_view(t: &Track) -> TrackView {
+    TrackView {
+        id: Some(t.id),
+        label_id: label_id(&t.label),
+        keyframes: t
+            .keyframes
+            .iter()
+            .map(|(&frame, k)| KeyframeView {
+                frame,
+                bbox: array(&k.bbox),
+                outside: k.outside,
+                occluded: k.occluded,
+            })
+            .collect(),
+    }
+}
+
+/// Every annotation of a media `viewer` sees.
+pub async fn get(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<AnnotationsView> {
+    let media = get_visible(db, viewer, media_id).await?;
+    let journal = load(db, media_id, media.project_id).await?;
+    let doc = journal.doc();
+    Ok(AnnotationsView {
+        version: journal.version(),
+        shapes: doc.shapes.values().map(shape_view).collect(),
+        tracks: doc.tracks.values().map(track_view).collect(),
+    })
+}
+
+/// The boxes visible on one frame (tracks interpolated).
+pub async fn on_frame(
+    db: &Db,
+    viewer: &User,
+    media_id: i64,
+    frame: u32,
+) -> PlatformResult<FrameAnnotations> {
+    let media = get_visible(db, viewer, media_id).await?;
+    let journal = load(db, media_id, media.project_id).await?;
+    journal.doc().frame(frame).map_err(annotation_error)?;
+    let boxes = journal
+        .doc()
+        .boxes_on(frame)
+        .into_iter()
+        .map(|b| FrameBoxView {
+            source: if b.tracked { "track" } else { "shape" },
+            id: b.id,
+            label_id: label_id(&b.label),
+            bbox: array(&b.bbox),
+            occluded: b.occluded,
+            keyframe: b.keyframe,
+            outside: false,
+        })
+        .collect();
+    Ok(FrameAnnotations {
+        version: journal.version(),
+        frame,
+        boxes,
+    })
+}
+
+fn keyframe(k: &KeyframeView) -> KeyFrame {
+    KeyFrame {
+        outside: k.outside,
+        occluded: k.occluded,
+        ..KeyFrame::visible(bbox(k.bbox))
+    }
+}
+
+/// API operations as journal operations; shapes and tracks without an id get fresh ones.
+fn to_ops(doc: &Annotations, ops: Vec<ApiOp>) -> Vec<Op> {
+    let mut next = doc.next_id();
+    let mut fresh = || {
+        next += 1;
+        next - 1
+    };
+    ops.into_iter()
+        .map(|op| match op {
+            ApiOp::PutShape { shape } => Op::PutShape(Shape {
+                id: shape.id.unwrap_or_else(&mut fresh),
+                label: shape.label_id.to_string(),
+                frame: shape.frame,
+                bbox: bbox(shape.bbox),
+                occluded: shape.occluded,
+                z_order: 0,
+                source: "manual".into(),
+                attributes: Default::default(),
+            }),
+            ApiOp::DeleteShape { id } => Op::DeleteShape { id },
+            ApiOp::PutTrack { track } => Op::PutTrack(Track {
+                id: track.id.unwrap_or_else(&mut fresh),
+                label: track.label_id.to_string(),
+                source: "manual".into(),
+                attributes: Default::default(),
+                keyframes: track
+                    .keyframes
+                    .iter()
+                    .map(|k| (k.frame, keyframe(k)))
+                    .collect(),
+            }),
+            ApiOp::DeleteTrack { id } => Op::DeleteTrack { id },
+            ApiOp::SetBox {
+                track_id,
+                frame,
+                bbox: b,
+            } => Op::SetBox {
+                track: track_id,
+                frame,
+                bbox: bbox(b),
+            },
+            ApiOp::PutKeyframe {
+                track_id,
+                keyframe: k,
+            } => Op::PutKeyFrame {
+                track: track_id,
+                frame: k.frame,
+                keyframe: keyframe(&k),
+            },
+            ApiOp::DeleteKeyframe { track_id, frame } => Op::DeleteKeyFrame {
+                track: track_id,
+                frame,
+            },
+        })
+        .collect()
+}
+
+/// How a write changes the journal.
+enum Write {
+    Batch(Batch),
+    Undo,
+    Redo,
+}
+
+async fn write(db: &Db, viewer: &User, media_id: i64, what: Write) -> PlatformResult<VersionView> {
+    let media = get_visible(db, viewer, media_id).await?;
+    let mut journal = load(db, media_id, media.project_id).await?;
+    let before = journal.version();
+    let version = match what {
+        Write::Batch(batch) => {
+            if batch.base_version != before {
+                return Err(conflict());
+            }
+            if batch.ops.is_empty() {
+                return Ok(VersionView { version: before });
+            }
+            let ops = to_ops(journal.doc(), batch.ops);
+            journal.apply(ops)
+        }
+        Write::Undo => journal.undo(),
+        Write::Redo => journal.redo(),
+    }
+    .map_err(annotation_error)?;
+    save(db, media_id, before, &journal).await?;
+    Ok(VersionView { version })
+}
+
+/// Applies a batch all-or-nothing (409 `version_conflict` when `base_version` is stale).
+pub async fn apply(
+    db: &Db,
+    viewer: &User,
+    media_id: i64,
+    batch: Batch,
+) -> PlatformResult<VersionView> {
+    write(db, viewer, media_id, Write::Batch(batch)).await
+}
+
+/// Reverts the latest edit not yet undone (409 `nothing_to_undo`).
+pub async fn undo(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<VersionView> {
+    write(db, viewer, media_id, Write::Undo).await
+}
+
+/// Re-applies the latest undone edit (409 `nothing_to_redo`).
+pub async fn redo(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<VersionView> {
+    write(db, viewer, media_id, Write::Redo).await
+}
+
+/// Frames of a media that carry a key frame or a shape (empty before import).
+pub async fn annotated_frame_set(db: &Db, media_id: i64) -> PlatformResult<BTreeSet<i64>> {
+    let row = sqlx::query("SELECT journal FROM studio_annotations WHERE media_id = $1")
+        .bind(media_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(BTreeSet::new());
+    };
+    let text: String = row.try_get("journal")?;
+    let journal: Journal = serde_json::from_str(&text).map_err(PlatformError::internal)?;
+    Ok(journal
+        .doc()
+        .annotated_frames()
+        .into_iter()
+        .map(i64::from)
+        .collect())
+}
+
+/// Whether any annotation of the project's media uses `label_id`.
+pub(crate) async fn label_in_use(db: &Db, project_id: i64, label_id: i64) -> PlatformResult<bool> {
+    let rows = sqlx::query(
+        "SELECT a.journal FROM studio_annotations a JOIN studio_media m ON m.id = a.media_id \
+         WHERE m.project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_all(db.pool())
+    .await?;
+    let name = label_id.to_string();
+    for row in rows {
+        let text: String = row.try_get("journal")?;
+        let journal: Journal = serde_json::from_str(&text).map_err(PlatformError::internal)?;
+        let doc = journal.doc();
+        if doc.shapes.values().any(|s| s.label == name)
+            || doc.tracks.values().any(|t| t.label == name)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,25 @@
+//! The detector studio's REST resources under `/api/v1/studio` (issue #13; the contract the web
+//! pages code against is `notes/studio-api.md`): projects and labels ([`projects`]), media,
+//! frames and thumbnails ([`media`]), annotations with batches, undo and redo
+//! ([`annotations`]), trainings and detectors ([`training`]). Every resource is reached through
+//! its project: its owner and, when shared, the owner's family see it; anyone else gets 404.
+//! `POST /api/v1/detect?detector={id}` (in `routes::detect`) serves a trained detector.
+
+pub mod annotations;
+pub mod media;
+pub mod projects;
+pub mod training;
+
+use axum::extract::DefaultBodyLimit;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Studio routes; batches of annotation edits may be larger than the small JSON default.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(projects::router())
+        .merge(media::router())
+        .merge(annotations::router().layer(DefaultBodyLimit::max(8 * 1024 * 1024)))
+        .merge(training::router())
+}
