@@ -326,20 +326,22 @@ async fn requests_past_the_concurrency_limit_are_shed_and_slow_ones_time_out() {
     let token = app.user().await;
     // The only request slot: an upload waiting for the decode slot the test holds.
     let held = app.platform.decode_slot().await.expect("the one slot");
-    let slow = spawn_upload(&app, &token);
+    // No other request may be in flight while the upload starts, or the upload itself is the
+    // one shed: start it alone, and again if it was answered at once.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let shed = loop {
-        let response = app.get(&token, "/api/v1/me").await;
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break response;
+    let slow = loop {
+        let slow = spawn_upload(&app, &token);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !slow.is_finished() {
+            break slow;
         }
         assert!(
             Instant::now() < deadline,
-            "never shed: {}",
-            response.status()
+            "the upload never held the only request slot"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let shed = app.get(&token, "/api/v1/me").await;
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(retry_after(&shed).is_some());
     assert_eq!(error_code(shed).await, "overloaded");
     let health = app
