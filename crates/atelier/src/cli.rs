@@ -2,7 +2,9 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
 
 /// atelier: one self-hosted server for visual AI.
 ///
@@ -26,16 +28,6 @@ pub struct Cli {
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// atelier's subcommands.
@@ -460,6 +452,19 @@ pub struct StoreArgs {
     /// Milliseconds a request waits for a decode slot before 503 `busy` [default: 2000].
     #[arg(long, env = "ATELIER_DECODE_WAIT_MS", value_name = "MS")]
     pub decode_wait_ms: Option<u64>,
+
+    /// Requests whose CPU-heavy inline work (detect, classify's pre-processing) runs at once;
+    /// the rest wait in arrival order [default: the machine's cores].
+    #[arg(long, env = "ATELIER_CPU_SLOTS", value_name = "N")]
+    pub cpu_slots: Option<usize>,
+
+    /// Requests that may wait for a CPU slot; one more is answered 503 `busy` [default: 64].
+    #[arg(long, env = "ATELIER_CPU_QUEUE", value_name = "N")]
+    pub cpu_queue: Option<usize>,
+
+    /// Milliseconds a request waits for a CPU slot before 503 `busy` [default: 10000].
+    #[arg(long, env = "ATELIER_CPU_WAIT_MS", value_name = "MS")]
+    pub cpu_wait_ms: Option<u64>,
 
     /// Session lifetime, in seconds [default: 2592000 (30 days)].
     #[arg(long, env = "ATELIER_SESSION_TTL_SECS", value_name = "SECS")]

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::LogFormat;
+use crate::logging::LogFormat;
 
 /// The TOML file's shape; every field optional. Unknown keys are errors, so typos surface.
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +154,12 @@ pub struct FileLimits {
     pub max_concurrent_decodes: Option<usize>,
     /// See `--decode-wait-ms`.
     pub decode_wait_ms: Option<u64>,
+    /// See `--cpu-slots`.
+    pub cpu_slots: Option<usize>,
+    /// See `--cpu-queue`.
+    pub cpu_queue: Option<usize>,
+    /// See `--cpu-wait-ms`.
+    pub cpu_wait_ms: Option<u64>,
 }
 
 /// `[auth]` in the TOML file.

@@ -1,8 +1,27 @@
-//! Structured logs with `tracing`: human text or JSON lines.
+//! Structured logs with `tracing`: human text or JSON lines. Owns the log settings' types, so the
+//! command line, the settings file and the resolved settings all import them from here.
 
+use clap::ValueEnum;
 use tracing_subscriber::{EnvFilter, fmt};
 
-use crate::{cli::LogFormat, settings::LogSettings};
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Resolved logging settings.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Text or JSON.
+    pub format: LogFormat,
+    /// `tracing` filter.
+    pub filter: String,
+}
 
 /// Installs the global subscriber.
 pub fn init(settings: &LogSettings) {

@@ -9,17 +9,9 @@ use atelier_platform::models::ModelsConfig;
 use atelier_platform::{PlatformConfig, storage::StorageLocation};
 use atelier_server::{ServerConfig, realtime::RealtimeConfig};
 
-use crate::cli::{Cli, Command, LogFormat, ModelArgs, RealtimeArgs, StoreArgs};
+use crate::cli::{Cli, Command, ModelArgs, RealtimeArgs, StoreArgs};
 use crate::file_settings::{FileModels, FileRealtime, FileSettings};
-
-/// Resolved logging settings.
-#[derive(Debug, Clone)]
-pub struct LogSettings {
-    /// Text or JSON.
-    pub format: LogFormat,
-    /// `tracing` filter.
-    pub filter: String,
-}
+use crate::logging::{LogFormat, LogSettings};
 
 /// Everything resolved.
 #[derive(Debug, Clone)]
@@ -250,6 +242,16 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     }
     if let Some(ms) = args.decode_wait_ms.or(limits.decode_wait_ms) {
         config.uploads.decode_wait = Duration::from_millis(ms);
+    }
+    if let Some(n) = args.cpu_slots.or(limits.cpu_slots) {
+        anyhow::ensure!(n >= 1, "at least one CPU slot must be allowed");
+        config.cpu.slots = n;
+    }
+    if let Some(n) = args.cpu_queue.or(limits.cpu_queue) {
+        config.cpu.max_queued = n;
+    }
+    if let Some(ms) = args.cpu_wait_ms.or(limits.cpu_wait_ms) {
+        config.cpu.wait = Duration::from_millis(ms);
     }
     let auth = &file.auth;
     if let Some(secs) = args.session_ttl_secs.or(auth.session_ttl_secs) {

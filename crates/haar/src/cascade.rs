@@ -2,9 +2,8 @@
 //!
 //! The layout mirrors what OpenCV builds in `CascadeClassifierImpl::Data`: flat arrays of
 //! stages, trees, nodes, leaves and (for LBP) category subsets, plus the feature list. It is
-//! validated once at load time so that detection can index without re-checking.
-
-use std::path::Path;
+//! validated once at load time so that detection can index without re-checking. Reading the XML is
+//! [`crate::xml`]'s job (`Cascade::from_xml`, `Cascade::from_file`).
 
 use crate::HaarError;
 
@@ -159,25 +158,6 @@ pub struct Cascade {
 }
 
 impl Cascade {
-    /// Parses an OpenCV cascade XML document: the format written by `opencv_traincascade`
-    /// (`<cascade>` with `<featureType>HAAR</featureType>` or `LBP`) or the older
-    /// `opencv-haar-classifier` format (converted the way OpenCV 4 converts it on load).
-    pub fn from_xml(xml: &str) -> Result<Self, HaarError> {
-        let cascade = crate::xml::parse(xml)?;
-        cascade.validate()?;
-        Ok(cascade)
-    }
-
-    /// Reads and parses a cascade XML file.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, HaarError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| HaarError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        Self::from_xml(&text)
-    }
-
     /// The detection window the cascade was trained on (the smallest object it finds).
     pub fn window_size(&self) -> Size {
         self.window
@@ -204,7 +184,7 @@ impl Cascade {
     }
 
     /// Checks every index and coordinate once, so detection can trust them.
-    fn validate(&self) -> Result<(), HaarError> {
+    pub(crate) fn validate(&self) -> Result<(), HaarError> {
         let (ww, wh) = (self.window.width as i64, self.window.height as i64);
         let min_side = if self.feature_type == FeatureType::Haar {
             3

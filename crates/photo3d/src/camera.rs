@@ -2,7 +2,9 @@
 //!
 //! The scene's camera starts at the origin looking down +Z with focal length
 //! [`LayeredScene::focal`]; content of disparity `δ` sits at depth `1/δ` (nearest = 1).
-//! A [`Pose`] translates the camera and may scale its focal length (dolly-zoom).
+//! A [`Pose`] translates the camera and may scale its focal length (dolly-zoom);
+//! [`project`] maps a scene vertex to photo pixels for a pose (the renderer and the quality
+//! measures use it).
 //!
 //! `amplitude` is the same unit for every path: the largest image-plane displacement of
 //! the nearest content, as a fraction of the photo's longer side (0.03 at 512 px = 15 px).
@@ -205,7 +207,7 @@ impl CameraPath {
                 f32::INFINITY,
             ];
             for (side, v) in &border {
-                let Some(p) = crate::render::project(scene, &pose, v) else {
+                let Some(p) = project(scene, &pose, v) else {
                     return MAX_ZOOM;
                 };
                 match side {
@@ -295,6 +297,34 @@ fn dolly_distance(zr: f32, zf: f32, a: f32) -> f32 {
         }
     }
     lo
+}
+
+/// A vertex projected for one pose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Projected {
+    /// Horizontal position in photo pixels.
+    pub x: f32,
+    /// Vertical position in photo pixels.
+    pub y: f32,
+    /// Inverse depth from the moved camera (larger = nearer).
+    pub inv_z: f32,
+}
+
+/// Projects a scene vertex for `pose`; `None` when it falls behind the camera.
+#[inline]
+pub fn project(scene: &LayeredScene, pose: &Pose, v: &crate::Vertex) -> Option<Projected> {
+    let (cx, cy) = (scene.width as f32 / 2.0, scene.height as f32 / 2.0);
+    let d = v.disparity;
+    let denom = 1.0 - pose.tz * d;
+    if denom <= 0.05 {
+        return None;
+    }
+    let s = pose.focal_scale / denom;
+    Some(Projected {
+        x: ((v.x - cx) - scene.focal * pose.tx * d) * s + cx,
+        y: ((v.y - cy) - scene.focal * pose.ty * d) * s + cy,
+        inv_z: d / denom,
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use image::RgbaImage;
 
 use crate::LayeredScene;
 use crate::camera::Pose;
-use crate::render::project;
+use crate::camera::project;
 
 /// Width in pixels of the band along each border that [`border_ratios`] measures.
 pub const BORDER_BAND: u32 = 12;

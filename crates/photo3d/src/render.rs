@@ -16,7 +16,7 @@
 use image::RgbaImage;
 use rayon::prelude::*;
 
-use crate::camera::{CameraPath, Pose};
+use crate::camera::{CameraPath, Pose, project};
 use crate::layers::inpaint;
 use crate::{LayeredScene, Photo3dError, Stage};
 
@@ -56,34 +56,6 @@ pub struct Frame {
     pub uncovered_samples: usize,
     /// Pixels none of whose samples was covered (filled afterwards when asked).
     pub empty_pixels: usize,
-}
-
-/// A vertex projected for one pose.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Projected {
-    /// Horizontal position in photo pixels.
-    pub x: f32,
-    /// Vertical position in photo pixels.
-    pub y: f32,
-    /// Inverse depth from the moved camera (larger = nearer).
-    pub inv_z: f32,
-}
-
-/// Projects a scene vertex for `pose`; `None` when it falls behind the camera.
-#[inline]
-pub fn project(scene: &LayeredScene, pose: &Pose, v: &crate::Vertex) -> Option<Projected> {
-    let (cx, cy) = (scene.width as f32 / 2.0, scene.height as f32 / 2.0);
-    let d = v.disparity;
-    let denom = 1.0 - pose.tz * d;
-    if denom <= 0.05 {
-        return None;
-    }
-    let s = pose.focal_scale / denom;
-    Some(Projected {
-        x: ((v.x - cx) - scene.focal * pose.tx * d) * s + cx,
-        y: ((v.y - cy) - scene.focal * pose.ty * d) * s + cy,
-        inv_z: d / denom,
-    })
 }
 
 /// Renders one pose.

@@ -156,7 +156,7 @@ fn longest_edge(scene: &LayeredScene, pose: &Pose) -> f32 {
             .vertices
             .iter()
             .map(|v| {
-                atelier_photo3d::render::project(scene, pose, v).expect("in front of the camera")
+                atelier_photo3d::camera::project(scene, pose, v).expect("in front of the camera")
             })
             .collect();
         for q in &layer.quads {

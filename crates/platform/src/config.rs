@@ -20,6 +20,8 @@ pub struct PlatformConfig {
     pub data_dir: PathBuf,
     /// Upload limits.
     pub uploads: UploadLimits,
+    /// Fair admission of CPU-heavy inline work (detect, classify's pre-processing).
+    pub cpu: crate::cpu_lane::CpuLimits,
     /// How long a login session lasts.
     pub session_ttl: Duration,
     /// How long a signed download link stays valid.
@@ -59,6 +61,7 @@ impl PlatformConfig {
             },
             data_dir: data_dir.clone(),
             uploads: UploadLimits::default(),
+            cpu: crate::cpu_lane::CpuLimits::default(),
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             link_ttl: Duration::from_secs(3600),
             url_signing_keys: Vec::new(),

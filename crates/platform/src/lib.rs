@@ -5,6 +5,7 @@ pub mod backup;
 pub mod blobs;
 pub mod broadcast;
 pub mod config;
+pub mod cpu_lane;
 pub mod db;
 pub mod drawings;
 pub mod error;
@@ -47,6 +48,7 @@ pub struct PlatformInner {
     throttle: throttle::Throttle,
     renders: tokio::sync::Semaphore,
     decodes: Arc<tokio::sync::Semaphore>,
+    cpu: cpu_lane::CpuLane,
     models: Arc<models::Models>,
 }
 
@@ -89,6 +91,7 @@ impl Platform {
             config.uploads.max_concurrent_decodes.max(1),
         ));
         let models = Arc::new(models::Models::new(config.models.clone()));
+        let cpu = cpu_lane::CpuLane::new(config.cpu);
         Ok(Platform(Arc::new(PlatformInner {
             models,
             config,
@@ -103,6 +106,7 @@ impl Platform {
             throttle,
             renders,
             decodes,
+            cpu,
         })))
     }
 }
@@ -189,6 +193,14 @@ impl PlatformInner {
                 })
             }
         }
+    }
+
+    /// Waits in arrival order for one of this process's CPU slots, for CPU-heavy work done inline
+    /// in a request (detection, classify's pre-processing); `Busy` (503 + `Retry-After`) when the
+    /// queue is full or no slot frees up in time. Move the ticket into the blocking task and run
+    /// the work through [`cpu_lane::CpuTicket::run`].
+    pub async fn cpu_slot(&self) -> PlatformResult<cpu_lane::CpuTicket> {
+        self.cpu.admit().await
     }
 
     /// Wakes this process's idle workers (new work was queued).

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{
-    Backend, Sandbox, binary, free_port, images, test_models_config, wait_until_up,
+    Backend, Sandbox, binary, free_port, images, register_at, test_models_config, wait_until_up,
 };
 
 /// What the load acknowledged so far.
@@ -85,16 +85,7 @@ fn distinct_png(n: u32) -> Vec<u8> {
 }
 
 async fn setup(client: &Client, base: &str) -> (String, String) {
-    let register: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "keeper", "password": "correct horse", "gender": "Other", "type": "Parent"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let token = register["token"].as_str().expect("token").to_owned();
+    let (token, _) = register_at(client, base, "keeper").await;
     let post = |path: &str, body: Value| {
         client
             .post(format!("{base}{path}"))

@@ -6,10 +6,10 @@
 use std::{collections::HashMap, process::Stdio, time::Duration};
 
 use reqwest::{StatusCode, multipart};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Command;
 
-use crate::helpers::{Backend, Sandbox, binary, free_port, images};
+use crate::helpers::{Backend, Sandbox, binary, free_port, images, register_at};
 
 /// The paths that were `fsync`ed (or `fdatasync`ed) in an `strace -f` log of `openat` and
 /// the sync calls, following each thread's file descriptors.
@@ -93,16 +93,7 @@ async fn an_acknowledged_upload_is_synced_to_disk() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "atelier under strace did not start");
-    let registered: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "durable", "password": "correct horse", "gender": "Other", "type": "Parent"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let token = registered["token"].as_str().expect("token").to_owned();
+    let (token, _) = register_at(&client, &base, "durable").await;
     let bytes = images::png(31, 17);
     let response = client
         .post(format!("{base}/api/v1/uploads"))

@@ -577,3 +577,20 @@ pub fn tiny_mp4() -> Vec<u8> {
         .collect();
     atelier_imaging::animation::encode_mp4(&frames, 8, &Default::default()).expect("encode MP4")
 }
+
+/// Registers a user over HTTP at `base` (a server process the test started): (token, user id).
+pub async fn register_at(client: &reqwest::Client, base: &str, username: &str) -> (String, i64) {
+    let register: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"username": username, "password": "correct horse", "gender": "Male", "type": "Parent"}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    (
+        register["token"].as_str().expect("token").to_owned(),
+        register["user"]["id"].as_i64().expect("user id"),
+    )
+}

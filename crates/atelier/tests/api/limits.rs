@@ -293,6 +293,64 @@ async fn a_full_decode_pool_answers_503_with_retry_after() {
     app.stop().await;
 }
 
+/// Issue 18 (fair latency): detection waits its turn for one of the CPU slots; past the
+/// queue's length the answer is 503 `busy` with `Retry-After` at once, and a waiting request
+/// runs as soon as the slot frees.
+#[tokio::test]
+async fn detection_waits_in_line_for_a_cpu_slot_and_a_full_line_answers_503() {
+    let app = app_with(AppOptions {
+        tweak: Box::new(|config| {
+            config.cpu.slots = 1;
+            config.cpu.max_queued = 1;
+            config.cpu.wait = Duration::from_secs(30);
+        }),
+        ..AppOptions::default()
+    })
+    .await;
+    let held = app.platform.cpu_slot().await.expect("the one slot");
+    let waiting = {
+        let app_client = app.client.clone();
+        let url = app.url("/api/v1/detect");
+        tokio::spawn(async move {
+            let part = multipart::Part::bytes(images::png(64, 48)).file_name("a.png");
+            app_client
+                .post(url)
+                .multipart(multipart::Form::new().part("file", part))
+                .send()
+                .await
+                .expect("detect")
+                .status()
+        })
+    };
+    // The first request takes the one place in line; the next finds the line full.
+    let started = Instant::now();
+    let refused = loop {
+        let response = detect_as(&app, None, "", images::png(64, 48), None).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break response;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never refused");
+        assert!(
+            !waiting.is_finished(),
+            "the waiting request ran while the slot was held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(retry_after(&refused).is_some());
+    assert_eq!(error_code(refused).await, "busy");
+    assert!(
+        !waiting.is_finished(),
+        "the waiting request ran while the slot was held"
+    );
+    drop(held);
+    let status = tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("the waiting request ran once the slot was free")
+        .expect("task");
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
 /// An upload of a small image by `token` on `app`, on its own task.
 fn spawn_upload(app: &TestApp, token: &str) -> tokio::task::JoinHandle<reqwest::Response> {
     let (client, url, token) = (

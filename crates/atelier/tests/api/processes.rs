@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::helpers::{
-    AppOptions, Backend, Sandbox, binary, free_port, images, spawn_on, wait_job_at, wait_until_up,
+    AppOptions, Backend, Sandbox, binary, free_port, images, register_at, spawn_on, wait_job_at,
+    wait_until_up,
 };
 
 /// Starts the `atelier` binary on `sandbox` with extra arguments.
@@ -104,16 +105,7 @@ async fn a_server_restart_loses_no_queued_job(backend: Backend) {
     let mut first = start(&sandbox, &["serve"], &["--bind", &bind, "--workers", "0"]);
     wait_until_up(&base).await;
     let client = reqwest::Client::new();
-    let register: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "restart", "password": "correct horse", "gender": "Male", "type": "Parent"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let token = register["token"].as_str().expect("token").to_owned();
+    let (token, _) = register_at(&client, &base, "restart").await;
     let part = reqwest::multipart::Part::bytes(images::png(100, 100)).file_name("a.png");
     let upload: Value = client
         .post(format!("{base}/api/v1/uploads"))
@@ -184,23 +176,6 @@ async fn every_subcommand_explains_its_flags() {
             );
         }
     }
-}
-
-/// Registers a user over HTTP at `base`: (token, user id).
-async fn register_at(client: &reqwest::Client, base: &str, username: &str) -> (String, i64) {
-    let register: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": username, "password": "correct horse", "gender": "Male", "type": "Parent"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        register["token"].as_str().expect("token").to_owned(),
-        register["user"]["id"].as_i64().expect("user id"),
-    )
 }
 
 /// The scaled-out layout of the README: an API process without workers and a separate `atelier

@@ -17,7 +17,8 @@ use tokio::process::Child;
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
 use crate::helpers::{
-    AppOptions, Backend, Sandbox, free_port, images, spawn_on, wait_job_at, wait_until_up,
+    AppOptions, Backend, Sandbox, free_port, images, register_at, spawn_on, wait_job_at,
+    wait_until_up,
 };
 use crate::processes::start;
 
@@ -119,16 +120,7 @@ async fn sigterm_drains_requests_closes_websockets_with_4200_and_hands_the_runni
     );
     wait_until_up(&base).await;
     let client = Client::new();
-    let register: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "stayer", "password": "correct horse", "gender": "Other", "type": "Parent"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    let token = register["token"].as_str().expect("token").to_owned();
+    let (token, _) = register_at(&client, &base, "stayer").await;
     let job = thumbnail_job(&client, &base, &token).await;
     wait_job_at(&client, &base, &token, &job, Duration::from_secs(20), |j| {
         j["status"] == "running"

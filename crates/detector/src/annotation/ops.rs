@@ -413,8 +413,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_last_key_frame_cannot_be_deleted() {
+    /// A journal holding track 1 whose key frame 10 was deleted in a second batch.
+    fn journal_with_track_1_less_its_frame_10() -> Journal {
         let mut j = Journal::new(doc()).expect("journal");
         j.apply(vec![Op::PutTrack(track(1))]).expect("apply");
         j.apply(vec![Op::DeleteKeyFrame {
@@ -422,6 +422,12 @@ mod tests {
             frame: 10,
         }])
         .expect("delete one");
+        j
+    }
+
+    #[test]
+    fn the_last_key_frame_cannot_be_deleted() {
+        let mut j = journal_with_track_1_less_its_frame_10();
         assert_eq!(
             j.apply(vec![Op::DeleteKeyFrame { track: 1, frame: 0 }]),
             Err(AnnotationError::EmptyTrack(1))
@@ -430,13 +436,7 @@ mod tests {
 
     #[test]
     fn a_journal_survives_json_with_its_undo_and_redo() {
-        let mut j = Journal::new(doc()).expect("journal");
-        j.apply(vec![Op::PutTrack(track(1))]).expect("apply");
-        j.apply(vec![Op::DeleteKeyFrame {
-            track: 1,
-            frame: 10,
-        }])
-        .expect("delete one");
+        let mut j = journal_with_track_1_less_its_frame_10();
         j.undo().expect("undo");
         let text = serde_json::to_string(&j).expect("json");
         let mut back: Journal = serde_json::from_str(&text).expect("parse");

@@ -173,10 +173,11 @@ async fn classify_image(state: &AppState, request: Request) -> ApiResult<Classif
         .await?;
     let limits = state.platform.config().uploads.decode;
     let prepare = loaded.clone();
+    let ticket = state.platform.cpu_slot().await?;
     let slot = state.platform.decode_slot().await?;
     let tensor = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        prepare.prepare_encoded(&request.image, &limits)
+        ticket.run(|| prepare.prepare_encoded(&request.image, &limits))
     })
     .await
     .map_err(|err| ApiError::Internal(err.into()))??;

@@ -263,21 +263,25 @@ async fn run_detection(
     decode.max_pixels = decode.max_pixels.min(side.saturating_mul(side));
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
+    // Admission in arrival order first (the CPU lane), then memory (a decode slot).
+    let ticket = state.platform.cpu_slot().await?;
     let slot = state.platform.decode_slot().await?;
     tokio::task::spawn_blocking(move || -> ApiResult<_> {
         // Held until the work ends, even when the request is dropped first.
         let _slot = slot;
         let started = Instant::now();
-        let rgb = decode_rgb(&image, &decode)?;
-        let gray = rgb_to_gray(rgb.as_raw(), rgb.width(), rgb.height(), 3)?;
-        let view = GrayImage::packed(&gray, rgb.width(), rgb.height())?;
-        let budget = Budget {
-            max_candidates: Some(limits.max_candidates),
-            deadline: Some(started + limits.deadline),
-            cancel: Some(cancel.as_ref()),
-        };
-        let boxes = cascade.detect_multi_scale_within(&view, &params, &budget)?;
-        Ok((rgb, boxes))
+        ticket.run(|| {
+            let rgb = decode_rgb(&image, &decode)?;
+            let gray = rgb_to_gray(rgb.as_raw(), rgb.width(), rgb.height(), 3)?;
+            let view = GrayImage::packed(&gray, rgb.width(), rgb.height())?;
+            let budget = Budget {
+                max_candidates: Some(limits.max_candidates),
+                deadline: Some(started + limits.deadline),
+                cancel: Some(cancel.as_ref()),
+            };
+            let boxes = cascade.detect_multi_scale_within(&view, &params, &budget)?;
+            Ok((rgb, boxes))
+        })
     })
     .await
     .map_err(|err| ApiError::Internal(err.into()))?
@@ -410,12 +414,15 @@ async fn detect_with_detector(
     let limits = state.config.detect;
     let mut decode = state.platform.config().uploads.decode;
     decode.max_side = decode.max_side.min(limits.max_image_side);
+    let ticket = state.platform.cpu_slot().await?;
     let slot = state.platform.decode_slot().await?;
     let (rgb, found) = tokio::task::spawn_blocking(move || -> ApiResult<_> {
         let _slot = slot;
-        let rgb = decode_rgb(&image, &decode)?;
-        let found = detectors::detect_blocking(&backbone, &detector, &rgb, min_score)?;
-        Ok((rgb, found))
+        ticket.run(|| {
+            let rgb = decode_rgb(&image, &decode)?;
+            let found = detectors::detect_blocking(&backbone, &detector, &rgb, min_score)?;
+            Ok((rgb, found))
+        })
     })
     .await
     .map_err(|err| ApiError::Internal(err.into()))??;
