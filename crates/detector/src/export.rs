@@ -24,6 +24,7 @@ use atelier_infer::convert::efficientnet_lite::{BACKBONE_OUTPUTS, INPUT_NAME};
 use atelier_infer::convert::onnx::{Attr, Dim, Graph, Initializer, Node, ValueInfo};
 use atelier_infer::{Model, Tensor};
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 
 use crate::BBox;
 use crate::train::features::{MEAN, STD, STRIDE, fitted, scale_to_fit};
@@ -447,6 +448,87 @@ impl Exported {
         )?;
         Ok(to_image(found, scale, image.width(), image.height()))
     }
+}
+
+/// The download's `decode.py`: reference pre-processing and decoding with onnxruntime.
+pub const DECODE_PY: &str = include_str!("export_files/decode.py");
+const README_TEMPLATE: &str = include_str!("export_files/README.md");
+
+/// One class of `labels.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelEntry {
+    /// Class index (the channel of `heatmap`/`peaks`).
+    pub class: usize,
+    /// The studio label's id.
+    pub label_id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its `#rrggbb` colour.
+    pub color: String,
+}
+
+/// The network input size in `labels.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSize {
+    /// Width.
+    pub width: usize,
+    /// Height.
+    pub height: usize,
+}
+
+/// `labels.json`: the label map and what decoding needs besides the ONNX file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelMap {
+    /// Classes in class order.
+    pub labels: Vec<LabelEntry>,
+    /// The model's input size.
+    pub input: InputSize,
+    /// Network pixels per cell.
+    pub stride: usize,
+    /// Most detections kept per image.
+    pub max_detections: usize,
+}
+
+impl LabelMap {
+    /// The map of `labels` (`(label id, name, colour)` in class order) at `width × height`.
+    pub fn new(labels: &[(i64, String, String)], width: usize, height: usize) -> Self {
+        Self {
+            labels: labels
+                .iter()
+                .enumerate()
+                .map(|(class, (label_id, name, color))| LabelEntry {
+                    class,
+                    label_id: *label_id,
+                    name: name.clone(),
+                    color: color.clone(),
+                })
+                .collect(),
+            input: InputSize { width, height },
+            stride: STRIDE,
+            max_detections: MAX_DETECTIONS,
+        }
+    }
+}
+
+/// The download's `README.md` for a detector called `name` (`project_id`, `detector_id`).
+pub fn readme(name: &str, project_id: i64, detector_id: i64, map: &LabelMap) -> String {
+    let classes = map
+        .labels
+        .iter()
+        .map(|l| format!("{} `{}`", l.class, l.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (w, h) = (map.input.width, map.input.height);
+    README_TEMPLATE
+        .replace("{name}", name)
+        .replace("{project_id}", &project_id.to_string())
+        .replace("{detector_id}", &detector_id.to_string())
+        .replace("{classes}", &classes)
+        .replace("{class_count}", &map.labels.len().to_string())
+        .replace("{width}", &w.to_string())
+        .replace("{height}", &h.to_string())
+        .replace("{grid_w}", &(w / STRIDE).to_string())
+        .replace("{grid_h}", &(h / STRIDE).to_string())
 }
 
 #[cfg(test)]

@@ -233,3 +233,23 @@ fn heads_and_backbones_that_do_not_fit_are_refused() {
         Err(ExportError::Backbone(_))
     ));
 }
+
+#[test]
+fn the_readme_names_the_input_size_and_the_classes() {
+    let map = LabelMap::new(
+        &[
+            (7, "car".into(), "#ff0000".into()),
+            (9, "dog".into(), "#00ff00".into()),
+        ],
+        320,
+        256,
+    );
+    let text = readme("Detector 1", 3, 9, &map);
+    assert!(text.contains("`[1, 3, 256, 320]`"), "{text}");
+    assert!(text.contains("`[1, C, 32, 40]`"), "{text}");
+    assert!(text.contains("0 `car`, 1 `dog`"), "{text}");
+    assert!(!text.contains('{'), "every placeholder filled: {text}");
+    let json = serde_json::to_value(&map).expect("json");
+    assert_eq!(json["labels"][1]["label_id"], 9);
+    assert_eq!(json["input"]["width"], 320);
+}
