@@ -197,7 +197,7 @@ fn the_exported_outputs_equal_the_head_on_the_backbone_features() {
 #[test]
 fn the_input_fills_the_padding_with_the_mean_colour() {
     let mut rng = Rng::new(2);
-    let image = random_image(&mut rng, 32, 16);
+    let image = random_image(&mut rng, 64, 16);
     let (t, scale) = input(&image, W, H).expect("input");
     assert_eq!(scale, 1.0);
     assert_eq!(t.shape(), [1, 3, H, W]);
