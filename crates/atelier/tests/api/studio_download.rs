@@ -163,6 +163,19 @@ async fn a_downloaded_detector_finds_what_the_api_finds_in_onnxruntime_and_the_c
             "{path}"
         );
     }
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        doc["paths"]["/api/v1/studio/detectors/{did}/download"]["get"].is_object(),
+        "the OpenAPI document has the download"
+    );
     let response = app.get(&token, &path).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(

@@ -252,7 +252,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn next(&mut self) -> Result<Option<(u32, Field<'a>)>, DecodeError> {
+    fn field(&mut self) -> Result<Option<(u32, Field<'a>)>, DecodeError> {
         if self.buf.is_empty() {
             return Ok(None);
         }
@@ -285,7 +285,7 @@ fn fields<'a>(
     mut f: impl FnMut(u32, Field<'a>) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
     let mut r = Reader { buf };
-    while let Some((n, v)) = r.next()? {
+    while let Some((n, v)) = r.field()? {
         f(n, v)?;
     }
     Ok(())
@@ -450,7 +450,7 @@ impl Graph {
                         }
                         Ok(())
                     })?;
-                    if !domain.is_empty() && domain != "ai.onnx" || version > OPSET {
+                    if (!domain.is_empty() && domain != "ai.onnx") || version > OPSET {
                         return Err(DecodeError(format!(
                             "opset {domain:?} {version} is not supported"
                         )));
