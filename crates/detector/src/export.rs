@@ -182,9 +182,11 @@ pub fn detector_graph(
         )));
     }
     let taken = |n: &str| n.starts_with(PREFIX) || OUTPUTS.contains(&n) || n == INPUT;
-    if backbone.nodes.iter().any(|n| {
-        n.outputs.iter().any(|o| taken(o)) || n.inputs.iter().any(|i| taken(i))
-    }) || backbone.initializers.iter().any(|i| taken(&i.name))
+    if backbone
+        .nodes
+        .iter()
+        .any(|n| n.outputs.iter().any(|o| taken(o)) || n.inputs.iter().any(|i| taken(i)))
+        || backbone.initializers.iter().any(|i| taken(&i.name))
     {
         return Err(ExportError::Backbone(
             "its value names clash with the exporter's".into(),
@@ -418,7 +420,10 @@ impl Exported {
     }
 
     /// Runs the model on `image`: all four outputs.
-    pub fn outputs(&mut self, image: &RgbImage) -> Result<(atelier_infer::Outputs, f64), ExportError> {
+    pub fn outputs(
+        &mut self,
+        image: &RgbImage,
+    ) -> Result<(atelier_infer::Outputs, f64), ExportError> {
         let (tensor, scale) = input(image, self.width, self.height)?;
         let out = self
             .model

@@ -33,12 +33,18 @@ fn tiny_backbone(rng: &mut Rng) -> Graph {
         name: "tiny-trunk".into(),
         ..Graph::default()
     };
-    g.initializers
-        .push(Initializer::f32("wa", &[C8, 3, 8, 8], &random(rng, C8 * 192, 0.1)));
+    g.initializers.push(Initializer::f32(
+        "wa",
+        &[C8, 3, 8, 8],
+        &random(rng, C8 * 192, 0.1),
+    ));
     g.initializers
         .push(Initializer::f32("ba", &[C8], &random(rng, C8, 0.5)));
-    g.initializers
-        .push(Initializer::f32("wb", &[C16, C8, 2, 2], &random(rng, C16 * C8 * 4, 0.5)));
+    g.initializers.push(Initializer::f32(
+        "wb",
+        &[C16, C8, 2, 2],
+        &random(rng, C16 * C8 * 4, 0.5),
+    ));
     let conv = |k: i64| {
         vec![
             ("kernel_shape", Attr::Ints(vec![k, k])),
@@ -130,12 +136,8 @@ fn the_exported_outputs_equal_the_head_on_the_backbone_features() {
         let (out, scale) = model.outputs(&image).expect("runs");
         assert_eq!(scale, backbone.scale_for(iw, ih));
         let get = |n: &str| out.get(n).expect("output").clone();
-        let (heat, peaks, size, offset) = (
-            get("heatmap"),
-            get("peaks"),
-            get("size"),
-            get("offset"),
-        );
+        let (heat, peaks, size, offset) =
+            (get("heatmap"), get("peaks"), get("size"), get("offset"));
         let (gw, gh) = (W / 8, H / 8);
         assert_eq!((fm.grid_w, fm.grid_h), (gw, gh));
         assert_eq!(heat.shape(), [1, classes, gh, gw]);
@@ -155,15 +157,19 @@ fn the_exported_outputs_equal_the_head_on_the_backbone_features() {
         let mut peaks_seen = 0;
         for cell in 0..plane {
             let o = &logits[cell * (classes + 4)..(cell + 1) * (classes + 4)];
-            for k in 0..classes {
-                let want = 1.0 / (1.0 + (-o[k]).exp());
+            for (k, logit) in o[..classes].iter().enumerate() {
+                let want = 1.0 / (1.0 + (-logit).exp());
                 close(heat.data()[k * plane + cell], want, "heatmap");
                 let p = peaks.data()[k * plane + cell];
                 assert!(p == 0.0 || p == heat.data()[k * plane + cell]);
                 peaks_seen += usize::from(p > 0.0);
             }
             close(size.data()[cell], o[classes].exp() * 8.0, "width");
-            close(size.data()[plane + cell], o[classes + 1].exp() * 8.0, "height");
+            close(
+                size.data()[plane + cell],
+                o[classes + 1].exp() * 8.0,
+                "height",
+            );
             close(offset.data()[cell], o[classes + 2], "offset x");
             close(offset.data()[plane + cell], o[classes + 3], "offset y");
         }

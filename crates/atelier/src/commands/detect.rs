@@ -9,8 +9,8 @@ use std::path::Path;
 
 use atelier_detector::export::{Exported, LabelMap};
 use atelier_haar::{Cascade, DetectParams, GrayImage, Rect, Size, rgb_to_gray};
-use atelier_infer::Runtime;
 use atelier_imaging::decode_image;
+use atelier_infer::Runtime;
 use atelier_platform::models::{Models, cascades::png_with_boxes};
 use serde_json::json;
 

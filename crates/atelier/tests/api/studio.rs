@@ -94,7 +94,13 @@ pub(crate) async fn project(app: &TestApp, token: &str) -> (i64, Vec<i64>) {
 }
 
 /// Uploads `bytes` and imports it into the project; returns the media JSON once ready.
-pub(crate) async fn import(app: &TestApp, token: &str, pid: i64, bytes: Vec<u8>, name: &str) -> Value {
+pub(crate) async fn import(
+    app: &TestApp,
+    token: &str,
+    pid: i64,
+    bytes: Vec<u8>,
+    name: &str,
+) -> Value {
     let upload = app.upload(token, bytes, name).await;
     let upload = json_of(upload, StatusCode::CREATED).await;
     let media = json_of(

@@ -355,7 +355,11 @@ fn decode_attr(buf: &[u8]) -> Result<(String, Attr), DecodeError> {
         2 => Attr::Int(i),
         3 => Attr::Str(s),
         7 => Attr::Ints(list),
-        k => return Err(DecodeError(format!("attribute {name:?}: unsupported type {k}"))),
+        k => {
+            return Err(DecodeError(format!(
+                "attribute {name:?}: unsupported type {k}"
+            )));
+        }
     };
     Ok((name, attr))
 }
@@ -378,7 +382,11 @@ fn decode_tensor(buf: &[u8]) -> Result<Initializer, DecodeError> {
     let data_type = match kind {
         1 => DataType::Float,
         7 => DataType::Int64,
-        k => return Err(DecodeError(format!("tensor {name:?}: unsupported type {k}"))),
+        k => {
+            return Err(DecodeError(format!(
+                "tensor {name:?}: unsupported type {k}"
+            )));
+        }
     };
     let raw = raw.unwrap_or_default();
     Ok(Initializer {
@@ -635,9 +643,12 @@ mod tests {
     fn decoding_reads_back_what_encoding_wrote() {
         let mut g = tiny_graph();
         g.nodes[0].attrs.push(("alpha".into(), Attr::Float(0.25)));
-        g.nodes[0].attrs.push(("mode".into(), Attr::Str("x".into())));
+        g.nodes[0]
+            .attrs
+            .push(("mode".into(), Attr::Str("x".into())));
         g.nodes[0].attrs.push(("axis".into(), Attr::Int(-1)));
-        g.initializers.push(Initializer::i64("shape", &[2], &[-1, 7]));
+        g.initializers
+            .push(Initializer::i64("shape", &[2], &[-1, 7]));
         let back = Graph::decode(&g.encode("a")).expect("decodes");
         assert_eq!(back, g);
         assert_eq!(back.encode("a"), g.encode("a"));

@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
+use atelier_detector::export::{self, LabelMap};
 use atelier_detector::{
     BBox,
     eval::{Evaluation, recall_thresholds},
     train::{EpochStats, decode, head::Head},
 };
-use atelier_detector::export::{self, LabelMap};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, any::AnyRow};
@@ -379,7 +379,11 @@ fn pretty<T: Serialize>(value: &T) -> PlatformResult<Vec<u8>> {
 /// A detector's download: the zip of [`package_files`] (blocking work on a worker thread).
 /// The caller has checked access ([`loaded`]) and fetched the backbone's ONNX bytes
 /// (`Models::studio_backbone_onnx`).
-pub async fn package(detector: Detector, head: Head, backbone_onnx: Vec<u8>) -> PlatformResult<Vec<u8>> {
+pub async fn package(
+    detector: Detector,
+    head: Head,
+    backbone_onnx: Vec<u8>,
+) -> PlatformResult<Vec<u8>> {
     tokio::task::spawn_blocking(move || {
         let files = package_files(&detector, &head, &backbone_onnx)?;
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
