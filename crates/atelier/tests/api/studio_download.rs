@@ -349,3 +349,34 @@ async fn a_downloaded_detector_finds_what_the_api_finds_in_onnxruntime_and_the_c
     }
     app.stop().await;
 }
+
+#[test]
+fn the_cli_names_what_is_wrong_with_a_file_that_is_not_a_detector_download() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image_path = dir.path().join("frame.png");
+    std::fs::write(&image_path, png(&image::RgbImage::new(32, 24))).expect("write");
+    let not_zip = dir.path().join("not.zip");
+    std::fs::write(&not_zip, b"not a zip").expect("write");
+    let no_labels = dir.path().join("no-labels.zip");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("detector.onnx", zip::write::SimpleFileOptions::default())
+        .expect("entry");
+    std::io::Write::write_all(&mut zip, b"x").expect("write");
+    let bytes = zip.finish().expect("zip").into_inner();
+    std::fs::write(&no_labels, bytes).expect("write");
+    for (file, message) in [
+        (&not_zip, "is not a zip"),
+        (&no_labels, "has no labels.json"),
+    ] {
+        let output = Command::new(binary())
+            .arg("detect")
+            .arg(&image_path)
+            .arg("--detector")
+            .arg(file)
+            .output()
+            .expect("run atelier detect");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{file:?} refused");
+        assert!(stderr.contains(message), "{file:?}: {stderr}");
+    }
+}
