@@ -179,6 +179,15 @@ pub struct DetectArgs {
     #[arg(long, default_value = "frontalface_default")]
     pub cascade: String,
 
+    /// A trained studio detector downloaded as a zip
+    /// (`GET /api/v1/studio/detectors/{id}/download`), run instead of a cascade.
+    #[arg(long, value_name = "FILE.zip")]
+    pub detector: Option<PathBuf>,
+
+    /// With --detector: the lowest score reported, in (0, 1].
+    #[arg(long, default_value_t = 0.3)]
+    pub min_score: f32,
+
     /// Pyramid step, > 1.
     #[arg(long, default_value_t = 1.1)]
     pub scale_factor: f64,

@@ -2,6 +2,7 @@
 
 pub mod annotation;
 pub mod eval;
+pub mod export;
 pub mod formats;
 pub mod geometry;
 pub mod synth;

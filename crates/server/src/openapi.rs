@@ -24,7 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "realtime", description = "Pusher Channels protocol: channel auth and the signed HTTP API"),
         (name = "animate", description = "Drawings turned into animated characters (GIF, MP4, sprite sheet)"),
         (name = "photo3d", description = "3D photos: one photo (and optionally its depth map) in, a parallax video, GIF and glTF scene out"),
-        (name = "studio", description = "Detector studio: projects, labels, media and frames, annotations (CVAT tracks, undo), training, detectors"),
+        (name = "studio", description = "Detector studio: projects, labels, media and frames, annotations (CVAT tracks, undo), training, detectors (and their ONNX download)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -25,5 +25,6 @@ mod realtime;
 mod realtime_node;
 mod shutdown;
 mod studio;
+mod studio_download;
 mod uploads;
 mod web;

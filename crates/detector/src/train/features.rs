@@ -10,9 +10,10 @@ use super::TrainError;
 
 /// Pixels per cell of the output grid.
 pub const STRIDE: usize = 8;
-/// ImageNet normalisation of the backbone's input.
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// ImageNet normalisation of the backbone's input: per-channel mean of RGB in `[0, 1]`.
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet normalisation: per-channel standard deviation.
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// Per-cell features of one image: `cells = grid_w * grid_h` rows of `dim` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,20 +83,13 @@ impl Backbone {
 
     /// The scale from image pixels to network pixels for an image of this size.
     pub fn scale_for(&self, width: u32, height: u32) -> f64 {
-        (self.width as f64 / f64::from(width)).min(self.height as f64 / f64::from(height))
+        scale_to_fit(width, height, self.width, self.height)
     }
 
     /// The network input for `image`: scaled by [`Self::scale_for`] (bilinear), padded with the
     /// mean colour (zero after normalisation), normalised, NCHW.
     pub fn input(&self, image: &RgbImage) -> Result<Tensor, TrainError> {
-        let scale = self.scale_for(image.width(), image.height());
-        let w = ((f64::from(image.width()) * scale).round() as u32).clamp(1, self.width as u32);
-        let h = ((f64::from(image.height()) * scale).round() as u32).clamp(1, self.height as u32);
-        let resized = if (w, h) == image.dimensions() {
-            image.clone()
-        } else {
-            image::imageops::resize(image, w, h, image::imageops::FilterType::Triangle)
-        };
+        let resized = fitted(image, self.width, self.height);
         let plane = self.width * self.height;
         let mut data = vec![0.0f32; 3 * plane];
         for (x, y, p) in resized.enumerate_pixels() {
@@ -121,6 +115,25 @@ impl Backbone {
         };
         let (s8, s16) = (get("stride8")?, get("stride16")?);
         combine(s8, s16)
+    }
+}
+
+/// The scale from image pixels to network pixels for an image of `width × height` on a
+/// `net_w × net_h` canvas (fit inside, aspect kept).
+pub fn scale_to_fit(width: u32, height: u32, net_w: usize, net_h: usize) -> f64 {
+    (net_w as f64 / f64::from(width)).min(net_h as f64 / f64::from(height))
+}
+
+/// `image` scaled by [`scale_to_fit`] (bilinear, sides rounded; unchanged when the scale keeps
+/// its size): what goes at the top-left of the network canvas.
+pub fn fitted(image: &RgbImage, net_w: usize, net_h: usize) -> RgbImage {
+    let scale = scale_to_fit(image.width(), image.height(), net_w, net_h);
+    let w = ((f64::from(image.width()) * scale).round() as u32).clamp(1, net_w as u32);
+    let h = ((f64::from(image.height()) * scale).round() as u32).clamp(1, net_h as u32);
+    if (w, h) == image.dimensions() {
+        image.clone()
+    } else {
+        image::imageops::resize(image, w, h, image::imageops::FilterType::Triangle)
     }
 }
 

@@ -1,6 +1,8 @@
 //! A tiny ONNX writer: the subset of `onnx.proto` (ModelProto, GraphProto, NodeProto,
 //! AttributeProto, TensorProto, ValueInfoProto) needed to emit inference graphs,
 //! encoded by hand in the protobuf wire format. Output is byte-for-byte deterministic.
+//! [`Graph::decode`] reads the same subset back (for extending a written model, e.g. the
+//! detector studio's export appends its head to the backbone).
 
 /// A protobuf message being encoded.
 #[derive(Debug, Default, Clone)]
@@ -206,6 +208,284 @@ impl Graph {
     }
 }
 
+/// Why ONNX bytes could not be read back by [`Graph::decode`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ONNX decode: {0}")]
+pub struct DecodeError(String);
+
+/// A protobuf field value as read from the wire.
+enum Field<'a> {
+    Varint(u64),
+    Fixed32(u32),
+    Fixed64,
+    Bytes(&'a [u8]),
+}
+
+/// Reads the fields of one encoded message.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self
+                .buf
+                .split_first()
+                .ok_or_else(|| DecodeError("truncated varint".into()))?;
+            self.buf = rest;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("varint too long".into()))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if n > self.buf.len() {
+            return Err(DecodeError("truncated field".into()));
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn field(&mut self) -> Result<Option<(u32, Field<'a>)>, DecodeError> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let field = u32::try_from(key >> 3).map_err(|_| DecodeError("bad field number".into()))?;
+        let value = match key & 7 {
+            0 => Field::Varint(self.varint()?),
+            1 => {
+                self.take(8)?;
+                Field::Fixed64
+            }
+            2 => {
+                let n = usize::try_from(self.varint()?)
+                    .map_err(|_| DecodeError("bad length".into()))?;
+                Field::Bytes(self.take(n)?)
+            }
+            5 => {
+                let b = self.take(4)?;
+                Field::Fixed32(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            }
+            w => return Err(DecodeError(format!("unsupported wire type {w}"))),
+        };
+        Ok(Some((field, value)))
+    }
+}
+
+/// Calls `f` on each field of the message in `buf`.
+fn fields<'a>(
+    buf: &'a [u8],
+    mut f: impl FnMut(u32, Field<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let mut r = Reader { buf };
+    while let Some((n, v)) = r.field()? {
+        f(n, v)?;
+    }
+    Ok(())
+}
+
+fn text(b: &[u8]) -> Result<String, DecodeError> {
+    String::from_utf8(b.to_vec()).map_err(|_| DecodeError("a name is not UTF-8".into()))
+}
+
+/// Appends a repeated int64 field, packed or not.
+fn ints(out: &mut Vec<i64>, v: Field<'_>) -> Result<(), DecodeError> {
+    match v {
+        Field::Varint(x) => out.push(x as i64),
+        Field::Bytes(b) => {
+            let mut r = Reader { buf: b };
+            while !r.buf.is_empty() {
+                out.push(r.varint()? as i64);
+            }
+        }
+        _ => return Err(DecodeError("bad repeated int".into())),
+    }
+    Ok(())
+}
+
+fn decode_node(buf: &[u8]) -> Result<Node, DecodeError> {
+    let mut node = Node {
+        name: String::new(),
+        op_type: String::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        attrs: Vec::new(),
+    };
+    fields(buf, |n, v| {
+        match (n, v) {
+            (1, Field::Bytes(b)) => node.inputs.push(text(b)?),
+            (2, Field::Bytes(b)) => node.outputs.push(text(b)?),
+            (3, Field::Bytes(b)) => node.name = text(b)?,
+            (4, Field::Bytes(b)) => node.op_type = text(b)?,
+            (5, Field::Bytes(b)) => node.attrs.push(decode_attr(b)?),
+            (7, Field::Bytes(b)) if !b.is_empty() => {
+                return Err(DecodeError("operator domains are not supported".into()));
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(node)
+}
+
+fn decode_attr(buf: &[u8]) -> Result<(String, Attr), DecodeError> {
+    let (mut name, mut kind) = (String::new(), 0u64);
+    let (mut f, mut i, mut s, mut list) = (0.0f32, 0i64, String::new(), Vec::new());
+    fields(buf, |n, v| {
+        match (n, v) {
+            (1, Field::Bytes(b)) => name = text(b)?,
+            (2, Field::Fixed32(x)) => f = f32::from_bits(x),
+            (3, Field::Varint(x)) => i = x as i64,
+            (4, Field::Bytes(b)) => s = text(b)?,
+            (8, v) => ints(&mut list, v)?,
+            (20, Field::Varint(x)) => kind = x,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let attr = match kind {
+        1 => Attr::Float(f),
+        2 => Attr::Int(i),
+        3 => Attr::Str(s),
+        7 => Attr::Ints(list),
+        k => {
+            return Err(DecodeError(format!(
+                "attribute {name:?}: unsupported type {k}"
+            )));
+        }
+    };
+    Ok((name, attr))
+}
+
+fn decode_tensor(buf: &[u8]) -> Result<Initializer, DecodeError> {
+    let (mut name, mut dims, mut kind, mut raw) = (String::new(), Vec::new(), 0u64, None);
+    fields(buf, |n, v| {
+        match (n, v) {
+            (1, v) => ints(&mut dims, v)?,
+            (2, Field::Varint(x)) => kind = x,
+            (8, Field::Bytes(b)) => name = text(b)?,
+            (9, Field::Bytes(b)) => raw = Some(b.to_vec()),
+            (4 | 5 | 7 | 13, _) => {
+                return Err(DecodeError("only raw_data tensors are supported".into()));
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let data_type = match kind {
+        1 => DataType::Float,
+        7 => DataType::Int64,
+        k => {
+            return Err(DecodeError(format!(
+                "tensor {name:?}: unsupported type {k}"
+            )));
+        }
+    };
+    let raw = raw.unwrap_or_default();
+    Ok(Initializer {
+        name,
+        dims,
+        data_type,
+        raw,
+    })
+}
+
+fn decode_value_info(buf: &[u8]) -> Result<ValueInfo, DecodeError> {
+    let (mut name, mut dims) = (String::new(), Vec::new());
+    fields(buf, |n, v| {
+        match (n, v) {
+            (1, Field::Bytes(b)) => name = text(b)?,
+            // TypeProto.tensor_type.shape.dim
+            (2, Field::Bytes(ty)) => fields(ty, |n, v| {
+                if let (1, Field::Bytes(tensor)) = (n, v) {
+                    fields(tensor, |n, v| {
+                        match (n, v) {
+                            (1, Field::Varint(t)) if t != DataType::Float as u64 => {
+                                return Err(DecodeError("only float values are supported".into()));
+                            }
+                            (2, Field::Bytes(shape)) => fields(shape, |n, v| {
+                                if let (1, Field::Bytes(dim)) = (n, v) {
+                                    let mut d = Dim::Symbolic(String::new());
+                                    fields(dim, |n, v| {
+                                        match (n, v) {
+                                            (1, Field::Varint(x)) => d = Dim::Fixed(x as i64),
+                                            (2, Field::Bytes(b)) => d = Dim::Symbolic(text(b)?),
+                                            _ => {}
+                                        }
+                                        Ok(())
+                                    })?;
+                                    dims.push(d);
+                                }
+                                Ok(())
+                            })?,
+                            _ => {}
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(ValueInfo { name, dims })
+}
+
+impl Graph {
+    /// Reads a model back from ONNX bytes: the subset [`Graph::encode`] writes (default-domain
+    /// operators at [`OPSET`] or below, float/int64 raw-data initializers, float inputs and
+    /// outputs). Anything else is an error, never silently dropped.
+    pub fn decode(bytes: &[u8]) -> Result<Graph, DecodeError> {
+        let mut graph = None;
+        fields(bytes, |n, v| {
+            match (n, v) {
+                (7, Field::Bytes(b)) => graph = Some(b),
+                (8, Field::Bytes(b)) => {
+                    let (mut domain, mut version) = (String::new(), 0i64);
+                    fields(b, |n, v| {
+                        match (n, v) {
+                            (1, Field::Bytes(d)) => domain = text(d)?,
+                            (2, Field::Varint(x)) => version = x as i64,
+                            _ => {}
+                        }
+                        Ok(())
+                    })?;
+                    if (!domain.is_empty() && domain != "ai.onnx") || version > OPSET {
+                        return Err(DecodeError(format!(
+                            "opset {domain:?} {version} is not supported"
+                        )));
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        let buf = graph.ok_or_else(|| DecodeError("no graph".into()))?;
+        let mut g = Graph::default();
+        fields(buf, |n, v| {
+            match (n, v) {
+                (1, Field::Bytes(b)) => g.nodes.push(decode_node(b)?),
+                (2, Field::Bytes(b)) => g.name = text(b)?,
+                (5, Field::Bytes(b)) => g.initializers.push(decode_tensor(b)?),
+                (11, Field::Bytes(b)) => g.inputs.push(decode_value_info(b)?),
+                (12, Field::Bytes(b)) => g.outputs.push(decode_value_info(b)?),
+                (15, _) => return Err(DecodeError("sparse initializers are not supported".into())),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(g)
+    }
+}
+
 fn encode_node(node: &Node) -> Msg {
     let mut m = Msg::default();
     for i in &node.inputs {
@@ -357,6 +637,29 @@ mod tests {
         let out = model.run(&x).expect("runs");
         // relu(2x - 1) + x
         assert_eq!(out.get("y").expect("y").data(), &[0.0, 2.0, -2.0, 8.0]);
+    }
+
+    #[test]
+    fn decoding_reads_back_what_encoding_wrote() {
+        let mut g = tiny_graph();
+        g.nodes[0].attrs.push(("alpha".into(), Attr::Float(0.25)));
+        g.nodes[0]
+            .attrs
+            .push(("mode".into(), Attr::Str("x".into())));
+        g.nodes[0].attrs.push(("axis".into(), Attr::Int(-1)));
+        g.initializers
+            .push(Initializer::i64("shape", &[2], &[-1, 7]));
+        let back = Graph::decode(&g.encode("a")).expect("decodes");
+        assert_eq!(back, g);
+        assert_eq!(back.encode("a"), g.encode("a"));
+    }
+
+    #[test]
+    fn decoding_rejects_garbage_and_truncation() {
+        let bytes = tiny_graph().encode("a");
+        assert!(Graph::decode(&bytes[..bytes.len() - 3]).is_err());
+        assert!(Graph::decode(&[0xff, 0xff]).is_err());
+        assert!(Graph::decode(&[]).is_err(), "no graph");
     }
 
     #[test]

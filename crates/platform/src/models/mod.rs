@@ -235,6 +235,15 @@ impl Models {
             .cloned()
     }
 
+    /// The studio backbone's ONNX bytes (the file [`Self::studio_backbone`] loads), for
+    /// exporting a trained detector as one ONNX model.
+    pub async fn studio_backbone_onnx(&self) -> Result<Vec<u8>, ModelsError> {
+        let config = self.config.clone();
+        tokio::task::spawn_blocking(move || studio::backbone_onnx(&config))
+            .await
+            .map_err(|err| ModelsError::unavailable(studio::BACKBONE_MODEL, err))?
+    }
+
     /// The trained detector `id`, loaded by `load` the first time this process needs it.
     pub async fn studio_detector<E, F, Fut>(
         &self,

@@ -61,5 +61,16 @@ pub(crate) fn load_backbone(
     Ok(StudioBackbone(Mutex::new(backbone)))
 }
 
+/// The backbone's ONNX bytes (made first if needed; blocking), for exporting a detector.
+pub(crate) fn backbone_onnx(config: &ModelsConfig) -> Result<Vec<u8>, ModelsError> {
+    let registry = config
+        .registry()
+        .map_err(|err| ModelsError::unavailable(BACKBONE_MODEL, err))?;
+    let path = registry
+        .fetch_backbone(BACKBONE_MODEL)
+        .map_err(|err| ModelsError::unavailable(BACKBONE_MODEL, err))?;
+    std::fs::read(&path).map_err(|err| ModelsError::unavailable(BACKBONE_MODEL, err))
+}
+
 /// Shared handle to the backbone.
 pub type SharedBackbone = Arc<StudioBackbone>;

@@ -1,9 +1,11 @@
 //! Trained detectors of a project: what the `train` job stores (the head's weights, the label
 //! map, the eval metrics with PR curves, the per-epoch history) and how a stored detector finds
-//! objects in an image (the shared backbone, then the head, boxes back in image pixels).
+//! objects in an image (the shared backbone, then the head, boxes back in image pixels); and
+//! the download of a detector as a zip with one ONNX model ([`package`]).
 
 use std::sync::Arc;
 
+use atelier_detector::export::{self, LabelMap};
 use atelier_detector::{
     BBox,
     eval::{Evaluation, recall_thresholds},
@@ -20,7 +22,7 @@ use crate::{
     accounts::User,
     db::{Db, now_ms},
     error::{PlatformError, PlatformResult},
-    models::studio::{LoadedDetector, SharedBackbone},
+    models::studio::{BACKBONE_HEIGHT, BACKBONE_WIDTH, LoadedDetector, SharedBackbone},
 };
 
 /// Metrics of one label on the eval split.
@@ -338,4 +340,61 @@ pub fn detect_blocking(
             })
         })
         .collect())
+}
+
+/// The files of a detector's download, in zip order: `detector.onnx` (the backbone's graph, the
+/// feature composition and the head in one model, `atelier_detector::export`), `labels.json`
+/// (the label map and input size), `metrics.json`, `README.md` (inputs, outputs, decoding) and
+/// `decode.py` (the reference decoding with onnxruntime). Blocking (the export copies the
+/// backbone's weights).
+pub fn package_files(
+    detector: &Detector,
+    head: &Head,
+    backbone_onnx: &[u8],
+) -> PlatformResult<Vec<(&'static str, Vec<u8>)>> {
+    let onnx = export::detector_onnx(backbone_onnx, head, BACKBONE_WIDTH, BACKBONE_HEIGHT)
+        .map_err(PlatformError::internal)?;
+    let labels: Vec<(i64, String, String)> = detector
+        .labels
+        .iter()
+        .map(|l| (l.id, l.name.clone(), l.color.clone()))
+        .collect();
+    let map = LabelMap::new(&labels, BACKBONE_WIDTH, BACKBONE_HEIGHT);
+    Ok(vec![
+        ("detector.onnx", onnx),
+        ("labels.json", pretty(&map)?),
+        ("metrics.json", pretty(&detector.metrics)?),
+        (
+            "README.md",
+            export::readme(&detector.name, detector.project_id, detector.id, &map).into_bytes(),
+        ),
+        ("decode.py", export::DECODE_PY.as_bytes().to_vec()),
+    ])
+}
+
+fn pretty<T: Serialize>(value: &T) -> PlatformResult<Vec<u8>> {
+    serde_json::to_vec_pretty(value).map_err(PlatformError::internal)
+}
+
+/// A detector's download: the zip of [`package_files`] (blocking work on a worker thread).
+/// The caller has checked access ([`loaded`]) and fetched the backbone's ONNX bytes
+/// (`Models::studio_backbone_onnx`).
+pub async fn package(
+    detector: Detector,
+    head: Head,
+    backbone_onnx: Vec<u8>,
+) -> PlatformResult<Vec<u8>> {
+    tokio::task::spawn_blocking(move || {
+        let files = package_files(&detector, &head, &backbone_onnx)?;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (path, bytes) in files {
+            zip.start_file(path, options)
+                .map_err(PlatformError::internal)?;
+            std::io::Write::write_all(&mut zip, &bytes)?;
+        }
+        Ok(zip.finish().map_err(PlatformError::internal)?.into_inner())
+    })
+    .await?
 }

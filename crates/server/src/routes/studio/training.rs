@@ -1,7 +1,8 @@
 //! Trainings and detectors: `POST …/projects/{pid}/train` queues a `train` job (202; 400
 //! `no_annotations`, 409 `training_running`), whose progress events carry
 //! `{epoch, epochs, loss, eval_map50}`; the detectors it stores are listed, shown and deleted
-//! here and served by `POST /api/v1/detect?detector={id}`.
+//! here, downloaded as a zip with one ONNX model (`GET …/detectors/{did}/download`), and served
+//! by `POST /api/v1/detect?detector={id}`.
 
 use atelier_platform::{
     jobs::{
@@ -10,7 +11,11 @@ use atelier_platform::{
     },
     studio::detectors::{self, Detector},
 };
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -98,10 +103,36 @@ pub async fn delete_detector(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The detector as a zip: `detector.onnx` (normalisation, backbone, feature composition, head
+/// and peak test in one model), `labels.json`, `metrics.json`, `README.md` and `decode.py`.
+#[utoipa::path(get, path = "/api/v1/studio/detectors/{did}/download", tag = "studio", security(("bearer" = [])),
+    params(("did" = i64, Path, description = "Detector id")),
+    responses((status = 200, description = "application/zip", content_type = "application/zip"),
+              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody, description = "model-unavailable: the backbone cannot be made")))]
+pub async fn download_detector(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(did): Path<i64>,
+) -> ApiResult<Response> {
+    let (detector, loaded) = detectors::loaded(&state.platform, &user, did).await?;
+    let backbone = state.platform.models().studio_backbone_onnx().await?;
+    let zip = detectors::package(detector, loaded.head.clone(), backbone).await?;
+    let disposition = format!("attachment; filename=\"detector-{did}.zip\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
 /// Training and detector routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(train))
         .routes(routes!(list_detectors))
         .routes(routes!(get_detector, delete_detector))
+        .routes(routes!(download_detector))
 }
