@@ -399,6 +399,11 @@ pub struct RealtimeArgs {
     /// Client events one connection may send per second [default: 10].
     #[arg(long, env = "ATELIER_PUSHER_CLIENT_EVENTS_PER_SEC", value_name = "N")]
     pub pusher_client_events_per_sec: Option<u32>,
+
+    /// PostgreSQL: seconds an API node may miss heartbeats before the others remove its
+    /// presence members [default: 15].
+    #[arg(long, env = "ATELIER_PRESENCE_NODE_TIMEOUT_SECS", value_name = "SECS")]
+    pub presence_node_timeout_secs: Option<u64>,
 }
 
 /// Flags of `atelier worker`.

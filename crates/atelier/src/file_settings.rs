@@ -86,6 +86,8 @@ pub struct FileRealtime {
     pub activity_timeout_secs: Option<u64>,
     /// Largest client message / event payload in bytes [default: 10240].
     pub max_message_bytes: Option<usize>,
+    /// See `--presence-node-timeout-secs`.
+    pub presence_node_timeout_secs: Option<u64>,
 }
 
 /// `[models]` in the TOML file.

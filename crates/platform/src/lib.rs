@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod models;
 pub mod pause;
+pub mod presence;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
