@@ -439,6 +439,11 @@ pub struct StoreArgs {
     #[arg(long, env = "ATELIER_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// Milliseconds a query waits for a database connection before the request is answered
+    /// 503 `database-unavailable` [default: 5000].
+    #[arg(long, env = "ATELIER_DB_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    pub db_acquire_timeout_ms: Option<u64>,
+
     /// Object store: a folder, `file:///path`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&allow_http=true` (credentials from
     /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`) [default: DATA_DIR/objects].

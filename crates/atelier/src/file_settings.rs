@@ -16,6 +16,8 @@ pub struct FileSettings {
     pub data_dir: Option<PathBuf>,
     /// See `--database-url`.
     pub database_url: Option<String>,
+    /// See `--db-acquire-timeout-ms`.
+    pub db_acquire_timeout_ms: Option<u64>,
     /// See `--storage`.
     pub storage: Option<String>,
     /// See `--sqlite-synchronous`.

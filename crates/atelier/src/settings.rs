@@ -235,6 +235,13 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(url) = args.database_url.clone().or(file.database_url.clone()) {
         config.database_url = url;
     }
+    if let Some(ms) = args.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms) {
+        anyhow::ensure!(
+            ms >= 100,
+            "the database acquire timeout must be at least 100 ms"
+        );
+        config.db_acquire_timeout = Duration::from_millis(ms);
+    }
     if let Some(spec) = args.storage.clone().or(file.storage.clone()) {
         config.storage = StorageLocation::parse(&spec)?;
     }

@@ -62,6 +62,9 @@ impl PusherApiError {
             PusherApiError::UnknownApp => StatusCode::NOT_FOUND,
             PusherApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PusherApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PusherApiError::Internal(err) if err.is_database_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PusherApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,7 +73,10 @@ impl PusherApiError {
 impl IntoResponse for PusherApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "pusher API request failed: the database is unavailable");
+            "Database unavailable; retry shortly\n".to_owned()
+        } else if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "pusher API request failed");
             "Internal error".to_owned()
         } else {

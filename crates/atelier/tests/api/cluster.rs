@@ -1,0 +1,260 @@
+//! The scaled-out topology on loopback, in one place (the README's "Scaled out" section points
+//! here): PostgreSQL in a schema of its own, reached through [`PgProxy`] so a test can cut the
+//! database off and bring it back; the object store of the sandbox (S3 when the test asks for
+//! it); `atelier serve --workers 0` API nodes and `atelier worker` processes — the very binary
+//! and commands a deployment runs, each a child process a test can `kill -9` and restart.
+//!
+//! Every node shares the Pusher secret [`SECRET`] (as a deployment would configure it), so tests
+//! sign channel subscriptions themselves.
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    net::{TcpListener, TcpStream},
+    process::{Child, Command},
+    task::JoinHandle,
+};
+
+use crate::helpers::{Backend, Sandbox, binary, free_port, wait_until_up};
+
+/// The Pusher app secret every node of the cluster shares.
+pub const SECRET: &str = "cluster-test-secret";
+/// The Pusher app key (the default).
+pub const KEY: &str = "atelier-key";
+
+/// A TCP proxy in front of PostgreSQL: [`PgProxy::cut`] drops every proxied connection and
+/// refuses new ones (what clients see while the server restarts); [`PgProxy::restore`] accepts
+/// again on the same port.
+pub struct PgProxy {
+    port: u16,
+    target: SocketAddr,
+    accept: Mutex<Option<JoinHandle<()>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl PgProxy {
+    /// A proxy on a free loopback port forwarding to `target`.
+    pub async fn start(target: SocketAddr) -> PgProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = PgProxy {
+            port,
+            target,
+            accept: Mutex::new(None),
+            connections: Arc::new(Mutex::new(Vec::new())),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let target = self.target;
+        let connections = Arc::clone(&self.connections);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                let mut open = connections.lock().expect("lock");
+                open.retain(|task| !task.is_finished());
+                open.push(pipe);
+            }
+        });
+        *self.accept.lock().expect("lock") = Some(task);
+    }
+
+    /// The port the proxy listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Drops every connection through the proxy and refuses new ones.
+    pub fn cut(&self) {
+        if let Some(task) = self.accept.lock().expect("lock").take() {
+            task.abort();
+        }
+        for task in self.connections.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Accepts connections again, on the same port.
+    pub async fn restore(&self) {
+        for _ in 0..100 {
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", self.port)).await {
+                self.serve(listener);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the proxy could not listen on port {} again", self.port);
+    }
+}
+
+impl Drop for PgProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// One `atelier` process of the cluster.
+pub struct Node {
+    /// The HTTP port (`serve`; 0 for workers).
+    pub port: u16,
+    command: Vec<String>,
+    child: Child,
+}
+
+impl Node {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub async fn kill9(&mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        self.child.wait().await.expect("reaped");
+    }
+
+    /// SIGTERM (a graceful stop), and wait for the process to exit.
+    pub async fn terminate(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+    }
+}
+
+/// PostgreSQL (through a proxy) and a store, and the processes started on them.
+pub struct Cluster {
+    /// The schema, store and data folder.
+    pub sandbox: Sandbox,
+    /// The proxy every process reaches PostgreSQL through.
+    pub proxy: PgProxy,
+    database_url: String,
+    /// Flags every process gets (fast job timings, short presence timeout).
+    pub common: Vec<String>,
+}
+
+impl Cluster {
+    /// PostgreSQL and a local object folder (`store_on_s3` false) or PostgreSQL and S3; `None`
+    /// (the test is skipped) when the services are not configured, unless
+    /// `ATELIER_TEST_REQUIRE_SCALED=1`, which makes that a failure.
+    pub async fn start(store_on_s3: bool) -> Option<Cluster> {
+        let sandbox = if store_on_s3 {
+            if !crate::helpers::scaled_available() {
+                return None;
+            }
+            Sandbox::new(Backend::Scaled).await
+        } else {
+            Sandbox::postgres_with_local_store().await?
+        };
+        let url = reqwest::Url::parse(&sandbox.database_url).expect("database url");
+        let host = url.host_str().expect("database host").to_owned();
+        let port = url.port().unwrap_or(5432);
+        let target = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("resolve PostgreSQL")
+            .next()
+            .expect("an address for PostgreSQL");
+        let proxy = PgProxy::start(target).await;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        let database_url = sandbox.database_url.replacen(
+            &format!("@{authority}"),
+            &format!("@127.0.0.1:{}", proxy.port()),
+            1,
+        );
+        assert_ne!(
+            database_url, sandbox.database_url,
+            "the database URL names user@host[:port]"
+        );
+        let common = [
+            "--job-poll-ms",
+            "50",
+            "--job-backoff-ms",
+            "100",
+            "--presence-node-timeout-secs",
+            "2",
+            "--db-acquire-timeout-ms",
+            "1000",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        Some(Cluster {
+            sandbox,
+            proxy,
+            database_url,
+            common,
+        })
+    }
+
+    fn spawn(&self, command: &[String]) -> Child {
+        Command::new(binary())
+            .args(command)
+            .args(["--data-dir", self.sandbox.dir.path().to_str().expect("utf8")])
+            .args(["--database-url", &self.database_url])
+            .args(["--storage", &self.sandbox.storage])
+            .args(&self.common)
+            .env("ATELIER_PUSHER_SECRET", SECRET)
+            .env("ATELIER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start atelier")
+    }
+
+    /// Starts `atelier serve --workers 0` (plus `extra`) on a free port and waits until ready.
+    pub async fn serve(&self, extra: &[&str]) -> Node {
+        let port = free_port();
+        let mut command: Vec<String> = ["serve", "--workers", "0", "--bind"]
+            .map(str::to_owned)
+            .to_vec();
+        command.push(format!("127.0.0.1:{port}"));
+        command.extend(extra.iter().map(|s| (*s).to_owned()));
+        let node = Node {
+            port,
+            child: self.spawn(&command),
+            command,
+        };
+        wait_until_up(&node.base()).await;
+        node
+    }
+
+    /// Starts `atelier worker` (plus `extra`).
+    pub fn worker(&self, extra: &[&str]) -> Node {
+        let mut command = vec!["worker".to_owned()];
+        command.extend(extra.iter().map(|s| (*s).to_owned()));
+        Node {
+            port: 0,
+            child: self.spawn(&command),
+            command,
+        }
+    }
+
+    /// Starts `node`'s command again (after a kill), on the same port.
+    pub async fn restart(&self, node: &mut Node) {
+        node.child = self.spawn(&node.command);
+        if node.port != 0 {
+            wait_until_up(&node.base()).await;
+        }
+    }
+}
