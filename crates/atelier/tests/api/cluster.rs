@@ -207,11 +207,14 @@ impl Cluster {
     }
 
     fn spawn(&self, command: &[String]) -> Child {
+        let models = crate::helpers::test_models_config();
         Command::new(binary())
             .args(command)
             .args(["--data-dir", self.sandbox.dir.path().to_str().expect("utf8")])
             .args(["--database-url", &self.database_url])
             .args(["--storage", &self.sandbox.storage])
+            // One model cache for the whole test run (the runtime library is fetched once).
+            .args(["--models-dir", &models.cache_dir.display().to_string()])
             .args(&self.common)
             .env("ATELIER_PUSHER_SECRET", SECRET)
             .env("ATELIER_LOG", "info")
@@ -257,4 +260,39 @@ impl Cluster {
             wait_until_up(&node.base()).await;
         }
     }
+}
+
+/// A request to the Pusher HTTP API of `node`, signed with [`SECRET`] as Pusher's server
+/// libraries sign it (`body`: `Some` for POST).
+pub async fn pusher_api(node: &Node, path: &str, body: Option<&str>) -> reqwest::Response {
+    use atelier_server::realtime::signing;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let method = if body.is_some() { "POST" } else { "GET" };
+    let (path, extra) = path.split_once('?').unwrap_or((path, ""));
+    let mut query = format!("auth_key={KEY}&auth_timestamp={now}&auth_version=1.0");
+    if let Some(body) = body {
+        query.push_str(&format!(
+            "&body_md5={}",
+            signing::body_md5(body.as_bytes())
+        ));
+    }
+    if !extra.is_empty() {
+        query.push('&');
+        query.push_str(extra);
+    }
+    let to_sign = signing::request_string_to_sign(method, path, &signing::query_pairs(&query));
+    let signature = signing::hmac_hex(SECRET, &to_sign);
+    let url = node.url(&format!("{path}?{query}&auth_signature={signature}"));
+    let client = reqwest::Client::new();
+    let request = match body {
+        Some(body) => client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned()),
+        None => client.get(url),
+    };
+    request.send().await.expect("Pusher HTTP API")
 }

@@ -129,6 +129,20 @@ impl Ws {
         }
     }
 
+    /// The next frame whose event is `name` within `wait`, skipping others (None when none
+    /// comes, or the socket closes).
+    pub async fn next_event_within(&mut self, name: &str, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match read(&mut self.stream, left).await? {
+                Read::Json(frame) if frame["event"] == name => return Some(frame),
+                Read::Json(_) => {}
+                Read::Closed(_) => return None,
+            }
+        }
+    }
+
     /// Whatever arrives within `ms` (None when nothing does).
     pub async fn within(&mut self, ms: u64) -> Option<Read> {
         read(&mut self.stream, Duration::from_millis(ms)).await
