@@ -147,7 +147,7 @@ pub struct Cluster {
     /// The proxy every process reaches PostgreSQL through.
     pub proxy: PgProxy,
     database_url: String,
-    /// Flags every process gets (fast job timings, short presence timeout).
+    /// Flags every process gets (fast job timings, a short wait for database connections).
     pub common: Vec<String>,
 }
 
@@ -191,8 +191,6 @@ impl Cluster {
             "50",
             "--job-backoff-ms",
             "100",
-            "--presence-node-timeout-secs",
-            "2",
             "--db-acquire-timeout-ms",
             "1000",
         ]
@@ -228,9 +226,16 @@ impl Cluster {
     /// Starts `atelier serve --workers 0` (plus `extra`) on a free port and waits until ready.
     pub async fn serve(&self, extra: &[&str]) -> Node {
         let port = free_port();
-        let mut command: Vec<String> = ["serve", "--workers", "0", "--bind"]
-            .map(str::to_owned)
-            .to_vec();
+        let mut command: Vec<String> = [
+            "serve",
+            "--workers",
+            "0",
+            "--presence-node-timeout-secs",
+            "2",
+            "--bind",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         command.push(format!("127.0.0.1:{port}"));
         command.extend(extra.iter().map(|s| (*s).to_owned()));
         let node = Node {
@@ -295,4 +300,52 @@ pub async fn pusher_api(node: &Node, path: &str, body: Option<&str>) -> reqwest:
         None => client.get(url),
     };
     request.send().await.expect("Pusher HTTP API")
+}
+
+/// Registers a parent account through `node`: (token, user id).
+pub async fn register(client: &reqwest::Client, node: &Node, username: &str) -> (String, i64) {
+    let response = client
+        .post(node.url("/api/v1/auth/register"))
+        .json(&serde_json::json!({"username": username, "password": "correct horse", "gender": "Male", "type": "Parent"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 201, "register {username}");
+    let body: serde_json::Value = response.json().await.expect("json");
+    (
+        body["token"].as_str().expect("token").to_owned(),
+        body["user"]["id"].as_i64().expect("user id"),
+    )
+}
+
+/// Uploads `bytes` through `node`; the upload id.
+pub async fn upload(client: &reqwest::Client, node: &Node, token: &str, bytes: Vec<u8>) -> String {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("a.png");
+    let response = client
+        .post(node.url("/api/v1/uploads"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 201, "upload");
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["id"].as_str().expect("upload id").to_owned()
+}
+
+/// `POST /api/v1/jobs` through `node`.
+pub async fn create_job(
+    client: &reqwest::Client,
+    node: &Node,
+    token: &str,
+    kind: &str,
+    params: serde_json::Value,
+) -> reqwest::Response {
+    client
+        .post(node.url("/api/v1/jobs"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"kind": kind, "params": params}))
+        .send()
+        .await
+        .expect("POST job")
 }

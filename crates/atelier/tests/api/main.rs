@@ -20,6 +20,7 @@ mod limits;
 mod littlestudio;
 mod node;
 mod operations;
+mod outage;
 mod photo3d;
 mod presence_nodes;
 mod processes;
