@@ -128,16 +128,6 @@ impl Node {
         self.child.start_kill().expect("SIGKILL");
         self.child.wait().await.expect("reaped");
     }
-
-    /// SIGTERM (a graceful stop), and wait for the process to exit.
-    pub async fn terminate(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
-    }
 }
 
 /// PostgreSQL (through a proxy) and a store, and the processes started on them.

@@ -7,6 +7,7 @@ mod backup;
 mod blobs;
 mod cascade_pack;
 mod cluster;
+mod cluster_run;
 mod classify;
 mod detect;
 mod drawings;
