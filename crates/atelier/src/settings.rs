@@ -156,13 +156,10 @@ fn realtime_config(args: &RealtimeArgs, file: &FileRealtime) -> anyhow::Result<R
         .presence_node_timeout_secs
         .or(file.presence_node_timeout_secs)
     {
-        anyhow::ensure!(
-            secs >= 1,
-            "the presence node timeout must be at least 1 s"
-        );
+        anyhow::ensure!(secs >= 1, "the presence node timeout must be at least 1 s");
         config.presence_node_timeout = Duration::from_secs(secs);
     }
-        if let Some(bytes) = file.max_message_bytes {
+    if let Some(bytes) = file.max_message_bytes {
         anyhow::ensure!(
             bytes >= 1024,
             "the message limit must be at least 1024 bytes"

@@ -124,7 +124,9 @@ impl PresenceStore {
                 })
             })
             .collect::<PlatformResult<Vec<_>>>()?;
-        let sockets = self.member_sockets(&mut tx, channel, &member.user_id).await?;
+        let sockets = self
+            .member_sockets(&mut tx, channel, &member.user_id)
+            .await?;
         let Some(value) = subscribe(&roster) else {
             tx.rollback().await?;
             return Ok(None);
@@ -240,12 +242,11 @@ impl PresenceStore {
         for channel in &channels {
             self.lock(&mut tx, channel).await?;
         }
-        let removed = sqlx::query(
-            "DELETE FROM realtime_presence WHERE node = $1 RETURNING channel, user_id",
-        )
-        .bind(node)
-        .fetch_all(&mut *tx)
-        .await?;
+        let removed =
+            sqlx::query("DELETE FROM realtime_presence WHERE node = $1 RETURNING channel, user_id")
+                .bind(node)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut gone: Vec<(String, String)> = removed
             .iter()
             .map(|row| Ok((row.try_get("channel")?, row.try_get("user_id")?)))

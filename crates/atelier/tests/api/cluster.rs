@@ -198,7 +198,10 @@ impl Cluster {
         let models = crate::helpers::test_models_config();
         Command::new(binary())
             .args(command)
-            .args(["--data-dir", self.sandbox.dir.path().to_str().expect("utf8")])
+            .args([
+                "--data-dir",
+                self.sandbox.dir.path().to_str().expect("utf8"),
+            ])
             .args(["--database-url", &self.database_url])
             .args(["--storage", &self.sandbox.storage])
             // One model cache for the whole test run (the runtime library is fetched once).
@@ -269,10 +272,7 @@ pub async fn pusher_api(node: &Node, path: &str, body: Option<&str>) -> reqwest:
     let (path, extra) = path.split_once('?').unwrap_or((path, ""));
     let mut query = format!("auth_key={KEY}&auth_timestamp={now}&auth_version=1.0");
     if let Some(body) = body {
-        query.push_str(&format!(
-            "&body_md5={}",
-            signing::body_md5(body.as_bytes())
-        ));
+        query.push_str(&format!("&body_md5={}", signing::body_md5(body.as_bytes())));
     }
     if !extra.is_empty() {
         query.push('&');

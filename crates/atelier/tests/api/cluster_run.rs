@@ -45,9 +45,11 @@ async fn balanced(
             Ok(response) => {
                 tally.requests += 1;
                 if response.status().is_server_error() {
-                    tally
-                        .server_errors
-                        .push(format!("{what} on {}: {}", node.port, response.status()));
+                    tally.server_errors.push(format!(
+                        "{what} on {}: {}",
+                        node.port,
+                        response.status()
+                    ));
                 }
                 return response;
             }

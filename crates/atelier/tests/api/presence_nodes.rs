@@ -47,11 +47,19 @@ pub async fn wait_for_fanout(from: &Node, to: &Node) {
             return;
         }
     }
-    panic!("events from node {} never reached node {}", from.port, to.port);
+    panic!(
+        "events from node {} never reached node {}",
+        from.port, to.port
+    );
 }
 
 async fn users(node: &Node) -> Vec<String> {
-    let response = pusher_api(node, &format!("/apps/atelier/channels/{CHANNEL}/users"), None).await;
+    let response = pusher_api(
+        node,
+        &format!("/apps/atelier/channels/{CHANNEL}/users"),
+        None,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     body["users"]

@@ -336,7 +336,9 @@ pub async fn batch_events(
     for (event, info) in events {
         if wants_info {
             let channel = event.channels.first().cloned().unwrap_or_default();
-            infos.push(Value::Object(channel_info(realtime, &channel, &info).await?));
+            infos.push(Value::Object(
+                channel_info(realtime, &channel, &info).await?,
+            ));
         }
         realtime.trigger(event).await?;
     }

@@ -221,7 +221,10 @@ impl ClusterPresence {
                 .restore(&channel, &socket_id, &to_platform(&member))
                 .await?
             {
-                tracing::info!(channel, "presence member written again after this node was reaped");
+                tracing::info!(
+                    channel,
+                    "presence member written again after this node was reaped"
+                );
                 self.announce_added(&channel, &member, Some(&socket_id))
                     .await;
             }
