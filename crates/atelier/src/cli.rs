@@ -400,6 +400,11 @@ pub struct RealtimeArgs {
     /// Client events one connection may send per second [default: 10].
     #[arg(long, env = "ATELIER_PUSHER_CLIENT_EVENTS_PER_SEC", value_name = "N")]
     pub pusher_client_events_per_sec: Option<u32>,
+
+    /// PostgreSQL: seconds an API node may miss heartbeats before the others remove its
+    /// presence members [default: 15].
+    #[arg(long, env = "ATELIER_PRESENCE_NODE_TIMEOUT_SECS", value_name = "SECS")]
+    pub presence_node_timeout_secs: Option<u64>,
 }
 
 /// Flags of `atelier worker`.
@@ -434,6 +439,11 @@ pub struct StoreArgs {
     /// `sqlite://PATH` or `postgres://USER@HOST/DB` [default: sqlite://DATA_DIR/atelier.db].
     #[arg(long, env = "ATELIER_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+
+    /// Milliseconds a query waits for a database connection before the request is answered
+    /// 503 `database-unavailable` [default: 5000].
+    #[arg(long, env = "ATELIER_DB_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    pub db_acquire_timeout_ms: Option<u64>,
 
     /// Object store: a folder, `file:///path`, or
     /// `s3://bucket/prefix?endpoint=URL&region=R&allow_http=true` (credentials from

@@ -16,6 +16,8 @@ pub struct FileSettings {
     pub data_dir: Option<PathBuf>,
     /// See `--database-url`.
     pub database_url: Option<String>,
+    /// See `--db-acquire-timeout-ms`.
+    pub db_acquire_timeout_ms: Option<u64>,
     /// See `--storage`.
     pub storage: Option<String>,
     /// See `--sqlite-synchronous`.
@@ -86,6 +88,8 @@ pub struct FileRealtime {
     pub activity_timeout_secs: Option<u64>,
     /// Largest client message / event payload in bytes [default: 10240].
     pub max_message_bytes: Option<usize>,
+    /// See `--presence-node-timeout-secs`.
+    pub presence_node_timeout_secs: Option<u64>,
 }
 
 /// `[models]` in the TOML file.

@@ -144,6 +144,13 @@ fn realtime_config(args: &RealtimeArgs, file: &FileRealtime) -> anyhow::Result<R
         anyhow::ensure!(secs >= 1, "the activity timeout must be at least 1 s");
         config.activity_timeout = Duration::from_secs(secs);
     }
+    if let Some(secs) = args
+        .presence_node_timeout_secs
+        .or(file.presence_node_timeout_secs)
+    {
+        anyhow::ensure!(secs >= 1, "the presence node timeout must be at least 1 s");
+        config.presence_node_timeout = Duration::from_secs(secs);
+    }
     if let Some(bytes) = file.max_message_bytes {
         anyhow::ensure!(
             bytes >= 1024,
@@ -216,6 +223,13 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     let mut config = PlatformConfig::embedded(&data_dir);
     if let Some(url) = args.database_url.clone().or(file.database_url.clone()) {
         config.database_url = url;
+    }
+    if let Some(ms) = args.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms) {
+        anyhow::ensure!(
+            ms >= 100,
+            "the database acquire timeout must be at least 100 ms"
+        );
+        config.db_acquire_timeout = Duration::from_millis(ms);
     }
     if let Some(spec) = args.storage.clone().or(file.storage.clone()) {
         config.storage = StorageLocation::parse(&spec)?;

@@ -12,6 +12,9 @@ pub struct PlatformConfig {
     pub database_url: String,
     /// Largest number of pooled database connections.
     pub db_max_connections: u32,
+    /// How long a query waits for a database connection before failing (503
+    /// `database-unavailable` while the database is down).
+    pub db_acquire_timeout: Duration,
     /// SQLite's durability of each commit (PostgreSQL syncs every commit itself).
     pub sqlite_synchronous: crate::db::SqliteSynchronous,
     /// Where blobs are stored.
@@ -55,6 +58,7 @@ impl PlatformConfig {
         Self {
             database_url: format!("sqlite://{}", data_dir.join("atelier.db").display()),
             db_max_connections: 8,
+            db_acquire_timeout: crate::db::DEFAULT_ACQUIRE_TIMEOUT,
             sqlite_synchronous: crate::db::SqliteSynchronous::default(),
             storage: StorageLocation::Local {
                 root: data_dir.join("objects"),

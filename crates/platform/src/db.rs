@@ -94,6 +94,9 @@ impl FromStr for SqliteSynchronous {
     }
 }
 
+/// How long a query waits for a pooled connection by default.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How often the SQLite write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -153,6 +156,18 @@ impl Db {
         max_connections: u32,
         synchronous: SqliteSynchronous,
     ) -> PlatformResult<Self> {
+        Self::connect_waiting(url, max_connections, synchronous, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Like [`Db::connect_with`], waiting at most `acquire_timeout` for a connection before a
+    /// query fails with [`sqlx::Error::PoolTimedOut`] (while the database is down, requests then
+    /// fail within that time with 503 `database-unavailable` instead of hanging).
+    pub async fn connect_waiting(
+        url: &str,
+        max_connections: u32,
+        synchronous: SqliteSynchronous,
+        acquire_timeout: Duration,
+    ) -> PlatformResult<Self> {
         install_default_drivers();
         let backend = Backend::of_url(url)?;
         let url = match backend {
@@ -161,7 +176,7 @@ impl Db {
         };
         let options = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10));
+            .acquire_timeout(acquire_timeout);
         let options = match backend {
             Backend::Sqlite => options.after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -341,6 +356,26 @@ pub async fn setting_or_insert(db: &Db, name: &str, initial: &str) -> PlatformRe
         .fetch_one(db.pool())
         .await?;
     Ok(sqlx::Row::try_get::<String, _>(&row, "value")?)
+}
+
+/// Whether an error means the database cannot be reached right now (down, restarting, its
+/// connections dropped, or no connection free within the acquire timeout), as opposed to a
+/// query it refused: such requests are answered 503 `database-unavailable`, and retrying later
+/// succeeds once the database is back (the pool reconnects by itself).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db_err) => db_err.code().is_some_and(|code| {
+            // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or
+            // starting up; 53300: too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// Whether an error is a unique-constraint violation (on either backend).

@@ -144,6 +144,14 @@ impl InputError {
 }
 
 impl PlatformError {
+    /// Whether this is the database being unreachable right now (see [`crate::db::is_unavailable`]).
+    pub fn is_database_unavailable(&self) -> bool {
+        match self {
+            PlatformError::Database(err) => crate::db::is_unavailable(err),
+            _ => false,
+        }
+    }
+
     /// Wraps a server-side failure that has no variant of its own.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         PlatformError::Internal(err.to_string())

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod models;
 pub mod pause;
+pub mod presence;
 pub mod secrets;
 pub mod signing;
 pub mod storage;
@@ -73,10 +74,11 @@ impl Platform {
     /// observer that publishes `job-progress` events, so every process that runs jobs (`serve`
     /// and `atelier worker` alike) pushes progress to the owners' channels.
     pub async fn open(config: PlatformConfig) -> PlatformResult<Self> {
-        let db = Db::connect_with(
+        let db = Db::connect_waiting(
             &config.database_url,
             config.db_max_connections,
             config.sqlite_synchronous,
+            config.db_acquire_timeout,
         )
         .await?
         .with_clock_skew(config.jobs.clock_skew_ms);

@@ -90,6 +90,9 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// The `Retry-After` of 503 `database-unavailable` (the pool reconnects by itself).
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
 impl ApiError {
     /// A 400 with a code and message.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -133,6 +136,9 @@ impl ApiError {
                 }
                 PlatformError::BadImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
                 PlatformError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                PlatformError::Database(db_err) if atelier_platform::db::is_unavailable(db_err) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
+                }
                 PlatformError::Database(_)
                 | PlatformError::Storage(_)
                 | PlatformError::Migration(_)
@@ -156,7 +162,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let message = if code == "database-unavailable" {
+            tracing::warn!(error = %self, "the database is unavailable");
+            "the database cannot be reached right now; retry shortly".to_owned()
+        } else if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
             "something went wrong on the server; it has been logged".to_owned()
         } else {
@@ -177,6 +186,9 @@ impl IntoResponse for ApiError {
             ApiError::Platform(PlatformError::Busy {
                 retry_after_secs, ..
             }) => Some(*retry_after_secs),
+            ApiError::Platform(err) if err.is_database_unavailable() => {
+                Some(DATABASE_RETRY_AFTER_SECS)
+            }
             _ => None,
         };
         let mut response = (
@@ -304,11 +316,27 @@ mod tests {
 
     #[test]
     fn database_errors_are_500s_without_details() {
-        let err = ApiError::from(PlatformError::Database(sqlx_like_error()));
+        let err = ApiError::from(PlatformError::Database(
+            atelier_platform::db::SqlxError::ColumnNotFound("x".into()),
+        ));
         assert_eq!(err.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
     }
 
-    fn sqlx_like_error() -> atelier_platform::db::SqlxError {
-        atelier_platform::db::SqlxError::PoolTimedOut
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry() {
+        for cause in [
+            atelier_platform::db::SqlxError::PoolTimedOut,
+            atelier_platform::db::SqlxError::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            )),
+        ] {
+            let err = ApiError::from(PlatformError::Database(cause));
+            assert_eq!(
+                err.status_and_code(),
+                (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
+            );
+            let response = err.into_response();
+            assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        }
     }
 }

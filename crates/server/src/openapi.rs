@@ -10,7 +10,7 @@ use utoipa_swagger_ui::SwaggerUi;
 /// The document's fixed parts; paths are added by the routers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "atelier", description = "One self-hosted server for visual AI: draw together, 3D photos, classify, detect, detector studio."),
+    info(title = "atelier", description = "One self-hosted server for visual AI: draw together, 3D photos, classify, detect, detector studio. Errors are `{\"error\": {\"code\", \"message\"}}`; any route may answer 503 `overloaded` or `timeout` under load, and 503 `database-unavailable` (with `Retry-After`) while the database cannot be reached."),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Register, log in, log out, who am I"),

@@ -20,7 +20,7 @@ fn seg_dist(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
 }
 
 /// A black stick figure on white paper (`figures` of them side by side), as PNG.
-fn drawing(width: u32, height: u32, figures: u32) -> Vec<u8> {
+pub fn drawing(width: u32, height: u32, figures: u32) -> Vec<u8> {
     let mut lines = Vec::new();
     for k in 0..figures {
         let cx = width as f32 * (k as f32 + 0.5) / figures as f32;

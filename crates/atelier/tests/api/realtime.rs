@@ -38,7 +38,11 @@ pub enum Read {
 }
 
 async fn open(app: &TestApp, path: &str) -> Stream {
-    let url = format!("ws://127.0.0.1:{}{path}", port(app));
+    open_port(port(app), path).await
+}
+
+async fn open_port(port: u16, path: &str) -> Stream {
+    let url = format!("ws://127.0.0.1:{port}{path}");
     connect_async(url).await.expect("websocket connect").0
 }
 
@@ -71,9 +75,15 @@ pub fn data(frame: &Value) -> Value {
 impl Ws {
     /// Connects to `app` with its key and completes the handshake.
     pub async fn connect(app: &TestApp) -> Ws {
-        let mut stream = open(
-            app,
-            &format!("/app/{}?protocol=7&client=rust&version=1", app.realtime.key),
+        Ws::connect_port(port(app), &app.realtime.key).await
+    }
+
+    /// Connects to the atelier on 127.0.0.1:`port` with app key `key` and completes the
+    /// handshake (for nodes started as processes).
+    pub async fn connect_port(port: u16, key: &str) -> Ws {
+        let mut stream = open_port(
+            port,
+            &format!("/app/{key}?protocol=7&client=rust&version=1"),
         )
         .await;
         let Some(Read::Json(first)) = read(&mut stream, Duration::from_secs(5)).await else {
@@ -119,6 +129,20 @@ impl Ws {
         }
     }
 
+    /// The next frame whose event is `name` within `wait`, skipping others (None when none
+    /// comes, or the socket closes).
+    pub async fn next_event_within(&mut self, name: &str, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match read(&mut self.stream, left).await? {
+                Read::Json(frame) if frame["event"] == name => return Some(frame),
+                Read::Json(_) => {}
+                Read::Closed(_) => return None,
+            }
+        }
+    }
+
     /// Whatever arrives within `ms` (None when nothing does).
     pub async fn within(&mut self, ms: u64) -> Option<Read> {
         read(&mut self.stream, Duration::from_millis(ms)).await
@@ -126,11 +150,29 @@ impl Ws {
 
     /// Subscribes (signing with the app's secret when `sign`) and waits for success.
     pub async fn subscribe(&mut self, app: &TestApp, channel: &str, channel_data: Option<&str>) {
+        self.subscribe_signed(
+            &app.realtime.key,
+            app.realtime.secret(),
+            channel,
+            channel_data,
+        )
+        .await;
+    }
+
+    /// Subscribes (private and presence channels signed with `key` and `secret`), waits for
+    /// success and returns the success frame.
+    pub async fn subscribe_signed(
+        &mut self,
+        key: &str,
+        secret: &str,
+        channel: &str,
+        channel_data: Option<&str>,
+    ) -> Value {
         let mut data = json!({"channel": channel});
         if channel.starts_with("private-") || channel.starts_with("presence-") {
             data["auth"] = json!(signing::sign_channel(
-                &app.realtime.key,
-                app.realtime.secret(),
+                key,
+                secret,
                 &self.socket_id,
                 channel,
                 channel_data
@@ -145,6 +187,7 @@ impl Ws {
             .next_event("pusher_internal:subscription_succeeded")
             .await;
         assert_eq!(frame["channel"], channel);
+        frame
     }
 }
 

@@ -44,6 +44,9 @@ pub fn spawn(
     handles
 }
 
+/// The pause between tries to record a job's outcome while the database is unavailable.
+const RECORD_RETRY: Duration = Duration::from_millis(250);
+
 /// How long released workers get to hand their jobs back before the process goes on without
 /// them (their leases then expire as after a crash).
 const RELEASE_WAIT: Duration = Duration::from_secs(5);
@@ -179,22 +182,36 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch:
         discard_if_canceled(platform, &job).await;
         return;
     };
-    let recorded = match &outcome {
-        Ok(output) => queue::complete(platform.db(), &job.id, worker_id, output)
-            .await
-            .map(|done| done.then_some(JobStatus::Succeeded)),
-        Err(failure) => {
-            tracing::warn!(job_id = %job.id, code = %failure.code, message = %failure.message, "job attempt failed");
-            queue::fail(
-                platform.db(),
-                &config,
-                &job,
-                worker_id,
-                &failure.code,
-                &failure.message,
-                failure.retryable,
-            )
-            .await
+    if let Err(failure) = &outcome {
+        tracing::warn!(job_id = %job.id, code = %failure.code, message = %failure.message, "job attempt failed");
+    }
+    // While the database is away, keep trying to record the outcome for as long as the lease
+    // lasts, rather than leave the job to be run again after its lease expires.
+    let give_up = std::time::Instant::now() + config.lease;
+    let recorded = loop {
+        let attempt = match &outcome {
+            Ok(output) => queue::complete(platform.db(), &job.id, worker_id, output)
+                .await
+                .map(|done| done.then_some(JobStatus::Succeeded)),
+            Err(failure) => {
+                queue::fail(
+                    platform.db(),
+                    &config,
+                    &job,
+                    worker_id,
+                    &failure.code,
+                    &failure.message,
+                    failure.retryable,
+                )
+                .await
+            }
+        };
+        match attempt {
+            Err(err) if err.is_database_unavailable() && std::time::Instant::now() < give_up => {
+                tracing::warn!(job_id = %job.id, error = %err, "the database is unavailable; retrying to record the job's outcome");
+                tokio::time::sleep(RECORD_RETRY).await;
+            }
+            other => break other,
         }
     };
     match recorded {

@@ -27,6 +27,10 @@ pub struct RealtimeConfig {
     pub max_channels_per_socket: usize,
     /// Frames queued per socket before it counts as fallen behind and is disconnected.
     pub socket_queue: usize,
+    /// On PostgreSQL, how long an API node may miss heartbeats before the others take it for
+    /// dead and remove its presence members (announcing `member_removed`); it heartbeats every
+    /// third of this.
+    pub presence_node_timeout: Duration,
 }
 
 impl std::fmt::Debug for RealtimeConfig {
@@ -38,6 +42,7 @@ impl std::fmt::Debug for RealtimeConfig {
             .field("activity_timeout", &self.activity_timeout)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("client_events_per_sec", &self.client_events_per_sec)
+            .field("presence_node_timeout", &self.presence_node_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -54,6 +59,7 @@ impl Default for RealtimeConfig {
             client_events_per_sec: 10,
             max_channels_per_socket: 100,
             socket_queue: 1024,
+            presence_node_timeout: Duration::from_secs(15),
         }
     }
 }

@@ -9,12 +9,18 @@ use atelier_platform::{
     PlatformResult,
     db::Db,
     events::{EventPublisher, LocalSink},
+    presence::PresenceStore,
 };
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use atelier_platform::events::Event;
 
-use super::{config::RealtimeConfig, hub::Hub, protocol};
+use super::{
+    config::RealtimeConfig,
+    hub::{ChannelCounts, Hub},
+    presence::ClusterPresence,
+    protocol::{self, ChannelKind},
+};
 
 /// The real-time server of this node: credentials, limits, the hub and the publisher.
 #[derive(Debug)]
@@ -28,6 +34,8 @@ pub struct Realtime {
     pub config: RealtimeConfig,
     hub: Arc<Hub>,
     events: EventPublisher,
+    /// The cluster-wide presence roster (PostgreSQL); `None`: the hub's own (SQLite, one node).
+    presence: Option<Arc<ClusterPresence>>,
     /// Turns true when the node shuts down: every socket then closes with 4200.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -71,10 +79,18 @@ impl Realtime {
                 atelier_platform::db::setting_or_insert(db, SECRET_SETTING, &fresh).await?
             }
         };
-        let hub = Arc::new(Hub::new(
-            config.socket_queue,
-            config.max_channels_per_socket,
-        ));
+        let mut hub = Hub::new(config.socket_queue, config.max_channels_per_socket);
+        let presence = match PresenceStore::for_db(db, events.node()) {
+            Some(store) => {
+                let presence =
+                    ClusterPresence::new(store, events.clone(), config.presence_node_timeout);
+                presence.register().await?;
+                hub = hub.with_cluster_presence();
+                Some(Arc::new(presence))
+            }
+            None => None,
+        };
+        let hub = Arc::new(hub);
         if !events.set_local_sink(Arc::new(HubSink(Arc::clone(&hub)))) {
             tracing::warn!("the event publisher already has a local sink");
         }
@@ -85,6 +101,7 @@ impl Realtime {
             hub,
             config,
             events,
+            presence,
             closing: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -113,25 +130,84 @@ impl Realtime {
         &self.hub
     }
 
+    /// The cluster-wide presence roster, on PostgreSQL.
+    pub fn cluster_presence(&self) -> Option<&ClusterPresence> {
+        self.presence.as_deref()
+    }
+
+    /// One channel's counts: presence channels across the cluster on PostgreSQL, every other
+    /// channel on this node. `None` when the channel is empty.
+    pub async fn channel_counts(&self, channel: &str) -> PlatformResult<Option<ChannelCounts>> {
+        if let Some(presence) = self.cluster_presence()
+            && protocol::channel_kind(channel) == Ok(ChannelKind::Presence)
+        {
+            return Ok(presence
+                .store()
+                .counts(channel)
+                .await?
+                .map(|counts| ChannelCounts {
+                    subscription_count: counts.subscriptions,
+                    user_count: counts.users,
+                }));
+        }
+        Ok(self.hub.channel_counts(channel))
+    }
+
+    /// Occupied channels whose names start with `prefix`, sorted by name: this node's, and on
+    /// PostgreSQL every node's presence channels.
+    pub async fn channels(&self, prefix: &str) -> PlatformResult<Vec<String>> {
+        let mut names: std::collections::BTreeSet<String> = self
+            .hub
+            .channels(prefix)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        if let Some(presence) = self.cluster_presence() {
+            names.extend(
+                presence
+                    .store()
+                    .channels(prefix)
+                    .await?
+                    .into_iter()
+                    .map(|(name, _)| name),
+            );
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// The members of a presence channel, by id (on every node, on PostgreSQL).
+    pub async fn members(&self, channel: &str) -> PlatformResult<Vec<String>> {
+        match self.cluster_presence() {
+            Some(presence) => presence.store().users(channel).await,
+            None => Ok(self.hub.members(channel)),
+        }
+    }
+
     /// Delivers `event` to this node's sockets, then publishes it to the other processes.
     pub async fn trigger(&self, event: Event) -> PlatformResult<usize> {
         self.events.publish(event).await
     }
 
-    /// On PostgreSQL, listens for other processes' events and delivers them here until
-    /// `shutdown`.
-    pub fn spawn_listener(
-        self: &Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Option<JoinHandle<()>> {
-        if self.events.is_local_only() {
-            return None;
+    /// On PostgreSQL, listens for other processes' events and delivers them here, and keeps
+    /// this node's part of the presence roster (heartbeats, reaping, reconciling), until
+    /// `shutdown`. Nothing to do on SQLite.
+    pub fn spawn_listener(&self, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if let Some(presence) = &self.presence {
+            tasks.push(presence.spawn(Arc::clone(&self.hub), shutdown.clone()));
         }
-        let realtime = Arc::clone(self);
-        Some(tokio::spawn(async move {
+        if !self.events.is_local_only() {
+            tasks.push(self.spawn_event_listener(shutdown));
+        }
+        tasks
+    }
+
+    fn spawn_event_listener(&self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        let events = self.events.clone();
+        tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    result = realtime.listen() => {
+                    result = listen(&events) => {
                         if let Err(err) = result {
                             tracing::warn!(error = %err, "real-time listener failed; reconnecting");
                         }
@@ -140,18 +216,19 @@ impl Realtime {
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
-        }))
+        })
     }
+}
 
-    /// Delivers other processes' events here until the listening connection fails.
-    async fn listen(&self) -> PlatformResult<()> {
-        let Some(mut subscription) = self.events.subscribe().await? else {
-            return Ok(());
-        };
-        loop {
-            let event = subscription.recv().await?;
-            self.events.deliver_local(&event);
-        }
+/// Delivers other processes' events here until the listening connection fails.
+async fn listen(events: &EventPublisher) -> PlatformResult<()> {
+    let Some(mut subscription) = events.subscribe().await? else {
+        return Ok(());
+    };
+    tracing::info!("listening for other nodes' real-time events");
+    loop {
+        let event = subscription.recv().await?;
+        events.deliver_local(&event);
     }
 }
 

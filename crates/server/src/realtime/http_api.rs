@@ -3,8 +3,10 @@
 //!
 //! Bodies and errors follow Pusher's wire format (plain-text error bodies), not atelier's JSON
 //! error shape, because Pusher's server libraries are the clients; [`PusherApiError::status`] is
-//! the one place those errors meet status codes. Channel queries answer from this node's sockets
-//! (on a multi-node deployment, subscribers connected to other nodes are not counted).
+//! the one place those errors meet status codes. Channel queries answer for presence channels
+//! across the cluster (the roster table, on PostgreSQL), and for other channels from this
+//! node's sockets (on a multi-node deployment, their subscribers on other nodes are not
+//! counted).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     Event, Realtime,
+    hub::ChannelCounts,
     protocol::{self, ChannelKind},
     signing::{self, RequestAuthError},
 };
@@ -59,6 +62,9 @@ impl PusherApiError {
             PusherApiError::UnknownApp => StatusCode::NOT_FOUND,
             PusherApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PusherApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PusherApiError::Internal(err) if err.is_database_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PusherApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +73,10 @@ impl PusherApiError {
 impl IntoResponse for PusherApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "pusher API request failed: the database is unavailable");
+            "Database unavailable; retry shortly\n".to_owned()
+        } else if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "pusher API request failed");
             "Internal error".to_owned()
         } else {
@@ -210,12 +219,16 @@ fn parse_info(info: Option<&str>) -> Vec<String> {
 }
 
 /// The info attributes of one channel, as asked.
-fn channel_info(
+async fn channel_info(
     realtime: &Realtime,
     channel: &str,
     info: &[String],
 ) -> PusherApiResult<Map<String, Value>> {
-    let counts = realtime.hub().channel_counts(channel).unwrap_or_default();
+    let counts = if info.is_empty() {
+        ChannelCounts::default()
+    } else {
+        realtime.channel_counts(channel).await?.unwrap_or_default()
+    };
     let mut out = Map::new();
     for attribute in info {
         match attribute.as_str() {
@@ -274,7 +287,7 @@ pub async fn events(
         for channel in &event.channels {
             channels.insert(
                 channel.clone(),
-                Value::Object(channel_info(realtime, channel, &info)?),
+                Value::Object(channel_info(realtime, channel, &info).await?),
             );
         }
     }
@@ -323,7 +336,9 @@ pub async fn batch_events(
     for (event, info) in events {
         if wants_info {
             let channel = event.channels.first().cloned().unwrap_or_default();
-            infos.push(Value::Object(channel_info(realtime, &channel, &info)?));
+            infos.push(Value::Object(
+                channel_info(realtime, &channel, &info).await?,
+            ));
         }
         realtime.trigger(event).await?;
     }
@@ -334,7 +349,8 @@ pub async fn batch_events(
     }))
 }
 
-/// Occupied channels of this node, optionally filtered by prefix.
+/// Occupied channels (presence channels of every node, others of this node), optionally
+/// filtered by prefix.
 #[utoipa::path(get, path = "/apps/{app_id}/channels", tag = "realtime",
     params(("app_id" = String, Path, description = "App id"),
         ("filter_by_prefix" = Option<String>, Query, description = "e.g. presence-"),
@@ -363,14 +379,14 @@ pub async fn channels(
         ));
     }
     let mut out = BTreeMap::new();
-    for (name, _) in realtime.hub().channels(&prefix) {
-        let attributes = channel_info(realtime, &name, &info)?;
+    for name in realtime.channels(&prefix).await? {
+        let attributes = channel_info(realtime, &name, &info).await?;
         out.insert(name, Value::Object(attributes));
     }
     Ok(axum::Json(json!({"channels": out})))
 }
 
-/// One channel's state on this node.
+/// One channel's state (a presence channel's across every node, others' on this node).
 #[utoipa::path(get, path = "/apps/{app_id}/channels/{channel}", tag = "realtime",
     params(("app_id" = String, Path, description = "App id"),
         ("channel" = String, Path, description = "Channel name"),
@@ -392,15 +408,15 @@ pub async fn channel(
             .find(|(k, _)| k == "info")
             .map(|(_, v)| v.as_str()),
     );
-    let mut out = channel_info(realtime, &channel, &info)?;
+    let mut out = channel_info(realtime, &channel, &info).await?;
     out.insert(
         "occupied".into(),
-        json!(realtime.hub().channel_counts(&channel).is_some()),
+        json!(realtime.channel_counts(&channel).await?.is_some()),
     );
     Ok(axum::Json(Value::Object(out)))
 }
 
-/// The members of a presence channel on this node.
+/// The members of a presence channel, on every node.
 #[utoipa::path(get, path = "/apps/{app_id}/channels/{channel}/users", tag = "realtime",
     params(("app_id" = String, Path, description = "App id"),
         ("channel" = String, Path, description = "A presence channel")),
@@ -419,8 +435,8 @@ pub async fn users(
         ));
     }
     let users: Vec<Value> = realtime
-        .hub()
         .members(&channel)
+        .await?
         .into_iter()
         .map(|id| json!({"id": id}))
         .collect();

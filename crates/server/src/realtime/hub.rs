@@ -1,6 +1,10 @@
 //! This node's sockets and channels: who is subscribed where, presence rosters, and delivery of
 //! pre-serialised frames to local sockets. Knows nothing of other nodes (see `fanout`).
 //!
+//! On PostgreSQL the rosters are cluster-wide (`presence`): the hub then only queues what it is
+//! given (the roster from the database, member events through the fan-out) and announces no
+//! presence changes itself ([`Hub::with_cluster_presence`]).
+//!
 //! Each socket owns a bounded queue; a socket whose queue is full has fallen behind and is
 //! dropped from the hub (its task then closes it with 4200 so the client reconnects and catches
 //! up), so one slow reader never slows the others.
@@ -63,6 +67,9 @@ pub struct Hub {
     state: RwLock<State>,
     queue: usize,
     max_channels: usize,
+    /// Whether this hub announces `member_added`/`member_removed` itself (one node) or leaves
+    /// that to the cluster-wide roster.
+    announce_presence: bool,
 }
 
 impl Hub {
@@ -72,7 +79,16 @@ impl Hub {
             state: RwLock::new(State::default()),
             queue: queue.max(1),
             max_channels: max_channels.max(1),
+            announce_presence: true,
         }
+    }
+
+    /// This hub, leaving presence rosters and member events to the cluster-wide roster: it
+    /// announces no member changes itself, and presence subscriptions take their roster from
+    /// [`Hub::subscribe_with_roster`].
+    pub fn with_cluster_presence(mut self) -> Self {
+        self.announce_presence = false;
+        self
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -115,7 +131,7 @@ impl Hub {
             return;
         };
         for channel in entry.channels {
-            leave(&mut state, socket_id, &channel);
+            leave(&mut state, socket_id, &channel, self.announce_presence);
         }
     }
 
@@ -140,6 +156,29 @@ impl Hub {
         socket_id: &str,
         channel: &str,
         member: Option<Member>,
+    ) -> SubscribeOutcome {
+        self.subscribe_inner(socket_id, channel, member, None)
+    }
+
+    /// Subscribes a socket to a presence channel as `member`, queueing a success frame that lists
+    /// `roster` (the cluster-wide members) and announcing nothing: the caller publishes
+    /// `member_added` to every node.
+    pub fn subscribe_with_roster(
+        &self,
+        socket_id: &str,
+        channel: &str,
+        member: Member,
+        roster: &[Member],
+    ) -> SubscribeOutcome {
+        self.subscribe_inner(socket_id, channel, Some(member), Some(roster))
+    }
+
+    fn subscribe_inner(
+        &self,
+        socket_id: &str,
+        channel: &str,
+        member: Option<Member>,
+        roster: Option<&[Member]>,
     ) -> SubscribeOutcome {
         let mut laggards = Vec::new();
         {
@@ -169,7 +208,10 @@ impl Hub {
                     }
                 }
             }
-            let success: Frame = if member.is_some() {
+            let success: Frame = if let Some(roster) = roster {
+                added = None;
+                protocol::presence_subscription_succeeded(channel, roster).into()
+            } else if member.is_some() {
                 let members: Vec<Member> = ch
                     .members
                     .iter()
@@ -185,7 +227,7 @@ impl Hub {
             if tx.try_send(success).is_err() {
                 laggards.push(socket_id.to_owned());
             }
-            if let Some(member) = added {
+            if let Some(member) = added.filter(|_| self.announce_presence) {
                 let frame: Frame = protocol::member_added(channel, &member).into();
                 let ch = state.channels.get(channel);
                 for sid in ch.iter().flat_map(|c| c.subscribers.keys()) {
@@ -210,7 +252,7 @@ impl Hub {
             .get_mut(socket_id)
             .is_some_and(|entry| entry.channels.remove(channel));
         if removed {
-            leave(&mut state, socket_id, channel);
+            leave(&mut state, socket_id, channel, self.announce_presence);
         }
     }
 
@@ -280,6 +322,30 @@ impl Hub {
         list
     }
 
+    /// Every presence subscription on this node: (channel, socket id, member).
+    pub fn presence_subscriptions(&self) -> Vec<(String, String, Member)> {
+        let state = self.read();
+        let mut list = Vec::new();
+        for (name, ch) in &state.channels {
+            for (socket_id, member_id) in &ch.subscribers {
+                let Some(member_id) = member_id else {
+                    continue;
+                };
+                if let Some((info, _)) = ch.members.get(member_id) {
+                    list.push((
+                        name.clone(),
+                        socket_id.clone(),
+                        Member {
+                            user_id: member_id.clone(),
+                            user_info: info.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        list
+    }
+
     /// The presence members of a channel, by id.
     pub fn members(&self, channel: &str) -> Vec<String> {
         self.read()
@@ -299,7 +365,7 @@ fn counts(ch: &Channel) -> ChannelCounts {
 
 /// Removes `socket_id` from `channel`'s bookkeeping; announces `member_removed` when it was the
 /// member's last socket there; forgets empty channels.
-fn leave(state: &mut State, socket_id: &str, channel: &str) {
+fn leave(state: &mut State, socket_id: &str, channel: &str, announce: bool) {
     let Some(ch) = state.channels.get_mut(channel) else {
         return;
     };
@@ -318,7 +384,7 @@ fn leave(state: &mut State, socket_id: &str, channel: &str) {
         state.channels.remove(channel);
         return;
     }
-    if let Some(user_id) = removed {
+    if let Some(user_id) = removed.filter(|_| announce) {
         let frame: Frame = protocol::member_removed(channel, &user_id).into();
         if let Some(ch) = state.channels.get(channel) {
             for sid in ch.subscribers.keys() {

@@ -9,6 +9,7 @@
 //! | `ratelimit` | the client-event token bucket (pure) |
 //! | `hub` | this node's sockets, subscriptions, presence rosters and delivery |
 //! | `fanout` | this node's hub wired to `atelier_platform::events` (local delivery + `NOTIFY`) |
+//! | `presence` | presence rosters across nodes on PostgreSQL (heartbeats, reaping dead nodes) |
 //! | `socket` | one WebSocket connection's life (`GET /app/{key}`) |
 //! | `http_api` | the signed HTTP API (`/apps/{app_id}/…`) |
 //! | `auth` | `POST /pusher/auth`: which atelier sessions may join which channels |
@@ -18,6 +19,7 @@ pub mod config;
 pub mod fanout;
 pub mod http_api;
 pub mod hub;
+pub mod presence;
 pub mod protocol;
 pub mod ratelimit;
 pub mod signing;

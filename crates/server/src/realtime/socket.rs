@@ -2,7 +2,11 @@
 //! client frames, writes queued frames, and pings an idle client (closing with 4201 when it does
 //! not answer); when the node shuts down, it closes with 4200 so the client reconnects elsewhere.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Instant,
+};
 
 use axum::{
     extract::{
@@ -85,11 +89,18 @@ async fn run(socket: WebSocket, realtime: Arc<Realtime>, key: String, version: O
         realtime: &realtime,
         socket_id: &socket_id,
         bucket: TokenBucket::new(realtime.config.client_events_per_sec, Instant::now()),
+        presence_channels: HashSet::new(),
     };
     if sink.send(Message::Text(established.into())).await.is_ok() {
         session.serve(&mut sink, &mut stream, &mut queue).await;
     }
+    let presence_channels = std::mem::take(&mut session.presence_channels);
     realtime.hub().unregister(&socket_id);
+    if let Some(presence) = realtime.cluster_presence() {
+        for channel in presence_channels {
+            presence.leave(&socket_id, &channel).await;
+        }
+    }
     metrics::gauge!("atelier_realtime_sockets").decrement(1.0);
 }
 
@@ -97,6 +108,9 @@ struct Session<'a> {
     realtime: &'a Realtime,
     socket_id: &'a str,
     bucket: TokenBucket,
+    /// Presence channels joined in the cluster-wide roster (PostgreSQL), left when the socket
+    /// ends.
+    presence_channels: HashSet<String>,
 }
 
 impl Session<'_> {
@@ -208,9 +222,17 @@ impl Session<'_> {
                 channel,
                 auth,
                 channel_data,
-            } => self.subscribe(&channel, auth.as_deref(), channel_data.as_deref()),
+            } => {
+                self.subscribe(&channel, auth.as_deref(), channel_data.as_deref())
+                    .await
+            }
             ClientMessage::Unsubscribe { channel } => {
                 self.realtime.hub().unsubscribe(self.socket_id, &channel);
+                if self.presence_channels.remove(&channel)
+                    && let Some(presence) = self.realtime.cluster_presence()
+                {
+                    presence.leave(self.socket_id, &channel).await;
+                }
                 None
             }
             ClientMessage::ClientEvent {
@@ -221,8 +243,8 @@ impl Session<'_> {
         }
     }
 
-    fn subscribe(
-        &self,
+    async fn subscribe(
+        &mut self,
         channel: &str,
         auth: Option<&str>,
         channel_data: Option<&str>,
@@ -269,7 +291,30 @@ impl Session<'_> {
                 ));
             }
         }
-        match realtime.hub().subscribe(self.socket_id, channel, member) {
+        let outcome = match (realtime.cluster_presence(), member) {
+            (Some(presence), Some(member)) => {
+                match presence
+                    .join(realtime.hub(), self.socket_id, channel, member)
+                    .await
+                {
+                    Ok(outcome) => {
+                        if outcome == SubscribeOutcome::Subscribed {
+                            self.presence_channels.insert(channel.to_owned());
+                        }
+                        outcome
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, channel, "presence subscription failed");
+                        return Some(protocol::error(
+                            None,
+                            &format!("{channel} cannot be joined right now; try again"),
+                        ));
+                    }
+                }
+            }
+            (_, member) => realtime.hub().subscribe(self.socket_id, channel, member),
+        };
+        match outcome {
             SubscribeOutcome::Subscribed | SubscribeOutcome::Gone => None,
             SubscribeOutcome::TooManyChannels => Some(protocol::error(
                 None,
