@@ -64,6 +64,7 @@ export async function annotate({ main, user, params }) {
   const overlay = svgEl('svg', { class: 'ann-overlay', id: 'ann-overlay', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'application', 'aria-label': t('ann.canvas'), tabindex: 0 });
   const stage = h('div', { class: 'ann-stage' }, img, overlay);
   stage.style.aspectRatio = `${W} / ${H}`;
+  stage.style.setProperty('--ar', String(W / H));
 
   // Top bar of the tool.
   const versionText = h('span', { class: 'muted small', id: 'ann-version', 'aria-live': 'polite' });

@@ -11,7 +11,7 @@ import { lineChart } from '../lib/chart.js';
 
 const API = '/api/v1/studio';
 const FORMATS = ['cvat_video', 'cvat_images', 'coco', 'yolo', 'voc'];
-const BUDGETS = [30, 60, 120, 300, 600, 1800];
+const BUDGETS = [15, 30, 60, 120, 300, 600, 1800];
 const PALETTE = ['#e03131', '#1971c2', '#2f9e44', '#f08c00', '#9c36b5', '#0c8599', '#e8590c', '#5c940d'];
 
 export async function studio(ctx) {
