@@ -258,6 +258,17 @@ async function project({ main, user }, pid) {
     const item = { m, el, thumb, status, info, bar, error, open };
     media.set(m.id, item);
     updateMedia(item, m);
+    // Events tell the progress; a slow poll makes sure a finish that raced the row is seen.
+    if (m.status === 'importing') {
+      const timer = setInterval(async () => {
+        if (item.m.status !== 'importing' || !el.isConnected) { clearInterval(timer); return; }
+        try {
+          const fresh = await get(`${API}/media/${m.id}`);
+          if (fresh.status !== 'importing') updateMedia(item, fresh);
+        } catch { /* the next event or poll will tell */ }
+      }, 3000);
+      disposers.push(() => clearInterval(timer));
+    }
     return item;
   }
 
