@@ -45,7 +45,7 @@ export function lineChart(opts) {
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img', 'aria-label': opts.label });
   const legend = h('ul', { class: 'chart-legend' });
   const wrap = h('figure', { class: 'chart' }, svg, legend);
-  wrap.update = (series) => draw(svg, legend, { ...opts, series });
+  wrap.update = (series) => draw(svg, legend, { ...opts, ...(wrap.xMax !== undefined ? { xMax: wrap.xMax } : {}), series });
   wrap.update(opts.series || []);
   return wrap;
 }

@@ -108,7 +108,7 @@ export async function annotate({ main, user, params }) {
   const objList = h('ul', { class: 'list ann-objects', id: 'ann-objects' });
   const propList = h('ul', { class: 'list ann-proposals', id: 'ann-proposals' });
   const propNote = h('p', { class: 'muted small', id: 'ann-proposals-note' });
-  const keys = h('details', { class: 'ann-keys' }, h('summary', {}, t('ann.keys')),
+  const keys = h('details', { class: 'ann-keys', open: window.innerWidth > 960 }, h('summary', {}, t('ann.keys')),
     h('dl', {}, [['D / F', 'ann.key.frames'], ['C / V', 'ann.key.step'], ['E / R', 'ann.key.keyframes'], ['N', 'ann.key.draw'],
       ['O', 'ann.key.outside'], ['Q', 'ann.key.occluded'], ['Del', 'ann.key.delete'], ['← ↑ → ↓', 'ann.key.nudge'],
       ['1–9', 'ann.key.label'], [t('ann.key.space'), 'ann.key.play'], ['Ctrl+Z', 'ann.undo'], ['Ctrl+Shift+Z / Ctrl+Y', 'ann.redo'], ['Esc', 'ann.key.escape']]
@@ -180,7 +180,7 @@ export async function annotate({ main, user, params }) {
     commitNudge();
     st.frame = n;
     scrub.value = n;
-    frameText.textContent = t('ann.frame', { n: n + 1, count });
+    frameText.textContent = t('ann.frame', { n, last: count - 1 });
     cursor.style.left = `${count > 1 ? (n / (count - 1)) * 100 : 0}%`;
     img.src = frameUrl(n);
     img.dataset.frame = n;
@@ -227,7 +227,9 @@ export async function annotate({ main, user, params }) {
       rect.addEventListener('pointerdown', (e) => startMove(e, b));
       g.append(rect);
       const tag = `${labelOf(b.label_id).name}${b.source === 'track' ? ` #${b.id}` : ''}${b.keyframe || b.source === 'shape' ? '' : ` · ${t('ann.interp.short')}`}`;
-      g.append(svgEl('text', { class: 'ann-text', x: x1 + 1 * k, y: Math.max(12 * k, y1 - 4 * k), 'font-size': 12 * k, fill: colour }, tag));
+      const ty = y1 - 16 * k >= 0 ? y1 - 16 * k : y1;
+      g.append(svgEl('rect', { class: 'ann-tag', x: x1, y: ty, width: (tag.length * 6.6 + 8) * k, height: 16 * k, fill: colour, rx: 2 * k }));
+      g.append(svgEl('text', { class: 'ann-tag-text', x: x1 + 4 * k, y: ty + 12 * k, 'font-size': 11 * k }, tag));
       if (isSel && !b.outside) {
         const r = 5 * k;
         for (const handle of ['nw', 'ne', 'sw', 'se', 'n', 's', 'w', 'e']) {
@@ -267,7 +269,7 @@ export async function annotate({ main, user, params }) {
     }));
     if (!visible.length) objList.append(h('li', { class: 'muted small ann-none' }, t('ann.objects.empty')));
     if (st.proposalsError) {
-      propNote.textContent = st.proposalsError;
+      propNote.textContent = t('ann.proposals.unavailable', { reason: st.proposalsError });
     } else {
       propNote.textContent = st.proposals.length ? t('ann.proposals.lead') : t('ann.proposals.none');
     }

@@ -51,7 +51,7 @@ export async function detector({ main, params, navigate }) {
       const sw = h('span', { class: 'label-swatch', 'aria-hidden': 'true' });
       sw.style.background = colourOf(l.label_id) || '#888';
       return h('tr', {}, h('th', { scope: 'row' }, h('span', { class: 'row' }, sw, l.name)), h('td', {}, pct(l.ap50)), h('td', {}, pct(l.ap)), h('td', {}, pct(l.recall)));
-    })));
+    }), (metrics.per_label || []).length ? null : h('tr', {}, h('td', { colspan: 4, class: 'muted' }, t('det.noeval')))));
 
   const pr = lineChart({
     label: t('det.pr'), xLabel: t('chart.recall'), yLabel: t('chart.precision'), xMin: 0, xMax: 1, yMin: 0, yMax: 1,

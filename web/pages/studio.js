@@ -311,6 +311,7 @@ async function project({ main, user }, pid) {
   chart.id = 'train-chart';
   let training = p.training ? { job_id: p.training.job_id, status: p.training.state } : null;
   function drawChart() {
+    chart.xMax = training && training.epochs ? training.epochs : undefined;
     chart.update([
       { name: t('chart.loss'), points: history.map((e) => [e.epoch, e.loss]) },
       { name: t('chart.map50'), axis: 'y2', points: history.filter((e) => e.eval_map50 !== null && e.eval_map50 !== undefined).map((e) => [e.epoch, e.eval_map50]) },
@@ -320,11 +321,13 @@ async function project({ main, user }, pid) {
     const running = training && !finished(training.status);
     trainBtn.disabled = !!running;
     trainBar.hidden = !running;
+    trainState.hidden = false;
     if (!training) { trainState.textContent = t('studio.train.idle'); return; }
     trainState.textContent = running
       ? (training.epoch ? t('studio.train.epoch', { epoch: training.epoch, epochs: training.epochs }) : (training.status === 'queued' ? t('photos.waiting') : stageText(training.stage) || statusText(training.status)))
       : statusText(training.status);
     trainState.dataset.status = training.status;
+    trainState.hidden = !!running;
     if (running) trainBar.update(training.progress || 0, trainState.textContent);
   }
   trainBtn.addEventListener('click', async () => {
