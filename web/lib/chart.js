@@ -7,7 +7,7 @@ import { h } from './dom.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 640;
 const H = 280;
-const PAD = { left: 52, right: 52, top: 14, bottom: 40 };
+const PAD = { left: 56, right: 56, top: 14, bottom: 46 };
 
 /** The colours series take in order (readable on light and dark surfaces). */
 export const SERIES_COLOURS = ['#4450c8', '#d9480f', '#2b8a3e', '#ae3ec9', '#0b7285', '#e67700'];
@@ -86,7 +86,7 @@ function draw(svg, legend, opts) {
   const xt = ticks(x0, x1, Math.min(8, Math.max(2, Math.round(x1 - x0))));
   for (const v of xt) {
     axes.append(el('line', { class: 'chart-tick', x1: sx(v), x2: sx(v), y1: PAD.top + ih, y2: PAD.top + ih + 5 }));
-    axes.append(el('text', { x: sx(v), y: PAD.top + ih + 18, 'text-anchor': 'middle' }, fmt(v)));
+    axes.append(el('text', { x: sx(v), y: PAD.top + ih + 20, 'text-anchor': 'middle' }, fmt(v)));
   }
   axes.append(el('line', { class: 'chart-axis', x1: PAD.left, x2: PAD.left + iw, y1: PAD.top + ih, y2: PAD.top + ih }));
   axes.append(el('line', { class: 'chart-axis', x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: PAD.top + ih }));

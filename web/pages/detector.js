@@ -119,7 +119,7 @@ export async function detector({ main, params, navigate }) {
     h('div', { class: 'split' },
       h('div', { class: 'stack' },
         card(t('det.quality'), stats, table),
-        card(t('det.try'), zone, stage, h('div', { class: 'row end-items' }, field(t('ann.auto.min'), minScore), run), result)),
+        card(t('det.try'), zone, stage, h('div', { class: 'row end-items try-row' }, field(t('ann.auto.min'), minScore), run), result)),
       h('div', { class: 'stack' },
         card(t('det.pr'), pr),
         card(t('det.history'), training))));

@@ -515,6 +515,14 @@ async function studioFlow(a, vp) {
   if (await page.locator('#det-result .error-text').count()) fail(`studio detect failed: ${await page.locator('#det-result').textContent()}`);
   await check(page, vp, 'detector');
   out('studio-detector', { viewport: vp.name });
+  // The project page in Japanese, then back to English for the steps after.
+  await go(page, `#/studio/${pid}`);
+  await page.selectOption('#lang-select', 'ja');
+  await page.waitForFunction(() => document.documentElement.lang === 'ja' && document.querySelector('#training-title')?.textContent === '学習');
+  await page.waitForSelector('#detector-list li.detector-item');
+  await check(page, vp, 'studio-project-ja');
+  await page.selectOption('#lang-select', 'en');
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
 }
 
 const browser = await chromium.launch({
