@@ -273,7 +273,7 @@ export default {
   'studio.train.started': 'Training started.',
   'studio.train.done': 'Training finished: the new detector is in the list.',
   'studio.train.progress': 'Training progress',
-  'studio.train.idle': 'Not trained yet in this session.',
+  'studio.train.idle': 'Choose a time budget and start: loss and eval mAP appear here epoch by epoch.',
   'studio.train.epoch': 'Epoch {epoch} of {epochs}',
   'studio.train.chart': 'Loss and eval mAP@0.5 per epoch',
   'studio.train.chart.empty': 'The curves appear here while it trains.',

@@ -273,7 +273,7 @@ export default {
   'studio.train.started': '学習を始めました。',
   'studio.train.done': '学習が終わりました。新しい検出器が一覧にあります。',
   'studio.train.progress': '学習の進み具合',
-  'studio.train.idle': 'このセッションではまだ学習していません。',
+  'studio.train.idle': '学習時間を選んで開始すると、エポックごとの損失と評価 mAP がここに表示されます。',
   'studio.train.epoch': 'エポック {epoch} / {epochs}',
   'studio.train.chart': 'エポックごとの損失と評価 mAP@0.5',
   'studio.train.chart.empty': '学習中はここに曲線が表示されます。',

@@ -91,10 +91,10 @@ function draw(svg, legend, opts) {
   axes.append(el('line', { class: 'chart-axis', x1: PAD.left, x2: PAD.left + iw, y1: PAD.top + ih, y2: PAD.top + ih }));
   axes.append(el('line', { class: 'chart-axis', x1: PAD.left, x2: PAD.left, y1: PAD.top, y2: PAD.top + ih }));
   if (opts.xLabel) axes.append(el('text', { class: 'chart-title', x: PAD.left + iw / 2, y: H - 4, 'text-anchor': 'middle' }, opts.xLabel));
-  if (opts.yLabel) axes.append(el('text', { class: 'chart-title', x: 12, y: PAD.top + ih / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${PAD.top + ih / 2})` }, opts.yLabel));
+  if (opts.yLabel) axes.append(el('text', { class: 'chart-title chart-title-y', x: 12, y: PAD.top + ih / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${PAD.top + ih / 2})` }, opts.yLabel));
   if (opts.y2Label && right.length) {
     const x = W - 10;
-    axes.append(el('text', { class: 'chart-title', x, y: PAD.top + ih / 2, 'text-anchor': 'middle', transform: `rotate(90 ${x} ${PAD.top + ih / 2})` }, opts.y2Label));
+    axes.append(el('text', { class: 'chart-title chart-title-y', x, y: PAD.top + ih / 2, 'text-anchor': 'middle', transform: `rotate(90 ${x} ${PAD.top + ih / 2})` }, opts.y2Label));
   }
   svg.append(grid, axes);
 
