@@ -496,6 +496,31 @@ async function studioFlow(a, vp) {
   await waitFor(page, (x) => { const r = document.querySelector('#ann-overlay g.ann-box[data-source="track"] rect'); return r && Math.abs(Number(r.getAttribute('x')) - x) < 1; }, first.x, 5000, 'undo brings the box back');
   await page.keyboard.press('Control+Shift+z');
   await waitFor(page, (x) => { const r = document.querySelector('#ann-overlay g.ann-box[data-source="track"] rect'); return r && Math.abs(Number(r.getAttribute('x')) - x) < 1; }, moved.x, 5000, 'redo moves it again');
+  // A change made meanwhile elsewhere: the next edit here is refused (409), reloaded and said.
+  const mid4 = page.url().split('/').pop();
+  await page.evaluate(async (m) => {
+    const doc = await (await fetch(`/api/v1/studio/media/${m}/annotations`)).json();
+    const labels = (await (await fetch(`/api/v1/studio/media/${m}`)).json()).project_id;
+    const project = await (await fetch(`/api/v1/studio/projects/${labels}`)).json();
+    await fetch(`/api/v1/studio/media/${m}/annotations`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Atelier-CSRF': '1' },
+      body: JSON.stringify({ base_version: doc.version, ops: [{ op: 'put_shape', shape: { frame: 4, label_id: project.labels[1].id, box: [200, 150, 260, 200], occluded: false } }] }),
+    });
+  }, mid4);
+  await page.keyboard.press('o');
+  await page.waitForSelector('.toast-error:has-text("changed these annotations")', { timeout: 5000 });
+  await page.waitForSelector('#ann-objects li[data-source="shape"]', { timeout: 5000 });
+  // O marks the track outside from here; O again brings it back. Q: occluded.
+  await page.keyboard.press('o');
+  await page.waitForSelector('#ann-overlay g.ann-box.outside[data-source="track"]', { timeout: 5000 });
+  await page.keyboard.press('o');
+  await page.waitForSelector('#ann-overlay g.ann-box[data-source="track"]:not(.outside)', { timeout: 5000 });
+  await page.keyboard.press('q');
+  await page.waitForSelector('#ann-overlay g.ann-box.occluded[data-source="track"]', { timeout: 5000 });
+  // The shape from elsewhere: selected in the list, deleted with Delete.
+  await page.click('#ann-objects li[data-source="shape"] .ann-obj-pick');
+  await page.keyboard.press('Delete');
+  await waitFor(page, () => !document.querySelector('#ann-objects li[data-source="shape"]'), null, 5000, 'Delete removes the shape');
   out('studio-annotated', { viewport: vp.name, first: first.x, interpolated: mid.x, moved: moved.x });
 
   // Training, followed live on the project page.
@@ -515,6 +540,14 @@ async function studioFlow(a, vp) {
   if (await page.locator('#det-result .error-text').count()) fail(`studio detect failed: ${await page.locator('#det-result').textContent()}`);
   await check(page, vp, 'detector');
   out('studio-detector', { viewport: vp.name });
+  // The projects list: renamed in a dialog.
+  await go(page, '#/studio');
+  await page.waitForSelector(`#project-list li[data-project="${pid}"]`);
+  await page.click(`#project-list li[data-project="${pid}"] button:has-text("Rename")`);
+  await page.fill('dialog input', `Shapes ${vp.name} renamed`);
+  await page.click('dialog button[type="submit"]');
+  await page.waitForSelector(`#project-list li[data-project="${pid}"] .project-link:has-text("renamed")`);
+  await check(page, vp, 'studio-list');
   // The project page in Japanese, then back to English for the steps after.
   await go(page, `#/studio/${pid}`);
   await page.selectOption('#lang-select', 'ja');
