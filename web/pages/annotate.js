@@ -112,7 +112,7 @@ export async function annotate({ main, user, params }) {
     h('dl', {}, [['D / F', 'ann.key.frames'], ['C / V', 'ann.key.step'], ['E / R', 'ann.key.keyframes'], ['N', 'ann.key.draw'],
       ['O', 'ann.key.outside'], ['Q', 'ann.key.occluded'], ['Del', 'ann.key.delete'], ['← ↑ → ↓', 'ann.key.nudge'],
       ['1–9', 'ann.key.label'], [t('ann.key.space'), 'ann.key.play'], ['Ctrl+Z', 'ann.undo'], ['Ctrl+Shift+Z / Ctrl+Y', 'ann.redo'], ['Esc', 'ann.key.escape']]
-      .map(([k, key]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, t(key))])));
+      .map(([k, key]) => [h('dt', {}, k.split(' / ').map((one) => h('kbd', {}, one))), h('dd', {}, t(key))])));
 
   main.append(
     h('div', { class: 'ann-head' },
