@@ -57,6 +57,8 @@ export async function annotate({ main, user, params }) {
     mode: media.kind === 'video' ? 'track' : 'shape',
     busy: false,
     nudge: null,
+    zoom: 1,
+    pan: null,
   };
 
   // The stage: the frame and the overlay in frame pixels.
@@ -65,12 +67,16 @@ export async function annotate({ main, user, params }) {
   const stage = h('div', { class: 'ann-stage' }, img, overlay);
   stage.style.aspectRatio = `${W} / ${H}`;
   stage.style.setProperty('--ar', String(W / H));
+  const viewport = h('div', { class: 'ann-viewport' }, stage);
 
   // Top bar of the tool.
   const versionText = h('span', { class: 'muted small', id: 'ann-version', 'aria-live': 'polite' });
   const undoBtn = toolButton('undo', t('ann.undo'), 'Ctrl+Z', () => history('undo'), 'ann-undo');
   const redoBtn = toolButton('redo', t('ann.redo'), 'Ctrl+Shift+Z', () => history('redo'), 'ann-redo');
   const drawBtn = toolButton('box', t('ann.draw'), 'N', () => setDrawing(!st.drawing), 'ann-draw');
+  const zoomOut = toolButton('zoomout', t('ann.zoom.out'), '-', () => setZoom(st.zoom / 1.5), 'ann-zoom-out');
+  const zoomIn = toolButton('zoomin', t('ann.zoom.in'), '+', () => setZoom(st.zoom * 1.5), 'ann-zoom-in');
+  const zoomText = h('span', { class: 'muted small mono ann-zoom', 'aria-live': 'polite' }, '100%');
   const autoBtn = button(t('ann.auto'), { kind: 'ghost', class: 'btn btn-ghost btn-small', iconName: 'studio', id: 'ann-auto', onclick: autoAnnotate });
   const modeSel = h('select', { id: 'ann-mode', 'aria-label': t('ann.mode') },
     h('option', { value: 'track', selected: st.mode === 'track' }, t('ann.mode.track')),
@@ -111,7 +117,7 @@ export async function annotate({ main, user, params }) {
   const keys = h('details', { class: 'ann-keys', open: window.innerWidth > 960 }, h('summary', {}, t('ann.keys')),
     h('dl', {}, [['D / F', 'ann.key.frames'], ['C / V', 'ann.key.step'], ['E / R', 'ann.key.keyframes'], ['N', 'ann.key.draw'],
       ['O', 'ann.key.outside'], ['Q', 'ann.key.occluded'], ['Del', 'ann.key.delete'], ['← ↑ → ↓', 'ann.key.nudge'],
-      ['1–9', 'ann.key.label'], [t('ann.key.space'), 'ann.key.play'], ['Ctrl+Z', 'ann.undo'], ['Ctrl+Shift+Z / Ctrl+Y', 'ann.redo'], ['Esc', 'ann.key.escape']]
+      ['1–9', 'ann.key.label'], ['+ / -', 'ann.key.zoom'], [t('ann.key.space'), 'ann.key.play'], ['Ctrl+Z', 'ann.undo'], ['Ctrl+Shift+Z / Ctrl+Y', 'ann.redo'], ['Esc', 'ann.key.escape']]
       .map(([k, key]) => [h('dt', {}, k.split(' / ').map((one) => h('kbd', {}, one))), h('dd', {}, t(key))])));
 
   main.append(
@@ -122,15 +128,16 @@ export async function annotate({ main, user, params }) {
     h('div', { class: 'ann-layout' },
       h('div', { class: 'ann-main' },
         h('div', { class: 'ann-toolbar', role: 'toolbar', 'aria-label': t('ann.tools') },
-          drawBtn, h('span', { class: 'label-pick' }, labelSwatch, labelSel), modeSel, undoBtn, redoBtn),
-        stage, timeline),
+          drawBtn, h('span', { class: 'label-pick' }, labelSwatch, labelSel), modeSel, undoBtn, redoBtn,
+          h('span', { class: 'ann-zoom-group' }, zoomOut, zoomText, zoomIn)),
+        viewport, timeline),
       h('aside', { class: 'ann-side' },
         h('section', { class: 'card ann-card', 'aria-labelledby': 'ann-objects-title' }, h('h2', { class: 'card-title', id: 'ann-objects-title' }, t('ann.objects')), objList),
         h('section', { class: 'card ann-card', 'aria-labelledby': 'ann-prop-title' }, h('h2', { class: 'card-title', id: 'ann-prop-title' }, t('ann.proposals')), propNote, propList),
         h('section', { class: 'card ann-card' }, keys))));
 
   if (media.status !== 'ready') {
-    stage.replaceChildren(empty('studio', t('ann.notready')));
+    viewport.replaceChildren(empty('studio', t('ann.notready')));
   }
   if (!labels.length) toast(t('ann.nolabels'), 'error');
 
@@ -338,12 +345,34 @@ export async function annotate({ main, user, params }) {
       overlay.setPointerCapture(e.pointerId);
       e.preventDefault();
       render();
-    } else if (st.selected) {
-      st.selected = null;
-      drawMarks();
-      render();
+    } else {
+      // A drag on the background pans a zoomed frame; a click deselects.
+      st.pan = { x: e.clientX, y: e.clientY, left: viewport.scrollLeft, top: viewport.scrollTop, moved: false };
+      overlay.setPointerCapture(e.pointerId);
     }
   });
+
+  /** Zooms to `z` (1–8), keeping the frame point under (cx, cy) — or the centre — in place. */
+  function setZoom(z, cx, cy) {
+    const next = clamp(z, 1, 8);
+    const r = viewport.getBoundingClientRect();
+    const px = cx === undefined ? r.width / 2 : cx - r.left;
+    const py = cy === undefined ? r.height / 2 : cy - r.top;
+    const fx = (viewport.scrollLeft + px) / stage.offsetWidth;
+    const fy = (viewport.scrollTop + py) / stage.offsetHeight;
+    st.zoom = next;
+    stage.style.setProperty('--zoom', String(next));
+    zoomText.textContent = `${Math.round(next * 100)}%`;
+    viewport.classList.toggle('zoomed', next > 1);
+    viewport.scrollLeft = fx * stage.offsetWidth - px;
+    viewport.scrollTop = fy * stage.offsetHeight - py;
+    render();
+  }
+  overlay.addEventListener('wheel', (e) => {
+    if (!e.ctrlKey && !e.metaKey) return; // Ctrl/⌘ + wheel, or a trackpad pinch; the wheel alone scrolls.
+    e.preventDefault();
+    setZoom(st.zoom * (e.deltaY < 0 ? 1.25 : 0.8), e.clientX, e.clientY);
+  }, { passive: false });
 
   function startMove(e, b) {
     if (st.drawing || e.button !== 0) return;
@@ -363,7 +392,13 @@ export async function annotate({ main, user, params }) {
   }
 
   overlay.addEventListener('pointermove', (e) => {
-    if (st.draft) {
+    if (st.pan) {
+      const dx = e.clientX - st.pan.x;
+      const dy = e.clientY - st.pan.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) st.pan.moved = true;
+      viewport.scrollLeft = st.pan.left - dx;
+      viewport.scrollTop = st.pan.top - dy;
+    } else if (st.draft) {
       const [x, y] = toFrame(e);
       st.draft[2] = x;
       st.draft[3] = y;
@@ -394,7 +429,15 @@ export async function annotate({ main, user, params }) {
   });
 
   const finishPointer = async () => {
-    if (st.draft) {
+    if (st.pan) {
+      const { moved } = st.pan;
+      st.pan = null;
+      if (!moved && st.selected) {
+        st.selected = null;
+        drawMarks();
+        render();
+      }
+    } else if (st.draft) {
       const box = normal(st.draft).map((v) => Math.round(v * 10) / 10);
       st.draft = null;
       render();
@@ -412,6 +455,7 @@ export async function annotate({ main, user, params }) {
   overlay.addEventListener('pointerup', finishPointer);
   overlay.addEventListener('pointercancel', () => {
     st.draft = null;
+    st.pan = null;
     if (st.drag) { st.drag.box.box = st.drag.orig; st.drag = null; }
     render();
   });
@@ -617,6 +661,8 @@ export async function annotate({ main, user, params }) {
     else if (key === 'q') toggle('occluded');
     else if (key === 'Delete' || key === 'Backspace') removeSelected();
     else if (key === ' ' && tag !== 'BUTTON') setPlaying(!st.playing);
+    else if (key === '+' || key === '=') setZoom(st.zoom * 1.5);
+    else if (key === '-') setZoom(st.zoom / 1.5);
     else if (key === 'Escape') { st.draft = null; if (st.drawing) setDrawing(false); else select(null); }
     else if (/^[1-9]$/.test(key) && labels[Number(key) - 1]) { labelSel.value = String(labels[Number(key) - 1].id); labelSel.dispatchEvent(new Event('change')); }
     else if (key.startsWith('Arrow') && selectedBox() && tag !== 'INPUT') {
@@ -680,7 +726,7 @@ export async function annotate({ main, user, params }) {
   // ---- Start ---------------------------------------------------------------------------
 
   if (media.status === 'ready') {
-    stage.after(h('p', { class: 'sr-only', id: 'ann-hint' }, t('ann.hint')));
+    viewport.after(h('p', { class: 'sr-only', id: 'ann-hint' }, t('ann.hint')));
     try {
       await loadDoc();
     } catch (err) {

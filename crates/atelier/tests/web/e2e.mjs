@@ -489,6 +489,15 @@ async function studioFlow(a, vp) {
   const mid = await trackBox(page);
   if (!mid || mid.keyframe || !(mid.x > first.x + 5 && mid.x < moved.x - 5)) fail(`frame 2 should show an interpolated box between the key frames: ${JSON.stringify({ first, mid, moved })}`);
   await check(page, vp, 'annotate');
+  // Zoomed in twice (+), the frame is larger than its viewport and pans; - brings it back.
+  await page.keyboard.press('+');
+  await page.keyboard.press('+');
+  await waitFor(page, () => document.querySelector('.ann-stage').offsetWidth > document.querySelector('.ann-viewport').clientWidth * 1.5, null, 3000, 'the frame zooms in');
+  await page.evaluate(() => { const v = document.querySelector('.ann-viewport'); v.scrollLeft = v.scrollWidth / 4; v.scrollTop = v.scrollHeight / 4; });
+  await check(page, vp, 'annotate-zoomed');
+  await page.keyboard.press('-');
+  await page.keyboard.press('-');
+  await waitFor(page, () => document.querySelector('.ann-stage').offsetWidth <= document.querySelector('.ann-viewport').clientWidth, null, 3000, 'the frame zooms out');
   // E / R jump between key frames; Ctrl+Z undoes the move, Ctrl+Shift+Z redoes it.
   await page.keyboard.press('r');
   await toFrame(page, 4);
