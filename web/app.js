@@ -15,7 +15,12 @@ const PAGES = {
   playground: () => import('./pages/playground.js').then((m) => m.playground),
   jobs: () => import('./pages/jobs.js').then((m) => m.jobs),
   studio: () => import('./pages/studio.js').then((m) => m.studio),
+  annotate: () => import('./pages/annotate.js').then((m) => m.annotate),
+  detector: () => import('./pages/detector.js').then((m) => m.detector),
 };
+
+/** Pages that belong under another page's navigation entry. */
+const NAV_PARENT = { annotate: 'studio', detector: 'studio' };
 
 const PUBLIC = new Set(['login', 'signup']);
 
@@ -101,7 +106,7 @@ async function render() {
     state.cleanup = null;
   }
   const main = document.getElementById('main');
-  topbar(route);
+  topbar(NAV_PARENT[route] || route);
   document.body.dataset.page = route;
   mount(main, loading());
   const token = Symbol(route);

@@ -15,7 +15,6 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.join("../../web");
     let root = root.canonicalize().unwrap_or(root);
-    println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     walk(&root, &root, &mut files);
     files.sort();
@@ -38,8 +37,19 @@ fn main() {
     fs::write(dest, out).expect("write web_assets.rs");
 }
 
+/// Asks cargo to rerun when `path` changes, naming it relative to the package (`../../web/…`):
+/// an absolute path would tie a target folder copied to another checkout (a worktree) to the
+/// first checkout's files, so that checkout's `web/` would be embedded instead.
+fn watch(root: &Path, path: &Path) {
+    let relative = path.strip_prefix(root).unwrap_or(Path::new(""));
+    println!(
+        "cargo:rerun-if-changed={}",
+        Path::new("../../web").join(relative).display()
+    );
+}
+
 fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
-    println!("cargo:rerun-if-changed={}", dir.display());
+    watch(root, dir);
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -56,7 +66,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         if name == "README.md" || name.ends_with(".sh") {
             continue;
         }
-        println!("cargo:rerun-if-changed={}", path.display());
+        watch(root, &path);
         let relative = path
             .strip_prefix(root)
             .expect("under web/")

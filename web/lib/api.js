@@ -55,7 +55,37 @@ export async function request(method, path, body, { signal } = {}) {
 export const get = (path, opts) => request('GET', path, undefined, opts);
 export const post = (path, body, opts) => request('POST', path, body, opts);
 export const put = (path, body, opts) => request('PUT', path, body, opts);
+export const patch = (path, body, opts) => request('PATCH', path, body, opts);
 export const del = (path, opts) => request('DELETE', path, undefined, opts);
+
+/**
+ * Uploads `file` to POST /api/v1/uploads with XMLHttpRequest, whose upload events give real
+ * progress: `onprogress(fraction)` hears 0…1. Resolves with the upload record.
+ */
+export function uploadFile(file, onprogress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/v1/uploads');
+    xhr.setRequestHeader('X-Atelier-CSRF', '1');
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.withCredentials = true;
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable && onprogress) onprogress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', async () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) { resolve(body); return; }
+      const err = body && body.error ? body.error : {};
+      const message = xhr.status === 401 ? t('error.signin') : err.message || t('error.status', { status: xhr.status });
+      reject(new ApiError(xhr.status, err.code || `http-${xhr.status}`, message));
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'network', t('error.network'))));
+    const data = new FormData();
+    data.append('file', file, file.name || 'file');
+    xhr.send(data);
+  });
+}
 
 /** Builds a FormData from an object (skipping empty values). */
 export function form(fields) {

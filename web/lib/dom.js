@@ -56,6 +56,14 @@ const ICONS = {
   close: 'M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z',
   globe: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm6.9 6h-3a15.7 15.7 0 0 0-1.4-3.6A8 8 0 0 1 18.9 8zM12 4c.8 1.2 1.5 2.5 1.9 4h-3.8c.4-1.4 1.1-2.8 1.9-4zM4.3 14a8.2 8.2 0 0 1 0-4h3.4a16.5 16.5 0 0 0 0 4H4.3zm.8 2h3a15.7 15.7 0 0 0 1.4 3.6A8 8 0 0 1 5.1 16zm3-8h-3a8 8 0 0 1 4.3-3.6C8.9 5.5 8.4 6.7 8.1 8zM12 20c-.8-1.2-1.5-2.5-1.9-4h3.8c-.4 1.4-1.1 2.8-1.9 4zm2.3-6H9.7a14.7 14.7 0 0 1 0-4h4.6a14.7 14.7 0 0 1 0 4zm.3 5.6c.6-1.1 1.1-2.3 1.4-3.6h3a8 8 0 0 1-4.4 3.6zm1.8-5.6a16.5 16.5 0 0 0 0-4h3.4a8.2 8.2 0 0 1 0 4h-3.4z',
   play: 'M8 5v14l11-7z',
+  pause: 'M6 19h4V5H6v14zm8-14v14h4V5h-4z',
+  prev: 'M6 6h2v12H6zm3.5 6 8.5 6V6z',
+  next: 'M6 18l8.5-6L6 6v12zM16 6v12h2V6h-2z',
+  box: 'M3 3h18v18H3V3zm2 2v14h14V5H5z',
+  redo: 'M18.4 10.6A10.5 10.5 0 0 0 1.5 15.2l2.4.8A8 8 0 0 1 16.6 12.4L13 16h9V7l-3.6 3.6z',
+  zoomin: 'M15.5 14h-.8l-.3-.3A6.5 6.5 0 1 0 14 15.5l.3.3v.8l5 5 1.5-1.5-5-5zm-6 0a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zM12 10h-2v2H9v-2H7V9h2V7h1v2h2v1z',
+  zoomout: 'M15.5 14h-.8l-.3-.3A6.5 6.5 0 1 0 14 15.5l.3.3v.8l5 5 1.5-1.5-5-5zm-6 0a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zM7 9h5v1H7V9z',
+  chart: 'M5 9.2h3V19H5V9.2zM10.6 5h2.8v14h-2.8V5zm5.6 8H19v6h-2.8v-6z',
   check: 'M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4L9 16.2z',
   logout: 'M10.1 15.6 11.5 17l5-5-5-5-1.4 1.4 2.6 2.6H3v2h9.7l-2.6 2.6zM19 3H5a2 2 0 0 0-2 2v4h2V5h14v14H5v-4H3v4a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V5a2 2 0 0 0-2-2z',
 };
@@ -157,6 +165,26 @@ export function confirmDialog(message, confirmLabel) {
     dialog.addEventListener('cancel', (e) => { e.preventDefault(); done(false); });
     document.body.append(dialog);
     dialog.showModal();
+  });
+}
+
+/** Asks for one line of text in a modal dialog; resolves with the trimmed text or null. */
+export function promptDialog(title, label, value, confirmLabel) {
+  return new Promise((resolve) => {
+    const input = h('input', { value: value || '', required: true, autocomplete: 'off' });
+    const dialog = h('dialog', { class: 'dialog', 'aria-label': title });
+    const formEl = h('form', { class: 'stack', method: 'dialog' },
+      h('h2', {}, title), field(label, input),
+      h('div', { class: 'row end' },
+        button(t('common.cancel'), { kind: 'ghost', onclick: () => done(null) }),
+        button(confirmLabel, { type: 'submit' })));
+    const done = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+    formEl.addEventListener('submit', (e) => { e.preventDefault(); done(input.value.trim() || null); });
+    dialog.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
+    dialog.append(formEl);
+    document.body.append(dialog);
+    dialog.showModal();
+    input.select();
   });
 }
 

@@ -38,7 +38,11 @@ export async function jobs({ main, user }) {
           h('div', {}, h('strong', {}, kindText(job.kind)), h('span', { class: 'muted small' }, ` · ${when(job.created_at)}`)),
           h('div', { class: 'row' }, status, cancel)),
         bar, detail));
-    const open = job.kind === 'animate' ? `#/animation/${job.id}` : job.kind === 'photo3d' ? '#/photos' : null;
+    const open = job.kind === 'animate' ? `#/animation/${job.id}`
+      : job.kind === 'photo3d' ? '#/photos'
+        : job.kind === 'train' && job.params?.project_id ? `#/studio/${job.params.project_id}`
+          : job.kind === 'studio_import' && job.params?.media_id ? `#/annotate/${job.params.media_id}`
+            : null;
     if (open) status.before(h('a', { class: 'btn btn-ghost btn-small job-open', href: open, hidden: job.status !== 'succeeded' }, t('jobs.open')));
     const item = { job, el, bar, status, detail, cancel };
     update(item, job);

@@ -19,7 +19,7 @@ use crate::helpers::{Backend, TestApp, error_code, spawn_app};
 pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
 /// A small synthetic clip: 320 × 240, 24 frames, 2 objects, key frames every 4 frames.
-fn clip(seed: u64) -> SynthVideo {
+pub(crate) fn clip(seed: u64) -> SynthVideo {
     let p = SynthParams {
         objects: 2,
         seed,
@@ -28,6 +28,7 @@ fn clip(seed: u64) -> SynthVideo {
     synth::video(&p, 24, 4)
 }
 
+/// The clip encoded as an H.264 MP4 at 12 fps.
 pub(crate) fn mp4(video: &SynthVideo) -> Vec<u8> {
     synth::encode_video(&video.frames, 12).expect("encode MP4")
 }

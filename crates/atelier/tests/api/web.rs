@@ -202,12 +202,18 @@ async fn every_flow_works_in_headless_chromium_at_desktop_and_phone_sizes() {
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
     let image = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../classify/tests/fixtures/parity/images/001.png");
+    // The studio step uploads a small synthetic H.264 clip, made here as the studio tests do.
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let video = screenshots.join("studio-clip.mp4");
+    std::fs::write(&video, crate::studio::mp4(&crate::studio::clip(5))).expect("write the clip");
     let config = json!({
         "base": app.base,
         "out": screenshots,
         "chromium": chromium(),
         "photo": image,
         "image": image,
+        "video": video,
+        "flows": std::env::var("ATELIER_WEB_FLOWS").ok(),
         "only": std::env::var("ATELIER_WEB_ONLY").ok(),
     });
     let child = tokio::process::Command::new("node")
@@ -238,12 +244,18 @@ async fn every_flow_works_in_headless_chromium_at_desktop_and_phone_sizes() {
         if config["only"].as_str().is_some_and(|only| only != viewport) {
             continue;
         }
-        assert!(
-            lines
-                .iter()
-                .any(|l| l["ev"] == "live-stroke" && l["viewport"] == viewport),
-            "{viewport}: no live stroke in {lines:#?}"
-        );
+        let flows = config["flows"].as_str();
+        for (flow, event) in [("core", "live-stroke"), ("studio", "studio-annotated")] {
+            if flows.is_some_and(|f| !f.split(',').any(|x| x == flow)) {
+                continue;
+            }
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l["ev"] == event && l["viewport"] == viewport),
+                "{viewport}: no {event} in {lines:#?}"
+            );
+        }
     }
     println!("screenshots in {}", screenshots.display());
     app.stop().await;

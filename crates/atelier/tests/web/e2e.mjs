@@ -1,6 +1,7 @@
 // atelier's web app end to end, in headless Chromium (Debian's `chromium`, driven by
 // playwright-core), at 1280×800 and 390×844. Spawned by the Rust API tests (tests/api/web.rs):
-//   node e2e.mjs '<json config>'   config: {base, out, chromium, photo, image}
+//   node e2e.mjs '<json config>'   config: {base, out, chromium, photo, image, video, flows?}
+// (`flows`: a comma-separated subset of `core,studio` to run; all when unset.)
 // Prints one JSON object per line; exits 0 after {"ev":"done"}. Fails on: a request to any
 // origin but atelier's, a page error or CSP violation, a serious/critical axe-core violation,
 // horizontal overflow at 360 px, or any flow that does not complete.
@@ -24,6 +25,8 @@ function fail(message) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const suffix = Math.random().toString(36).slice(2, 8);
 const problems = [];
+const flows = config.flows ? config.flows.split(',') : null;
+const want = (flow) => !flows || flows.includes(flow);
 
 const VIEWPORTS = [
   { name: 'desktop', viewport: { width: 1280, height: 800 } },
@@ -190,7 +193,16 @@ async function scenario(browser, vp) {
   await check(a.page, vp, 'family-none');
   await signUp(b.page, vp, bob, 'Child', false);
   out('signed-up', { viewport: vp.name });
+  if (want('core')) await core(a, b, vp);
+  if (want('studio')) await studioFlow(a, vp);
+  if (want('core')) await finale(a, b, vp);
 
+  await a.ctx.close();
+  await b.ctx.close();
+  out('viewport-done', { viewport: vp.name, seconds: Math.round((Date.now() - t0) / 1000) });
+}
+
+async function core(a, b, vp) {
   // 2. A family, joined with its code.
   await a.page.fill('input[name="family-name"]', 'The Testers');
   await a.page.click('form:has(input[name="family-name"]) button[type="submit"]');
@@ -350,10 +362,11 @@ async function scenario(browser, vp) {
   await a.page.waitForSelector(`li[data-job="${jobId}"] .status-canceled`, { timeout: 15000 });
   await check(a.page, vp, 'jobs');
   out('canceled', { viewport: vp.name, job: jobId });
+}
 
-  // 9. Studio placeholder, then Japanese (persisted), then sign out.
+async function finale(a, b, vp) {
+  // 10. Japanese (persisted), then sign out.
   await go(a.page, '#/studio');
-  await check(a.page, vp, 'studio');
   await a.page.selectOption('#lang-select', 'ja');
   await a.page.waitForFunction(() => document.documentElement.lang === 'ja' && document.querySelector('.nav').textContent.includes('ギャラリー'));
   await go(a.page, '#/photos');
@@ -377,10 +390,181 @@ async function scenario(browser, vp) {
   await a.page.waitForFunction(() => document.querySelector('main h1')?.textContent === 'おかえりなさい');
   await check(a.page, vp, 'login-ja');
   out('japanese', { viewport: vp.name });
+}
 
-  await a.ctx.close();
-  await b.ctx.close();
-  out('viewport-done', { viewport: vp.name, seconds: Math.round((Date.now() - t0) / 1000) });
+/** The overlay rectangle of the (only) track box on the current frame, in frame pixels. */
+async function trackBox(page) {
+  return page.evaluate(() => {
+    const g = document.querySelector('#ann-overlay g.ann-box[data-source="track"]');
+    if (!g) return null;
+    const r = g.querySelector('rect.ann-rect');
+    return { keyframe: g.dataset.keyframe === 'true', x: Number(r.getAttribute('x')), y: Number(r.getAttribute('y')), w: Number(r.getAttribute('width')) };
+  });
+}
+
+async function toFrame(page, n) {
+  await waitFor(page, (want) => {
+    const img = document.getElementById('ann-frame');
+    return img && img.dataset.frame === String(want) && img.complete && img.naturalWidth > 0
+      && document.getElementById('ann-scrub').value === String(want);
+  }, n, 10000, `frame ${n} is shown`);
+  await sleep(300);
+}
+
+// 9. The detector studio: a project with two labels, a video uploaded and imported, a track
+// drawn and moved in the annotation tool (a key frame), the interpolated frame between, a
+// training followed live, and the detector page.
+async function studioFlow(a, vp) {
+  const page = a.page;
+  await go(page, '#/studio');
+  await page.waitForSelector('#project-list .empty, #project-list li[data-project]');
+  await check(page, vp, 'studio');
+  await page.fill('#project-name', `Shapes ${vp.name}`);
+  await page.click('#create-project');
+  await page.waitForURL(/#\/studio\/\d+/);
+  const pid = page.url().split('/').pop();
+  await page.waitForSelector('#label-name');
+  await page.fill('#label-name', 'square');
+  await page.click('#add-label');
+  await page.waitForSelector('#label-list li[data-label]');
+  await page.fill('#label-name', 'circle');
+  await page.fill('#label-colour', '#1971c2');
+  await page.click('#add-label');
+  await page.waitForSelector('#label-list li[data-label]:nth-child(2)');
+  // A duplicate label is refused with the server's sentence.
+  await page.fill('#label-name', 'circle');
+  await page.click('#add-label');
+  await page.waitForSelector('.label-form ~ .error-text:not([hidden])');
+  await page.fill('#label-name', '');
+  let sawUpload = false;
+  page.on('request', (r) => { if (r.url().endsWith('/api/v1/uploads') && r.method() === 'POST') sawUpload = true; });
+  await page.setInputFiles('#media-file', config.video);
+  await page.waitForSelector('#media-list li[data-media]', { timeout: 30000 });
+  await page.waitForSelector('#media-list li[data-status="ready"] .thumb img', { timeout: 120000 });
+  if (!sawUpload) fail('the studio upload did not go to /api/v1/uploads');
+  await waitFor(page, () => { const i = document.querySelector('#media-list .thumb img'); return i && i.complete && i.naturalWidth > 0; }, null, 10000, 'the media thumbnail loads');
+  await check(page, vp, 'studio-project');
+  out('studio-imported', { viewport: vp.name, project: pid });
+
+  // The annotation tool: draw a track on frame 0.
+  await page.click('#media-list li[data-status="ready"] .annotate-link');
+  await page.waitForURL(/#\/annotate\/\d+/);
+  await page.waitForSelector('#ann-overlay');
+  await toFrame(page, 0);
+  await check(page, vp, 'annotate-empty');
+  const box = await page.locator('#ann-overlay').boundingBox();
+  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.locator('#ann-overlay').focus();
+  await page.keyboard.press('n');
+  const [sx, sy] = at(0.2, 0.25);
+  const [ex, ey] = at(0.45, 0.55);
+  await page.mouse.move(sx, sy);
+  await page.mouse.down();
+  await page.mouse.move(ex, ey, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForSelector('#ann-overlay g.ann-box[data-source="track"][data-keyframe="true"]', { timeout: 10000 });
+  const first = await trackBox(page);
+  // Four frames on with F; the box is held there (interpolated), then moved: a key frame.
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press('f');
+    await sleep(120);
+  }
+  await toFrame(page, 4);
+  const held = await trackBox(page);
+  if (!held || held.keyframe) fail(`frame 4 should show the track's held box, not a key frame: ${JSON.stringify(held)}`);
+  const rect = await page.locator('#ann-overlay g.ann-box[data-source="track"] rect.ann-rect').boundingBox();
+  await page.mouse.move(rect.x + rect.width / 2, rect.y + rect.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(rect.x + rect.width / 2 + box.width * 0.25, rect.y + rect.height / 2 + box.height * 0.1, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForSelector('#ann-overlay g.ann-box[data-source="track"][data-keyframe="true"]', { timeout: 10000 });
+  const moved = await trackBox(page);
+  if (!(moved.x > first.x + 40)) fail(`the box did not move: ${JSON.stringify({ first, moved })}`);
+  await waitFor(page, () => document.querySelectorAll('#ann-marks .ann-mark.key').length >= 2, null, 5000, 'two key frames on the timeline');
+  // Back two frames with D: the interpolated box lies between the two key frames.
+  await page.keyboard.press('d');
+  await sleep(120);
+  await page.keyboard.press('d');
+  await toFrame(page, 2);
+  const mid = await trackBox(page);
+  if (!mid || mid.keyframe || !(mid.x > first.x + 5 && mid.x < moved.x - 5)) fail(`frame 2 should show an interpolated box between the key frames: ${JSON.stringify({ first, mid, moved })}`);
+  await check(page, vp, 'annotate');
+  // Zoomed in twice (+), the frame is larger than its viewport and pans; - brings it back.
+  await page.keyboard.press('+');
+  await page.keyboard.press('+');
+  await waitFor(page, () => document.querySelector('.ann-stage').offsetWidth > document.querySelector('.ann-viewport').clientWidth * 1.5, null, 3000, 'the frame zooms in');
+  await page.evaluate(() => { const v = document.querySelector('.ann-viewport'); v.scrollLeft = v.scrollWidth / 4; v.scrollTop = v.scrollHeight / 4; });
+  await check(page, vp, 'annotate-zoomed');
+  await page.keyboard.press('-');
+  await page.keyboard.press('-');
+  await waitFor(page, () => document.querySelector('.ann-stage').offsetWidth <= document.querySelector('.ann-viewport').clientWidth, null, 3000, 'the frame zooms out');
+  // E / R jump between key frames; Ctrl+Z undoes the move, Ctrl+Shift+Z redoes it.
+  await page.keyboard.press('r');
+  await toFrame(page, 4);
+  await page.keyboard.press('Control+z');
+  await waitFor(page, (x) => { const r = document.querySelector('#ann-overlay g.ann-box[data-source="track"] rect'); return r && Math.abs(Number(r.getAttribute('x')) - x) < 1; }, first.x, 5000, 'undo brings the box back');
+  await page.keyboard.press('Control+Shift+z');
+  await waitFor(page, (x) => { const r = document.querySelector('#ann-overlay g.ann-box[data-source="track"] rect'); return r && Math.abs(Number(r.getAttribute('x')) - x) < 1; }, moved.x, 5000, 'redo moves it again');
+  // A change made meanwhile elsewhere: the next edit here is refused (409), reloaded and said.
+  const mid4 = page.url().split('/').pop();
+  await page.evaluate(async (m) => {
+    const doc = await (await fetch(`/api/v1/studio/media/${m}/annotations`)).json();
+    const labels = (await (await fetch(`/api/v1/studio/media/${m}`)).json()).project_id;
+    const project = await (await fetch(`/api/v1/studio/projects/${labels}`)).json();
+    await fetch(`/api/v1/studio/media/${m}/annotations`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Atelier-CSRF': '1' },
+      body: JSON.stringify({ base_version: doc.version, ops: [{ op: 'put_shape', shape: { frame: 4, label_id: project.labels[1].id, box: [200, 150, 260, 200], occluded: false } }] }),
+    });
+  }, mid4);
+  await page.keyboard.press('o');
+  await page.waitForSelector('.toast-error:has-text("changed these annotations")', { timeout: 5000 });
+  await page.waitForSelector('#ann-objects li[data-source="shape"]', { timeout: 5000 });
+  // O marks the track outside from here; O again brings it back. Q: occluded.
+  await page.keyboard.press('o');
+  await page.waitForSelector('#ann-overlay g.ann-box.outside[data-source="track"]', { timeout: 5000 });
+  await page.keyboard.press('o');
+  await page.waitForSelector('#ann-overlay g.ann-box[data-source="track"]:not(.outside)', { timeout: 5000 });
+  await page.keyboard.press('q');
+  await page.waitForSelector('#ann-overlay g.ann-box.occluded[data-source="track"]', { timeout: 5000 });
+  // The shape from elsewhere: selected in the list, deleted with Delete.
+  await page.click('#ann-objects li[data-source="shape"] .ann-obj-pick');
+  await page.keyboard.press('Delete');
+  await waitFor(page, () => !document.querySelector('#ann-objects li[data-source="shape"]'), null, 5000, 'Delete removes the shape');
+  out('studio-annotated', { viewport: vp.name, first: first.x, interpolated: mid.x, moved: moved.x });
+
+  // Training, followed live on the project page.
+  await page.click(`a[href="#/studio/${pid}"]`);
+  await page.waitForSelector('#start-training');
+  await page.selectOption('#train-budget', '15');
+  await page.click('#start-training');
+  await page.waitForSelector('#train-chart path.chart-line', { timeout: 120000 });
+  await check(page, vp, 'studio-training');
+  await page.waitForSelector('#detector-list li.detector-item a', { timeout: 120000 });
+  out('studio-trained', { viewport: vp.name });
+  await page.click('#detector-list li.detector-item a');
+  await page.waitForSelector('#det-map50');
+  await page.setInputFiles('#det-file', config.image);
+  await page.click('#det-run');
+  await page.waitForSelector('#det-result .answer, #det-result .error-text', { timeout: 30000 });
+  if (await page.locator('#det-result .error-text').count()) fail(`studio detect failed: ${await page.locator('#det-result').textContent()}`);
+  await check(page, vp, 'detector');
+  out('studio-detector', { viewport: vp.name });
+  // The projects list: renamed in a dialog.
+  await go(page, '#/studio');
+  await page.waitForSelector(`#project-list li[data-project="${pid}"]`);
+  await page.click(`#project-list li[data-project="${pid}"] button:has-text("Rename")`);
+  await page.fill('dialog input', `Shapes ${vp.name} renamed`);
+  await page.click('dialog button[type="submit"]');
+  await page.waitForSelector(`#project-list li[data-project="${pid}"] .project-link:has-text("renamed")`);
+  await check(page, vp, 'studio-list');
+  // The project page in Japanese, then back to English for the steps after.
+  await go(page, `#/studio/${pid}`);
+  await page.selectOption('#lang-select', 'ja');
+  await page.waitForFunction(() => document.documentElement.lang === 'ja' && document.querySelector('#training-title')?.textContent === '学習');
+  await page.waitForSelector('#detector-list li.detector-item');
+  await check(page, vp, 'studio-project-ja');
+  await page.selectOption('#lang-select', 'en');
+  await page.waitForFunction(() => document.documentElement.lang === 'en');
 }
 
 const browser = await chromium.launch({
