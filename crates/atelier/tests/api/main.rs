@@ -25,5 +25,7 @@ mod realtime;
 mod realtime_node;
 mod shutdown;
 mod studio;
+mod studio_exchange;
+mod studio_training;
 mod uploads;
 mod web;

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, error_code, spawn_app};
 
-const WAIT: Duration = Duration::from_secs(120);
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
 
 /// A small synthetic clip: 320 × 240, 24 frames, 2 objects, key frames every 4 frames.
-fn clip(seed: u64) -> SynthVideo {
+pub(crate) fn clip(seed: u64) -> SynthVideo {
     let p = SynthParams {
         objects: 2,
         seed,
@@ -28,11 +28,11 @@ fn clip(seed: u64) -> SynthVideo {
     synth::video(&p, 24, 4)
 }
 
-fn mp4(video: &SynthVideo) -> Vec<u8> {
+pub(crate) fn mp4(video: &SynthVideo) -> Vec<u8> {
     synth::encode_video(&video.frames, 12).expect("encode MP4")
 }
 
-fn png(image: &image::RgbImage) -> Vec<u8> {
+pub(crate) fn png(image: &image::RgbImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(image.clone())
         .write_to(&mut out, ImageFormat::Png)
@@ -40,14 +40,14 @@ fn png(image: &image::RgbImage) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn json_of(response: reqwest::Response, status: StatusCode) -> Value {
+pub(crate) async fn json_of(response: reqwest::Response, status: StatusCode) -> Value {
     let got = response.status();
     let body = response.text().await.expect("body");
     assert_eq!(got, status, "body: {body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     method: &str,
@@ -68,7 +68,7 @@ async fn send(
 }
 
 /// A project with one label per synthetic class; returns (project id, label ids by class).
-async fn project(app: &TestApp, token: &str) -> (i64, Vec<i64>) {
+pub(crate) async fn project(app: &TestApp, token: &str) -> (i64, Vec<i64>) {
     let created = json_of(
         app.post_json(token, "/api/v1/studio/projects", json!({"name": "shapes"}))
             .await,
@@ -94,7 +94,13 @@ async fn project(app: &TestApp, token: &str) -> (i64, Vec<i64>) {
 }
 
 /// Uploads `bytes` and imports it into the project; returns the media JSON once ready.
-async fn import(app: &TestApp, token: &str, pid: i64, bytes: Vec<u8>, name: &str) -> Value {
+pub(crate) async fn import(
+    app: &TestApp,
+    token: &str,
+    pid: i64,
+    bytes: Vec<u8>,
+    name: &str,
+) -> Value {
     let upload = app.upload(token, bytes, name).await;
     let upload = json_of(upload, StatusCode::CREATED).await;
     let media = json_of(
@@ -125,7 +131,7 @@ async fn import(app: &TestApp, token: &str, pid: i64, bytes: Vec<u8>, name: &str
 }
 
 /// The put_track ops that annotate a synthetic clip's tracks (key frames only).
-fn track_ops(video: &SynthVideo, labels: &[i64]) -> Vec<Value> {
+pub(crate) fn track_ops(video: &SynthVideo, labels: &[i64]) -> Vec<Value> {
     let doc = &video.annotations;
     doc.tracks
         .values()
