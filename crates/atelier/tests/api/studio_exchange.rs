@@ -98,14 +98,12 @@ fn assert_same(got: &FrameBoxes, want: &FrameBoxes, what: &str) {
         );
         for (a, b) in g.iter().zip(w) {
             assert_eq!(a.0, b.0, "{what}: label on frame {n}");
-            for k in 0..4 {
-                assert!(
-                    (a.1[k] - b.1[k]).abs() < 1e-6,
-                    "{what}: frame {n}: {:?} vs {:?}",
-                    a.1,
-                    b.1
-                );
-            }
+            assert!(
+                a.1.iter().zip(&b.1).all(|(x, y)| (x - y).abs() < 1e-6),
+                "{what}: frame {n}: {:?} vs {:?}",
+                a.1,
+                b.1
+            );
         }
     }
 }
