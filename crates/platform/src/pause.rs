@@ -23,6 +23,9 @@ pub enum PausePoint {
     /// A running job is about to store an output: where a cancel or delete used to be missed
     /// and the output stored anyway.
     JobBeforeStore,
+    /// A `train` job passed its "no training running in the project" check and is not yet
+    /// inserted: where two concurrent trainings of one project used to both be queued.
+    TrainCheckedBeforeInsert,
 }
 
 /// The pause points of one platform. The first request to pass an armed point stops there.

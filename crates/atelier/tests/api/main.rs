@@ -30,5 +30,7 @@ mod realtime_node;
 mod shutdown;
 mod studio;
 mod studio_download;
+mod studio_exchange;
+mod studio_training;
 mod uploads;
 mod web;

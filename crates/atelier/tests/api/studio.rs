@@ -48,7 +48,7 @@ pub(crate) async fn json_of(response: reqwest::Response, status: StatusCode) -> 
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     method: &str,

@@ -10,7 +10,7 @@ use super::{Job, JobErrorRecord, JobStatus};
 use crate::{
     JobsConfig, Platform, PlatformError, PlatformResult,
     accounts::User,
-    db::{Backend, Db, now_ms},
+    db::{Backend, Db, is_unique_violation, now_ms},
     secrets::random_id,
 };
 
@@ -87,7 +87,7 @@ pub async fn enqueue(
         all: platform.config().jobs.max_active_per_account,
         kind: kind_cap,
     };
-    if let Some(job) = insert(
+    let inserted = insert(
         platform.db(),
         &platform.config().jobs,
         owner.id,
@@ -95,8 +95,15 @@ pub async fn enqueue(
         &params,
         caps,
     )
-    .await?
-    {
+    .await;
+    let inserted = match inserted {
+        // A kind's unique index ("one active job per …") refused the row.
+        Err(PlatformError::Database(err)) if is_unique_violation(&err) => {
+            return Err(handler.active_conflict());
+        }
+        other => other?,
+    };
+    if let Some(job) = inserted {
         platform.wake_workers();
         return Ok(job);
     }

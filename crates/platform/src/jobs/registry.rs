@@ -13,7 +13,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use super::Job;
-use crate::{Platform, PlatformError, PlatformResult, accounts::User};
+use crate::{Platform, PlatformError, PlatformResult, accounts::User, error::InputError};
 
 /// A job kind, typed: its name, its parameters as built by routes and checked at creation, and
 /// its result. Implement this (not [`JobHandler`]) for a new kind and register it in
@@ -47,12 +47,27 @@ pub trait JobKind: Send + Sync + std::fmt::Debug + 'static {
         None
     }
 
+    /// The refusal when the database refuses the job's insert through a unique index of this
+    /// kind's (an "at most one active job per …" rule that a check in `prepare` cannot make
+    /// atomic): 409 `job_conflict` unless the kind names its own.
+    fn active_conflict(&self) -> PlatformError {
+        conflict(Self::KIND)
+    }
+
     /// Runs one attempt. Must be idempotent: a retried attempt starts again from the inputs.
     fn run(
         &self,
         ctx: JobContext,
         params: Self::Params,
     ) -> BoxFuture<'static, Result<Self::Output, JobFailure>>;
+}
+
+fn conflict(kind: &str) -> PlatformError {
+    InputError::conflict(
+        "job_conflict",
+        format!("a {kind} job for the same input is already queued or running"),
+    )
+    .into()
 }
 
 impl<K: JobKind> JobHandler for K {
@@ -75,6 +90,10 @@ impl<K: JobKind> JobHandler for K {
 
     fn max_active_per_account(&self, platform: &Platform) -> Option<u32> {
         JobKind::max_active_per_account(self, platform)
+    }
+
+    fn active_conflict(&self) -> PlatformError {
+        JobKind::active_conflict(self)
     }
 
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, JobFailure>> {
@@ -108,6 +127,12 @@ pub trait JobHandler: Send + Sync + std::fmt::Debug + 'static {
     /// general cap (`None`: only the general cap applies).
     fn max_active_per_account(&self, _platform: &Platform) -> Option<u32> {
         None
+    }
+
+    /// The refusal when the database refuses the job's insert through a unique index of this
+    /// kind's (see [`JobKind::active_conflict`]).
+    fn active_conflict(&self) -> PlatformError {
+        conflict(self.kind())
     }
 
     /// Runs one attempt. Must be idempotent: a retried attempt starts again from the inputs.

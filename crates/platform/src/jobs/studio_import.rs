@@ -12,12 +12,15 @@ use futures::future::BoxFuture;
 use image::{DynamicImage, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use super::{JobContext, JobFailure, JobKind};
+use super::{Job, JobContext, JobFailure, JobKind, queue};
 use crate::{
     Platform, PlatformError, PlatformResult,
     accounts::User,
     storage::Storage,
-    studio::{self, media},
+    studio::{
+        self,
+        media::{self, Media},
+    },
     uploads,
 };
 
@@ -46,6 +49,30 @@ pub struct StudioImportOutput {
     pub width: u32,
     /// Frame height.
     pub height: u32,
+}
+
+/// Adds an upload of `viewer`'s to a project ([`media::create`]) and queues its import; the
+/// media is `importing` until the job ends (and is forgotten when the job cannot be queued).
+pub async fn queue_import(
+    platform: &Platform,
+    viewer: &User,
+    project_id: i64,
+    upload_id: &str,
+) -> PlatformResult<(Media, Job)> {
+    let created = media::create(platform, viewer, project_id, upload_id).await?;
+    let params = StudioImportParams {
+        media_id: created.id,
+        upload_id: created.upload_id.clone(),
+    };
+    let job = match queue::enqueue_kind::<StudioImport>(platform, viewer, &params).await {
+        Ok(job) => job,
+        Err(err) => {
+            media::discard(platform.db(), created.id).await?;
+            return Err(err);
+        }
+    };
+    let media = media::attach_job(platform.db(), created.id, &job.id).await?;
+    Ok((media, job))
 }
 
 /// JPEG quality of stored frames.

@@ -7,7 +7,8 @@
 //! head, its metrics, PR curves and history as a detector of the project.
 //!
 //! Refusals at creation: nothing annotated (400 `no_annotations`), a training already queued or
-//! running for the project (409 `training_running`), a project without labels (422). Idempotent:
+//! running for the project (409 `training_running`, made atomic with the insert by the unique
+//! partial index `jobs_one_training_per_project`), a project without labels (422). Idempotent:
 //! a retried attempt trains again and the detector is stored once per job.
 
 use std::time::{Duration, Instant};
@@ -131,8 +132,23 @@ impl JobKind for Train {
                 )
                 .into());
             }
+            // The check above is for the message; the insert itself is refused by the
+            // `jobs_one_training_per_project` unique index when another request got there in
+            // between (see `active_conflict`).
+            platform
+                .pause_points()
+                .pass(crate::pause::PausePoint::TrainCheckedBeforeInsert)
+                .await;
             Ok(params)
         })
+    }
+
+    fn active_conflict(&self) -> PlatformError {
+        InputError::conflict(
+            "training_running",
+            "the project is already training; wait for it or cancel it",
+        )
+        .into()
     }
 
     fn run(

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use atelier_detector::{
     AnnotationError, Annotations, BBox, KeyFrame, Label as DocLabel, Shape, Track,
-    annotation::ops::{Journal, Op},
+    annotation::ops::{EntryKind, Journal, Op},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -122,7 +122,7 @@ pub struct FrameAnnotations {
 }
 
 /// One edit of a batch.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ApiOp {
     /// Create or replace a shape.
@@ -187,6 +187,26 @@ pub struct Batch {
 pub struct VersionView {
     /// The new version.
     pub version: u64,
+}
+
+/// One batch of the log, as a client at an older version replays it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BatchView {
+    /// The version this batch reached.
+    pub version: u64,
+    /// `edit` (a batch a client sent, or an import), `undo` or `redo`.
+    pub kind: &'static str,
+    /// The operations as applied, in order (ids assigned, undo/redo as their inverse edits).
+    pub ops: Vec<ApiOp>,
+}
+
+/// What changed after a version.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChangesView {
+    /// The latest version.
+    pub version: u64,
+    /// Batches after the asked version, oldest first.
+    pub batches: Vec<BatchView>,
 }
 
 fn bbox(b: BoxArray) -> BBox {
@@ -285,7 +305,12 @@ pub async fn load(db: &Db, media_id: i64, project_id: i64) -> PlatformResult<Jou
 
 /// Stores `journal` if the stored version is still `expected` (409 `version_conflict` if
 /// another writer got there first).
-async fn save(db: &Db, media_id: i64, expected: u64, journal: &Journal) -> PlatformResult<()> {
+pub(crate) async fn save(
+    db: &Db,
+    media_id: i64,
+    expected: u64,
+    journal: &Journal,
+) -> PlatformResult<()> {
     let text = serde_json::to_string(journal).map_err(PlatformError::internal)?;
     let annotated = journal.doc().annotated_frames().len() as i64;
     let updated = sqlx::query(
@@ -331,14 +356,86 @@ fn track_view(t: &Track) -> TrackView {
         keyframes: t
             .keyframes
             .iter()
-            .map(|(&frame, k)| KeyframeView {
-                frame,
-                bbox: array(&k.bbox),
-                outside: k.outside,
-                occluded: k.occluded,
-            })
+            .map(|(&frame, k)| keyframe_view(frame, k))
             .collect(),
     }
+}
+
+fn keyframe_view(frame: u32, k: &KeyFrame) -> KeyframeView {
+    KeyframeView {
+        frame,
+        bbox: array(&k.bbox),
+        outside: k.outside,
+        occluded: k.occluded,
+    }
+}
+
+/// A journal operation in the API's terms.
+fn api_op(op: &Op) -> ApiOp {
+    match op {
+        Op::PutShape(shape) => ApiOp::PutShape {
+            shape: shape_view(shape),
+        },
+        Op::DeleteShape { id } => ApiOp::DeleteShape { id: *id },
+        Op::PutTrack(track) => ApiOp::PutTrack {
+            track: track_view(track),
+        },
+        Op::DeleteTrack { id } => ApiOp::DeleteTrack { id: *id },
+        Op::PutKeyFrame {
+            track,
+            frame,
+            keyframe,
+        } => ApiOp::PutKeyframe {
+            track_id: *track,
+            keyframe: keyframe_view(*frame, keyframe),
+        },
+        Op::DeleteKeyFrame { track, frame } => ApiOp::DeleteKeyframe {
+            track_id: *track,
+            frame: *frame,
+        },
+        Op::SetBox { track, frame, bbox } => ApiOp::SetBox {
+            track_id: *track,
+            frame: *frame,
+            bbox: array(bbox),
+        },
+    }
+}
+
+/// The batches applied after `version` (422 `unknown_version` past the latest): replaying
+/// their operations in order brings a client at `version` to the latest.
+pub async fn since(
+    db: &Db,
+    viewer: &User,
+    media_id: i64,
+    version: u64,
+) -> PlatformResult<ChangesView> {
+    let media = get_visible(db, viewer, media_id).await?;
+    let journal = load(db, media_id, media.project_id).await?;
+    let latest = journal.version();
+    if version > latest {
+        return Err(InputError::unprocessable(
+            "unknown_version",
+            format!("version {version} is past the latest, {latest}"),
+        )
+        .into());
+    }
+    let batches = journal
+        .since(version)
+        .iter()
+        .map(|entry| BatchView {
+            version: entry.version,
+            kind: match entry.kind {
+                EntryKind::Edit => "edit",
+                EntryKind::Undo(_) => "undo",
+                EntryKind::Redo(_) => "redo",
+            },
+            ops: entry.ops.iter().map(api_op).collect(),
+        })
+        .collect();
+    Ok(ChangesView {
+        version: latest,
+        batches,
+    })
 }
 
 /// Every annotation of a media `viewer` sees.

@@ -13,7 +13,6 @@ use crate::{
     accounts::User,
     db::{Db, now_ms},
     error::{InputError, PlatformError, PlatformResult},
-    jobs::{Job, queue, studio_import::StudioImportParams},
     uploads,
 };
 
@@ -131,14 +130,15 @@ pub async fn list(db: &Db, viewer: &User, project_id: i64) -> PlatformResult<Vec
     rows.iter().map(media_row).collect()
 }
 
-/// Adds an upload of `viewer`'s (an MP4 video or an image) to a project and queues its
-/// `studio_import` job; the media is `importing` until the job ends.
+/// Adds an upload of `viewer`'s (an MP4 video or an image) to a project as a media that is
+/// `importing` until its `studio_import` job (which `crate::jobs::studio_import::queue_import`
+/// queues and attaches with [`attach_job`]) ends.
 pub async fn create(
     platform: &Platform,
     viewer: &User,
     project_id: i64,
     upload_id: &str,
-) -> PlatformResult<(Media, Job)> {
+) -> PlatformResult<Media> {
     let db = platform.db();
     visible_project(db, viewer, project_id).await?;
     let upload = uploads::get_owned(platform, viewer.id, upload_id).await?;
@@ -170,31 +170,26 @@ pub async fn create(
     .bind(now_ms())
     .fetch_one(db.pool())
     .await?;
-    let media_id: i64 = row.try_get("id")?;
-    let params = StudioImportParams {
-        media_id,
-        upload_id: upload.id.clone(),
-    };
-    let job = match queue::enqueue_kind::<crate::jobs::studio_import::StudioImport>(
-        platform, viewer, &params,
-    )
-    .await
-    {
-        Ok(job) => job,
-        Err(err) => {
-            sqlx::query("DELETE FROM studio_media WHERE id = $1")
-                .bind(media_id)
-                .execute(db.pool())
-                .await?;
-            return Err(err);
-        }
-    };
+    get_any(db, row.try_get("id")?).await
+}
+
+/// Records the `studio_import` job of a just-created media.
+pub async fn attach_job(db: &Db, media_id: i64, job_id: &str) -> PlatformResult<Media> {
     sqlx::query("UPDATE studio_media SET job_id = $1 WHERE id = $2")
-        .bind(&job.id)
+        .bind(job_id)
         .bind(media_id)
         .execute(db.pool())
         .await?;
-    Ok((get_any(db, media_id).await?, job))
+    get_any(db, media_id).await
+}
+
+/// Forgets a just-created media whose import could not be queued (it stored nothing yet).
+pub async fn discard(db: &Db, media_id: i64) -> PlatformResult<()> {
+    sqlx::query("DELETE FROM studio_media WHERE id = $1")
+        .bind(media_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Deletes a media: its frames, thumbnail, annotations and row.

@@ -1,15 +1,18 @@
 //! The detector studio's records (issue #13), no HTTP: projects (owned by a user, optionally
 //! shared with their family) with labels, media and their frames ([`media`]), each media's
 //! annotation journal ([`annotations`]) and trained detectors ([`detectors`]). The `studio_import`
-//! and `train` job kinds (`crate::jobs`) fill them; the server's studio routes map onto them.
+//! and `train` job kinds (`crate::jobs`) fill them and depend on this module, never the reverse;
+//! the server's studio routes map onto both.
 //!
 //! Access: a project is visible to its owner and, when `shared_with_family`, to the members of
 //! the owner's family, who may annotate, import and train in it; only the owner renames,
 //! re-shares or deletes it. Everything else answers "not found", as if it did not exist.
 
 pub mod annotations;
+pub mod archive;
 pub mod detectors;
 pub mod export;
+pub mod import;
 pub mod media;
 
 use serde::{Deserialize, Serialize};

@@ -40,5 +40,5 @@ pub fn router(
         .merge(littlestudio::router(max_upload_bytes, max_stroke_bytes))
         .merge(animations::router(max_upload_bytes))
         .merge(photo3d::router(max_upload_bytes))
-        .merge(studio::router())
+        .merge(studio::router(max_upload_bytes))
 }

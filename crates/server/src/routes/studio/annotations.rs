@@ -1,20 +1,26 @@
 //! A media's annotations: all of them, or one frame's boxes (tracks interpolated); batches of
 //! edits applied all-or-nothing against a version (409 `version_conflict` when stale); undo and
-//! redo. Bad edits are 422 with the reason's code (`box_outside_frame`, `unknown_label`…).
+//! redo; the batches after a version (`since/{v}`); an import of a file in an export format,
+//! replacing the media's annotations in one undoable batch. Bad edits are 422 with the reason's
+//! code (`box_outside_frame`, `unknown_label`…).
 
-use atelier_platform::studio::annotations::{
-    self, AnnotationsView, Batch, FrameAnnotations, VersionView,
+use atelier_platform::studio::{
+    annotations::{self, AnnotationsView, Batch, ChangesView, FrameAnnotations, VersionView},
+    import,
 };
 use axum::{
-    extract::State,
+    extract::{DefaultBodyLimit, State},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::{ApiResult, ErrorBody},
-    extract::{CurrentUser, Json, Path, Query},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{
+        CurrentUser, Json, Path, Query,
+        multipart::{MultipartForm, NamedParts},
+    },
     state::AppState,
 };
 
@@ -93,10 +99,79 @@ pub async fn redo(
     ))
 }
 
-/// Annotation routes.
-pub fn router() -> OpenApiRouter<AppState> {
+/// The batches applied after version `v`, oldest first, as operations to replay (422
+/// `unknown_version` past the latest).
+#[utoipa::path(get, path = "/api/v1/studio/media/{mid}/annotations/since/{v}", tag = "studio", security(("bearer" = [])),
+    params(("mid" = i64, Path, description = "Media id"), ("v" = u64, Path, description = "The version the client has")),
+    responses((status = 200, body = ChangesView), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "media_not_ready"),
+              (status = 422, body = ErrorBody, description = "unknown_version")))]
+pub async fn since(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((mid, version)): Path<(i64, u64)>,
+) -> ApiResult<Json<ChangesView>> {
+    Ok(Json(
+        annotations::since(state.platform.db(), &user, mid, version).await?,
+    ))
+}
+
+/// The import format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ImportQuery {
+    /// `cvat_video`, `cvat_images`, `coco`, `yolo` or `voc`.
+    pub format: String,
+}
+
+/// The parts an import form accepts.
+const IMPORT_PARTS: &[&str] = &["file"];
+
+/// Replaces the media's annotations with a file's (multipart part `file`: CVAT XML or COCO JSON,
+/// bare or zipped; YOLO and VOC as a zip), in one batch that undo reverts. Labels are matched by
+/// name: one the project lacks is 422 `unknown_label` and nothing changes.
+#[utoipa::path(post, path = "/api/v1/studio/media/{mid}/annotations/import", tag = "studio", security(("bearer" = [])),
+    params(("mid" = i64, Path, description = "Media id"), ImportQuery),
+    request_body(content_type = "multipart/form-data", description = "`file`: the annotation file or zip"),
+    responses((status = 200, body = VersionView), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "version_conflict, media_not_ready"),
+              (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "unknown_format, unknown_label, unknown_image, bad_annotation_file, bad_archive, archive_too_large, box_outside_frame")))]
+pub async fn import_file(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(mid): Path<i64>,
+    Query(query): Query<ImportQuery>,
+    form: MultipartForm,
+) -> ApiResult<Json<VersionView>> {
+    let limit = state.platform.config().uploads.max_bytes;
+    let mut parts = NamedParts::new(form, IMPORT_PARTS, limit);
+    let mut file = None;
+    while let Some((_, mut part)) = parts.next().await? {
+        file = Some(part.bytes(limit).await?);
+    }
+    let file = file.ok_or_else(|| ApiError::bad_request("missing-file", "no `file` part"))?;
+    Ok(Json(
+        import::import_annotations(&state.platform, &user, mid, &query.format, file).await?,
+    ))
+}
+
+/// Annotation routes; an import's body may be as large as an upload.
+pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
+    let limit = usize::try_from(max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     OpenApiRouter::new()
-        .routes(routes!(get_annotations, apply))
-        .routes(routes!(undo))
-        .routes(routes!(redo))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(get_annotations, apply))
+                .routes(routes!(undo))
+                .routes(routes!(redo))
+                .routes(routes!(since))
+                .layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import_file))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
 }

@@ -1,7 +1,10 @@
 //! Media (videos and images) of a project, their frames and thumbnails. Adding a media takes an
 //! upload from `POST /api/v1/uploads` and queues its `studio_import` job (202).
 
-use atelier_platform::studio::media::{self, FrameInfo, Media};
+use atelier_platform::{
+    jobs::studio_import,
+    studio::media::{self, FrameInfo, Media},
+};
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode, header},
@@ -72,7 +75,8 @@ pub async fn create_media(
     Path(pid): Path<i64>,
     Json(new): Json<NewMedia>,
 ) -> ApiResult<(StatusCode, Json<MediaView>)> {
-    let (media, _job) = media::create(&state.platform, &user, pid, &new.upload_id).await?;
+    let (media, _job) =
+        studio_import::queue_import(&state.platform, &user, pid, &new.upload_id).await?;
     Ok((StatusCode::ACCEPTED, Json(media.into())))
 }
 

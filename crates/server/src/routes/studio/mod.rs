@@ -10,16 +10,16 @@ pub mod media;
 pub mod projects;
 pub mod training;
 
-use axum::extract::DefaultBodyLimit;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-/// Studio routes; batches of annotation edits may be larger than the small JSON default.
-pub fn router() -> OpenApiRouter<AppState> {
+/// Studio routes; batches of annotation edits may be larger than the small JSON default, and an
+/// annotation import as large as an upload (`max_upload_bytes`).
+pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(projects::router())
         .merge(media::router())
-        .merge(annotations::router().layer(DefaultBodyLimit::max(8 * 1024 * 1024)))
+        .merge(annotations::router(max_upload_bytes))
         .merge(training::router())
 }
