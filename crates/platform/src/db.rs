@@ -358,26 +358,6 @@ pub async fn setting_or_insert(db: &Db, name: &str, initial: &str) -> PlatformRe
     Ok(sqlx::Row::try_get::<String, _>(&row, "value")?)
 }
 
-/// Whether an error means the database cannot be reached right now (down, restarting, its
-/// connections dropped, or no connection free within the acquire timeout), as opposed to a
-/// query it refused: such requests are answered 503 `database-unavailable`, and retrying later
-/// succeeds once the database is back (the pool reconnects by itself).
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db_err) => db_err.code().is_some_and(|code| {
-            // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or
-            // starting up; 53300: too many connections.
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
-        }),
-        _ => false,
-    }
-}
-
 /// Whether an error is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {

@@ -144,10 +144,10 @@ impl InputError {
 }
 
 impl PlatformError {
-    /// Whether this is the database being unreachable right now (see [`crate::db::is_unavailable`]).
+    /// Whether this is the database being unreachable right now (see [`is_unavailable`]).
     pub fn is_database_unavailable(&self) -> bool {
         match self {
-            PlatformError::Database(err) => crate::db::is_unavailable(err),
+            PlatformError::Database(err) => is_unavailable(err),
             _ => false,
         }
     }
@@ -185,3 +185,23 @@ impl From<tokio::task::JoinError> for PlatformError {
 
 /// Shorthand for platform results.
 pub type PlatformResult<T> = Result<T, PlatformError>;
+
+/// Whether an error means the database cannot be reached right now (down, restarting, its
+/// connections dropped, or no connection free within the acquire timeout), as opposed to a
+/// query it refused: such requests are answered 503 `database-unavailable`, and retrying later
+/// succeeds once the database is back (the pool reconnects by itself).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db_err) => db_err.code().is_some_and(|code| {
+            // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or
+            // starting up; 53300: too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}

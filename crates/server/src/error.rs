@@ -136,7 +136,9 @@ impl ApiError {
                 }
                 PlatformError::BadImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-image"),
                 PlatformError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-                PlatformError::Database(db_err) if atelier_platform::db::is_unavailable(db_err) => {
+                PlatformError::Database(db_err)
+                    if atelier_platform::error::is_unavailable(db_err) =>
+                {
                     (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
                 }
                 PlatformError::Database(_)
