@@ -322,24 +322,18 @@ pub fn detect_blocking(
             .map_err(|err| PlatformError::Internal(err.to_string()))?;
         (features, scale)
     };
-    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
-    Ok(decode(&detector.head, &features, min_score, 100)
-        .into_iter()
-        .filter_map(|(class, b, score)| {
-            let bbox = BBox::new(
-                (b.xtl / scale).clamp(0.0, w),
-                (b.ytl / scale).clamp(0.0, h),
-                (b.xbr / scale).clamp(0.0, w),
-                (b.ybr / scale).clamp(0.0, h),
-            );
-            bbox.is_proper().then(|| Found {
+    let found = decode(&detector.head, &features, min_score, 100);
+    Ok(
+        export::to_image(found, scale, image.width(), image.height())
+            .into_iter()
+            .map(|(class, bbox, score)| Found {
                 label_id: detector.label_ids.get(class).copied().unwrap_or(0),
                 label: detector.labels.get(class).cloned().unwrap_or_default(),
                 score,
                 bbox,
             })
-        })
-        .collect())
+            .collect(),
+    )
 }
 
 /// The files of a detector's download, in zip order: `detector.onnx` (the backbone's graph, the
