@@ -168,28 +168,15 @@ export async function annotate({ main, user, params }) {
       }),
     ]);
     if (token !== frameToken) return;
-    st.boxes = at.boxes.concat(outsideTracks(n, at.boxes));
+    // The server lists tracks outside on this frame too (`outside: true`, greyed), so the
+    // annotator can bring them back in (O).
+    st.boxes = at.boxes;
     if (at.version !== undefined && at.version !== st.version) {
       st.version = at.version;
       versionText.textContent = t('ann.version', { v: at.version });
     }
     st.proposals = props ? props.proposals || [] : [];
     render();
-  }
-
-  /**
-   * Tracks that are outside (hidden) on frame `n`: the server lists visible boxes only, but an
-   * annotator must still see them in the list to bring them back (O).
-   */
-  function outsideTracks(n, visible) {
-    const out = [];
-    for (const tr of st.doc.tracks || []) {
-      if (visible.some((b) => b.source === 'track' && b.id === tr.id)) continue;
-      const before = tr.keyframes.filter((k) => k.frame <= n).sort((a, b) => b.frame - a.frame)[0];
-      if (!before || !before.outside) continue;
-      out.push({ source: 'track', id: tr.id, label_id: tr.label_id, box: before.box, occluded: before.occluded, keyframe: before.frame === n, outside: true });
-    }
-    return out;
   }
 
   function frameUrl(n) {

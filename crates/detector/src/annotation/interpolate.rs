@@ -214,6 +214,31 @@ mod tests {
     }
 
     #[test]
+    fn a_hidden_track_is_listed_apart_from_the_visible_boxes_with_the_box_it_keeps() {
+        let b = BBox::new(0.0, 0.0, 10.0, 10.0);
+        let c = BBox::new(20.0, 20.0, 30.0, 30.0);
+        let doc = crate::Annotations {
+            tracks: [(1, track(&[(2, b, false), (4, c, true), (7, b, false)]))]
+                .into_iter()
+                .collect(),
+            ..crate::Annotations::default()
+        };
+        let hidden = |f: u32| -> Vec<(BBox, bool)> {
+            doc.hidden_tracks_on(f)
+                .into_iter()
+                .map(|h| (h.bbox, h.keyframe))
+                .collect()
+        };
+        assert!(hidden(1).is_empty(), "before the first key frame: nothing");
+        assert!(hidden(3).is_empty(), "visible there");
+        assert_eq!(doc.boxes_on(3).len(), 1);
+        assert_eq!(hidden(4), vec![(c, true)], "the outside key frame");
+        assert_eq!(hidden(6), vec![(c, false)], "kept until the next key frame");
+        assert!(doc.boxes_on(6).is_empty(), "never among the visible boxes");
+        assert!(hidden(7).is_empty());
+    }
+
+    #[test]
     fn flags_between_key_frames_are_the_earlier_key_frames() {
         let b = BBox::new(0.0, 0.0, 10.0, 10.0);
         let mut t = track(&[(0, b, false), (10, b, false)]);

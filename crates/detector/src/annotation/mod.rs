@@ -472,6 +472,7 @@ impl Annotations {
     }
 
     /// Every visible box on `frame`: shapes, then tracks (key frames and interpolated positions).
+    /// What training, export and "unannotated frames" read: hidden tracks are not in it.
     pub fn boxes_on(&self, frame: u32) -> Vec<FrameBox> {
         let mut out: Vec<FrameBox> = self
             .shapes
@@ -507,6 +508,30 @@ impl Annotations {
             }
         }
         out
+    }
+
+    /// The tracks that are outside (hidden) on `frame`, each with the box it keeps there (that of
+    /// the outside key frame in force), so an annotation tool can list them greyed and bring them
+    /// back in, as CVAT does. Tracks whose first key frame comes later are not listed.
+    pub fn hidden_tracks_on(&self, frame: u32) -> Vec<FrameBox> {
+        self.tracks
+            .values()
+            .filter_map(|track| {
+                let state = track.state_at(frame).filter(|s| s.outside)?;
+                let mut attributes = track.attributes.clone();
+                attributes.extend(state.attributes);
+                Some(FrameBox {
+                    id: track.id,
+                    tracked: true,
+                    keyframe: state.keyframe,
+                    label: track.label.clone(),
+                    bbox: state.bbox,
+                    occluded: state.occluded,
+                    z_order: state.z_order,
+                    attributes,
+                })
+            })
+            .collect()
     }
 
     /// Frames that carry at least one key frame or shape (what a user actually annotated).

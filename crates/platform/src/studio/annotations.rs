@@ -11,7 +11,10 @@ use std::collections::BTreeSet;
 
 use atelier_detector::{
     AnnotationError, Annotations, BBox, KeyFrame, Label as DocLabel, Shape, Track,
-    annotation::ops::{EntryKind, Journal, Op},
+    annotation::{
+        FrameBox,
+        ops::{EntryKind, Journal, Op},
+    },
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -106,7 +109,8 @@ pub struct FrameBoxView {
     pub occluded: bool,
     /// Whether the box is a key frame (shapes always are).
     pub keyframe: bool,
-    /// Always false: hidden boxes are not listed.
+    /// The track is outside (hidden) on this frame: listed with the box it keeps so a client can
+    /// show it greyed and bring it back in (CVAT's manner); always false for shapes.
     pub outside: bool,
 }
 
@@ -117,7 +121,7 @@ pub struct FrameAnnotations {
     pub version: u64,
     /// The frame.
     pub frame: u32,
-    /// Shapes on it, then tracks visible on it.
+    /// Shapes on it, then tracks visible on it, then tracks outside on it (`outside: true`).
     pub boxes: Vec<FrameBoxView>,
 }
 
@@ -450,7 +454,8 @@ pub async fn get(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<Annota
     })
 }
 
-/// The boxes visible on one frame (tracks interpolated).
+/// The boxes on one frame (tracks interpolated): the visible ones, then the tracks outside there
+/// with `outside: true` (the box they keep).
 pub async fn on_frame(
     db: &Db,
     viewer: &User,
@@ -459,20 +464,22 @@ pub async fn on_frame(
 ) -> PlatformResult<FrameAnnotations> {
     let media = get_visible(db, viewer, media_id).await?;
     let journal = load(db, media_id, media.project_id).await?;
-    journal.doc().frame(frame).map_err(annotation_error)?;
-    let boxes = journal
-        .doc()
+    let doc = journal.doc();
+    doc.frame(frame).map_err(annotation_error)?;
+    let view = |b: FrameBox, outside: bool| FrameBoxView {
+        source: if b.tracked { "track" } else { "shape" },
+        id: b.id,
+        label_id: label_id(&b.label),
+        bbox: array(&b.bbox),
+        occluded: b.occluded,
+        keyframe: b.keyframe,
+        outside,
+    };
+    let boxes = doc
         .boxes_on(frame)
         .into_iter()
-        .map(|b| FrameBoxView {
-            source: if b.tracked { "track" } else { "shape" },
-            id: b.id,
-            label_id: label_id(&b.label),
-            bbox: array(&b.bbox),
-            occluded: b.occluded,
-            keyframe: b.keyframe,
-            outside: false,
-        })
+        .map(|b| view(b, false))
+        .chain(doc.hidden_tracks_on(frame).into_iter().map(|b| view(b, true)))
         .collect();
     Ok(FrameAnnotations {
         version: journal.version(),
