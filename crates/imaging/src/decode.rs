@@ -64,7 +64,7 @@ fn image_format(kind: MediaKind) -> Option<ImageFormat> {
         MediaKind::Png => Some(ImageFormat::Png),
         MediaKind::Webp => Some(ImageFormat::WebP),
         MediaKind::Gif => Some(ImageFormat::Gif),
-        MediaKind::Mp4 | MediaKind::Glb => None,
+        _ => None,
     }
 }
 

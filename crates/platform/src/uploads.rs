@@ -54,7 +54,7 @@ pub struct Upload {
     pub owner_id: i64,
     /// SHA-256 of the content (hex); also its key in the object store.
     pub sha256: String,
-    /// The sniffed type: `jpeg`, `png`, `webp`, `gif` or `mp4`.
+    /// The sniffed type: `jpeg`, `png`, `webp`, `gif`, `mp4`, `webm`, `mkv`, `avi` or `zip`.
     pub kind: String,
     /// The media type matching `kind`.
     pub content_type: String,
@@ -151,7 +151,8 @@ where
 fn sniff_or_refuse(head: &[u8]) -> PlatformResult<MediaKind> {
     sniff(head).ok_or_else(|| {
         PlatformError::UnsupportedMediaType(
-            "the file is not a JPEG, PNG, WebP, GIF or MP4 (judged by its content, not its name)"
+            "the file is not a JPEG, PNG, WebP, GIF, MP4, WebM, Matroska, AVI or zip (judged by \
+             its content, not its name)"
                 .into(),
         )
     })
@@ -188,6 +189,22 @@ async fn check_video(path: std::path::PathBuf) -> PlatformResult<()> {
     .await?
 }
 
+/// Checks that a spooled zip has a readable central directory (the detector studio reads these
+/// archives; their entries are judged when imported).
+async fn check_zip(path: std::path::PathBuf) -> PlatformResult<()> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        zip::ZipArchive::new(std::io::BufReader::new(file))
+            .map(drop)
+            .map_err(|err| {
+                PlatformError::UnsupportedMediaType(format!(
+                    "the file starts like a zip archive but is not a readable one: {err}"
+                ))
+            })
+    })
+    .await?
+}
+
 /// Receives, validates and stores a client's upload for `owner_id`.
 pub async fn ingest<S, E>(
     platform: &Platform,
@@ -207,6 +224,9 @@ where
     } else {
         if spooled.kind == MediaKind::Mp4 {
             check_video(spooled.file.path().to_owned()).await?;
+        }
+        if spooled.kind == MediaKind::Zip {
+            check_zip(spooled.file.path().to_owned()).await?;
         }
         (None, None)
     };

@@ -1,6 +1,7 @@
 //! Video decoding for annotation and training: an H.264 MP4 in, every frame out with its number
 //! and timestamp, through atelier's MP4 demuxer (`atelier_imaging::animation::demux_mp4`) and the
-//! OpenH264 decoder.
+//! OpenH264 decoder; other containers, codecs and H.264 profiles through an `ffmpeg` child
+//! process ([`ffmpeg`]) when one is installed.
 //!
 //! Frames are numbered in decoding order, which is presentation order for the streams this
 //! reads (OpenH264 decodes the Constrained Baseline profile, which has no B-frames); a frame's
@@ -12,6 +13,13 @@ use image::RgbImage;
 use openh264::formats::YUVSource;
 
 use crate::Progress;
+
+pub mod ffmpeg;
+
+/// The H.264 `profile_idc` of the Baseline profile (Constrained Baseline is Baseline with a
+/// constraint flag): the one OpenH264 decodes whole. Main, High and the others use CABAC,
+/// B-frames (pictures out of decoding order) or interlacing, which it does not.
+pub const H264_BASELINE: u8 = 66;
 
 /// Errors from [`decode_mp4`].
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +47,15 @@ pub enum VideoError {
     /// The progress callback asked to stop.
     #[error("canceled")]
     Canceled,
+    /// The external decoder (ffmpeg) could not read the file or failed.
+    #[error("ffmpeg could not decode the video: {0}")]
+    External(String),
+    /// Decoding took longer than its time limit.
+    #[error("decoding took longer than {0:?}")]
+    TimedOut(std::time::Duration),
+    /// Frames larger, or more of them, than the limits allow.
+    #[error("the video is too large: {0}")]
+    TooLarge(String),
 }
 
 /// One decoded frame.
@@ -65,6 +82,16 @@ pub struct VideoInfo {
     pub duration: f64,
     /// Codec four-character code.
     pub codec: String,
+    /// The H.264 `profile_idc` of the first sequence parameter set (66 Baseline, 77 Main,
+    /// 100 High…), when there is one.
+    pub h264_profile: Option<u8>,
+}
+
+impl VideoInfo {
+    /// Whether the in-process decoder reads this stream whole: H.264 in the Baseline profile.
+    pub fn decodes_in_process(&self) -> bool {
+        matches!(self.codec.as_str(), "avc1" | "avc3") && self.h264_profile == Some(H264_BASELINE)
+    }
 }
 
 /// Checks the top-level box structure: an `ftyp` first, and every box inside the file.
@@ -137,6 +164,7 @@ pub fn probe(bytes: &[u8]) -> Result<VideoInfo, VideoError> {
         frame_count: track.samples.len(),
         duration: info.duration_ticks as f64 / f64::from(info.timescale.max(1)),
         codec: info.codec.clone(),
+        h264_profile: track.sps.first().and_then(|sps| sps.get(1)).copied(),
     })
 }
 
