@@ -505,6 +505,20 @@ pub struct StoreArgs {
     #[arg(long, env = "ATELIER_MAX_ACTIVE_PHOTO3D", value_name = "N")]
     pub max_active_photo3d: Option<u32>,
 
+    /// The `ffmpeg` the detector studio decodes other videos with (WebM, Matroska, AVI, MOV,
+    /// codecs other than H.264, H.264 Main/High): a path, or a name looked up on PATH; empty:
+    /// none (such videos are refused with 415) [default: ffmpeg].
+    #[arg(long, env = "ATELIER_FFMPEG", value_name = "PATH")]
+    pub ffmpeg: Option<String>,
+
+    /// Longest one ffmpeg decode may run before it is killed, in seconds [default: 600].
+    #[arg(long, env = "ATELIER_FFMPEG_TIMEOUT_SECS", value_name = "SECS")]
+    pub ffmpeg_timeout_secs: Option<u64>,
+
+    /// Most frames one studio video may have [default: 36000].
+    #[arg(long, env = "ATELIER_MAX_VIDEO_FRAMES", value_name = "N")]
+    pub max_video_frames: Option<usize>,
+
     /// Attempts per job before it fails for good [default: 3].
     #[arg(long, env = "ATELIER_JOB_MAX_ATTEMPTS", value_name = "N")]
     pub job_max_attempts: Option<u32>,

@@ -61,6 +61,21 @@ pub struct FileSettings {
     /// `[detect]`.
     #[serde(default)]
     pub detect: FileDetect,
+    /// `[studio]`.
+    #[serde(default)]
+    pub studio: FileStudio,
+}
+
+/// `[studio]` in the TOML file (the detector studio's media import).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStudio {
+    /// See `--ffmpeg`.
+    pub ffmpeg: Option<String>,
+    /// See `--ffmpeg-timeout-secs`.
+    pub ffmpeg_timeout_secs: Option<u64>,
+    /// See `--max-video-frames`.
+    pub max_video_frames: Option<usize>,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).

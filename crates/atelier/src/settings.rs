@@ -302,6 +302,20 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
         anyhow::ensure!(n >= 1, "the photo3d job cap must be at least 1");
         config.photo3d.max_active_per_account = n;
     }
+    if let Some(ffmpeg) = args.ffmpeg.clone().or(file.studio.ffmpeg.clone()) {
+        config.studio.ffmpeg = ffmpeg;
+    }
+    if let Some(secs) = args
+        .ffmpeg_timeout_secs
+        .or(file.studio.ffmpeg_timeout_secs)
+    {
+        anyhow::ensure!(secs >= 1, "the ffmpeg timeout must be at least 1 s");
+        config.studio.ffmpeg_timeout = Duration::from_secs(secs);
+    }
+    if let Some(n) = args.max_video_frames.or(file.studio.max_video_frames) {
+        anyhow::ensure!(n >= 1, "a studio video must be allowed at least one frame");
+        config.studio.max_video_frames = n;
+    }
     if let Some(ms) = args.job_stall_ms {
         config.jobs.stall_after_claim = Duration::from_millis(ms);
     }
@@ -381,5 +395,19 @@ mod tests {
         assert_eq!(detect.cascade.max_stages, 10);
         assert_eq!(detect.cascade.max_trees, 10_000, "default");
         assert_eq!(settings.platform.uploads.max_concurrent_decodes, 3);
+    }
+
+    #[test]
+    fn the_studio_section_sets_ffmpeg_and_its_limits() {
+        let settings = load_for_test(
+            "[studio]\nffmpeg = \"/opt/ffmpeg/bin/ffmpeg\"\nffmpeg_timeout_secs = 30\n",
+            &["serve", "--max-video-frames", "500"],
+        );
+        let studio = &settings.platform.studio;
+        assert_eq!(studio.ffmpeg, "/opt/ffmpeg/bin/ffmpeg");
+        assert_eq!(studio.ffmpeg_timeout, Duration::from_secs(30));
+        assert_eq!(studio.max_video_frames, 500);
+        let defaults = load_for_test("", &["serve"]);
+        assert_eq!(defaults.platform.studio.ffmpeg, "ffmpeg");
     }
 }

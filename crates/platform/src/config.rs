@@ -42,6 +42,8 @@ pub struct PlatformConfig {
     pub photo3d: Photo3dConfig,
     /// What one `animate` job may cost (frames × size², sprite sheet).
     pub animate: crate::jobs::animate_limits::AnimateLimits,
+    /// The detector studio's media import: ffmpeg, its time limit, the frame cap.
+    pub studio: crate::studio::decoding::StudioConfig,
     /// Throttling of failed logins, registrations and invitation-code guesses.
     pub throttle: crate::throttle::ThrottleConfig,
     /// Housekeeping: the blob collector and the session purge.
@@ -74,6 +76,7 @@ impl PlatformConfig {
             strokes: crate::drawings::StrokeLimits::default(),
             photo3d: Photo3dConfig::default(),
             animate: crate::jobs::animate_limits::AnimateLimits::default(),
+            studio: crate::studio::decoding::StudioConfig::default(),
             throttle: crate::throttle::ThrottleConfig::default(),
             maintenance: crate::maintenance::MaintenanceConfig::default(),
             models: crate::models::ModelsConfig::under(&data_dir),

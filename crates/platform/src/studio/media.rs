@@ -1,5 +1,5 @@
-//! Media of a studio project: a video (H.264 MP4) or an image, imported by the `studio_import`
-//! job into one JPEG per frame in the object store (`studio/media/{id}/frames/{n}.jpg`, with its
+//! Media of a studio project: a video, an image or a zip of images (how each is read:
+//! [`super::decoding`]), imported by the `studio_import` job into one JPEG per frame in the object store (`studio/media/{id}/frames/{n}.jpg`, with its
 //! number and timestamp in `studio_frames`) plus a thumbnail, so any frame is one read away.
 
 use object_store::path::Path as ObjectPath;
@@ -12,11 +12,12 @@ use crate::{
     Platform,
     accounts::User,
     db::{Db, now_ms},
-    error::{InputError, PlatformError, PlatformResult},
+    error::{PlatformError, PlatformResult},
+    storage::Storage,
     uploads,
 };
 
-/// A video or image set of a project.
+/// A video or image set (one image, or a zip of them) of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Media {
     /// Numeric id.
@@ -25,7 +26,7 @@ pub struct Media {
     pub project_id: i64,
     /// The upload's file name (or `media-{id}`).
     pub name: String,
-    /// `video` or `images`.
+    /// `video`, or `images` (an image, or a zip of images).
     pub kind: String,
     /// `importing`, `ready` or `failed`.
     pub status: String,
@@ -130,9 +131,11 @@ pub async fn list(db: &Db, viewer: &User, project_id: i64) -> PlatformResult<Vec
     rows.iter().map(media_row).collect()
 }
 
-/// Adds an upload of `viewer`'s (an MP4 video or an image) to a project as a media that is
-/// `importing` until its `studio_import` job (which `crate::jobs::studio_import::queue_import`
-/// queues and attaches with [`attach_job`]) ends.
+/// Adds an upload of `viewer`'s (a video, an image or a zip of images) to a project as a media
+/// that is `importing` until its `studio_import` job (which
+/// `crate::jobs::studio_import::queue_import` queues and attaches with [`attach_job`]) ends. 415
+/// when the upload is no media, or a video only ffmpeg reads and the server has none
+/// ([`super::decoding::plan`]).
 pub async fn create(
     platform: &Platform,
     viewer: &User,
@@ -143,17 +146,21 @@ pub async fn create(
     visible_project(db, viewer, project_id).await?;
     let upload = uploads::get_owned(platform, viewer.id, upload_id).await?;
     let kind = upload.media_kind()?;
-    let kind = if kind == atelier_imaging::MediaKind::Mp4 {
-        "video"
-    } else if kind.is_image() {
-        "images"
-    } else {
-        return Err(InputError::unsupported(
-            "unsupported_media",
-            "a studio media is an H.264 MP4 video or an image (JPEG, PNG, WebP, GIF)",
+    let mp4 = if kind == atelier_imaging::MediaKind::Mp4 {
+        Some(
+            platform
+                .storage()
+                .get_bytes(&Storage::blob_key(&upload.sha256))
+                .await?,
         )
-        .into());
+    } else {
+        None
     };
+    let config = platform.config().studio.clone();
+    let kind = tokio::task::spawn_blocking(move || {
+        super::decoding::plan(&config, kind, mp4.as_deref()).map(|plan| plan.media_kind())
+    })
+    .await??;
     let name = upload
         .filename
         .clone()
@@ -220,6 +227,17 @@ pub(crate) async fn delete_media_row(platform: &Platform, media_id: i64) -> Plat
         sqlx::query(sql).bind(media_id).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes every stored frame of a media, objects and rows, and its thumbnail: what an import
+/// stored before it failed or was retried.
+pub(crate) async fn clear_frames(platform: &Platform, media_id: i64) -> PlatformResult<()> {
+    delete_objects(platform, media_id).await?;
+    sqlx::query("DELETE FROM studio_frames WHERE media_id = $1")
+        .bind(media_id)
+        .execute(platform.db().pool())
+        .await?;
     Ok(())
 }
 

@@ -10,7 +10,9 @@
 
 pub mod annotations;
 pub mod archive;
+pub mod decoding;
 pub mod detectors;
+pub mod image_zip;
 pub mod export;
 pub mod import;
 pub mod media;

@@ -69,7 +69,9 @@ pub(crate) async fn ingest_file_part(
     }
 }
 
-/// Uploads a file. Its type is judged by its bytes; images are decoded under pixel limits.
+/// Uploads a file: JPEG, PNG, WebP, GIF, MP4, WebM, Matroska, AVI or zip (415 otherwise). Its
+/// type is judged by its bytes; images are decoded under pixel limits, MP4 and zip structure is
+/// checked.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads", security(("bearer" = [])),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = UploadView), (status = 413, body = ErrorBody),

@@ -27,12 +27,14 @@ use crate::{
 /// Which annotations to show.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FrameQuery {
-    /// Only the boxes visible on this frame (tracks interpolated), as `FrameAnnotations`.
+    /// Only this frame's boxes (tracks interpolated; tracks outside there with `outside: true`),
+    /// as `FrameAnnotations`.
     pub frame: Option<u32>,
 }
 
 /// Every annotation of a media (`AnnotationsView`), or with `?frame=N` the boxes on frame N
-/// (`FrameAnnotations`).
+/// (`FrameAnnotations`): the visible ones, then the tracks outside on it (`outside: true`, with
+/// the box they keep, so a client can show them greyed and bring them back in).
 #[utoipa::path(get, path = "/api/v1/studio/media/{mid}/annotations", tag = "studio", security(("bearer" = [])),
     params(("mid" = i64, Path, description = "Media id"), FrameQuery),
     responses((status = 200, body = AnnotationsView, description = "AnnotationsView, or FrameAnnotations with ?frame="),

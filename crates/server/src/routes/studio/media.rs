@@ -1,4 +1,4 @@
-//! Media (videos and images) of a project, their frames and thumbnails. Adding a media takes an
+//! Media (videos, images and zips of images) of a project, their frames and thumbnails. Adding a media takes an
 //! upload from `POST /api/v1/uploads` and queues its `studio_import` job (202).
 
 use atelier_platform::{
@@ -51,7 +51,9 @@ pub struct MediaList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMedia {
-    /// An upload of yours: an H.264 MP4 video or an image.
+    /// An upload of yours: a video (an H.264 Baseline MP4 in-process; WebM, Matroska, AVI, MOV,
+    /// other codecs and H.264 profiles through ffmpeg when the server has it), an image, or a
+    /// zip of images (one frame per image, natural name order, one size).
     pub upload_id: String,
 }
 
@@ -63,11 +65,13 @@ pub struct FrameList {
 }
 
 /// Adds an upload to a project and imports it (a `studio_import` job; the media is
-/// `importing` until it ends, then `ready` or `failed` with `error`).
+/// `importing` until it ends, then `ready` or `failed` with `error`, keeping no frames). 415
+/// `unsupported_media` for an upload that is no media, `unsupported_video` for a video only
+/// ffmpeg reads on a server without ffmpeg; both name what is accepted.
 #[utoipa::path(post, path = "/api/v1/studio/projects/{pid}/media", tag = "studio", security(("bearer" = [])),
     params(("pid" = i64, Path, description = "Project id")), request_body = NewMedia,
     responses((status = 202, body = MediaView), (status = 404, body = ErrorBody),
-              (status = 415, body = ErrorBody, description = "not a video or image"),
+              (status = 415, body = ErrorBody, description = "unsupported_media (not a video, image or zip), unsupported_video (needs ffmpeg, which the server lacks)"),
               (status = 429, body = ErrorBody)))]
 pub async fn create_media(
     State(state): State<AppState>,
