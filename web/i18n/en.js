@@ -251,7 +251,7 @@ export default {
   'studio.label.delete': 'Delete the label “{name}”',
   'studio.label.delete.confirm': 'Delete the label “{name}”?',
   'studio.media': 'Media',
-  'studio.media.pick': 'Choose an MP4 video or an image — or drop it here',
+  'studio.media.pick': 'Choose a video (MP4; WebM, MOV, MKV or AVI when the server has ffmpeg), an image or a zip of images — or drop it here',
   'studio.media.empty': 'No media yet — upload a video to annotate.',
   'studio.media.importing': 'Importing',
   'studio.media.ready': 'Ready',

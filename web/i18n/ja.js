@@ -251,7 +251,7 @@ export default {
   'studio.label.delete': 'ラベル「{name}」を削除',
   'studio.label.delete.confirm': 'ラベル「{name}」を削除しますか？',
   'studio.media': 'メディア',
-  'studio.media.pick': 'MP4 動画か画像を選ぶか、ここにドロップ',
+  'studio.media.pick': '動画（MP4。サーバーに ffmpeg があれば WebM・MOV・MKV・AVI も）、画像、画像の zip を選ぶか、ここにドロップ',
   'studio.media.empty': 'メディアはまだありません。アノテーションする動画をアップロードしましょう。',
   'studio.media.importing': '取り込み中',
   'studio.media.ready': '準備完了',

@@ -210,7 +210,7 @@ async function project({ main, user }, pid) {
   const mediaList = h('ul', { class: 'list media-list', id: 'media-list' });
   const uploadBar = progressBar(t('studio.upload.progress'));
   uploadBar.hidden = true;
-  const zone = dropZone(t('studio.media.pick'), 'video/mp4,image/jpeg,image/png,image/webp', async (file) => {
+  const zone = dropZone(t('studio.media.pick'), 'video/mp4,video/webm,video/quicktime,video/x-matroska,video/x-msvideo,.mp4,.webm,.mov,.mkv,.avi,image/jpeg,image/png,image/webp,image/gif,.zip,application/zip', async (file) => {
     uploadBar.hidden = false;
     uploadBar.update(0, t('studio.uploading', { name: file.name }));
     try {
