@@ -163,8 +163,11 @@ mod tests {
     #[test]
     fn images_and_zips_need_no_decoder_and_other_files_are_refused() {
         let config = without_ffmpeg();
-        assert_eq!(plan(&config, MediaKind::Png, None), Ok(Decoding::Image));
-        assert_eq!(plan(&config, MediaKind::Zip, None), Ok(Decoding::ImageZip));
+        assert_eq!(plan(&config, MediaKind::Png, None).ok(), Some(Decoding::Image));
+        assert_eq!(
+            plan(&config, MediaKind::Zip, None).ok(),
+            Some(Decoding::ImageZip)
+        );
         let err = plan(&config, MediaKind::Glb, None).expect_err("glb");
         assert_eq!(err.code, "unsupported_media");
     }

@@ -113,8 +113,8 @@ pub(super) fn run(
     sender: &Sender<Message>,
 ) -> Result<Found, JobFailure> {
     match &source.plan {
-        Decoding::Image => image(&source, sender),
-        Decoding::ImageZip => zip(&source, progress, sender),
+        Decoding::Image => one_image(&source, sender),
+        Decoding::ImageZip => zip_images(&source, progress, sender),
         Decoding::InProcess => in_process(&source, progress, sender),
         Decoding::Ffmpeg(binary) => through_ffmpeg(&source, binary, progress, sender),
     }
@@ -143,7 +143,7 @@ fn send(sender: &Sender<Message>, mut decoded: Decoded) -> Result<(), JobFailure
         .map_err(|_| closed())
 }
 
-fn image(source: &Source, sender: &Sender<Message>) -> Result<Found, JobFailure> {
+fn one_image(source: &Source, sender: &Sender<Message>) -> Result<Found, JobFailure> {
     let image = decode_image(&source.bytes, &source.limits)
         .map_err(|err| JobFailure::abort("bad_image", err.to_string()))?
         .into_rgb8();
@@ -155,7 +155,7 @@ fn image(source: &Source, sender: &Sender<Message>) -> Result<Found, JobFailure>
     })
 }
 
-fn zip(
+fn zip_images(
     source: &Source,
     progress: &Progress,
     sender: &Sender<Message>,

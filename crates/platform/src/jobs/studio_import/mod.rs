@@ -22,7 +22,7 @@ use self::decode::{Decoded, Message, Source};
 
 use super::{Job, JobContext, JobFailure, JobKind, queue};
 use crate::{
-    Platform, PlatformError, PlatformResult,
+    Platform, PlatformResult,
     accounts::User,
     storage::Storage,
     studio::{
@@ -154,7 +154,7 @@ async fn import(
     let kind = upload.media_kind()?;
     let studio_config = platform.config().studio.clone();
     let plan = if kind == atelier_imaging::MediaKind::Mp4 {
-        decoding::plan(&studio_config, kind, Some(&bytes))
+        decoding::plan(&studio_config, kind, Some(&bytes[..]))
     } else {
         decoding::plan(&studio_config, kind, None)
     }
