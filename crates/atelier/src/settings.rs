@@ -305,10 +305,7 @@ fn platform_config(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<Plat
     if let Some(ffmpeg) = args.ffmpeg.clone().or(file.studio.ffmpeg.clone()) {
         config.studio.ffmpeg = ffmpeg;
     }
-    if let Some(secs) = args
-        .ffmpeg_timeout_secs
-        .or(file.studio.ffmpeg_timeout_secs)
-    {
+    if let Some(secs) = args.ffmpeg_timeout_secs.or(file.studio.ffmpeg_timeout_secs) {
         anyhow::ensure!(secs >= 1, "the ffmpeg timeout must be at least 1 s");
         config.studio.ffmpeg_timeout = Duration::from_secs(secs);
     }

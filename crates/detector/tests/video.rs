@@ -38,7 +38,11 @@ fn a_synthetic_video_decodes_to_its_frames_in_order() {
     let info = probe(&mp4).expect("probe");
     assert_eq!((info.width, info.height, info.frame_count), (160, 120, 36));
     assert!((info.duration - 3.0).abs() < 1e-9, "{}", info.duration);
-    assert_eq!(info.h264_profile, Some(66), "atelier's encoder writes Baseline");
+    assert_eq!(
+        info.h264_profile,
+        Some(66),
+        "atelier's encoder writes Baseline"
+    );
     assert!(info.decodes_in_process());
     let frames = decode_mp4(&mp4, &mut no_progress()).expect("decode");
     assert_eq!(frames.len(), 36);

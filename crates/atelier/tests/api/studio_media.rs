@@ -60,7 +60,15 @@ fn high_profile_mp4(frames: &[RgbImage]) -> Vec<u8> {
         frames,
         "high.mp4",
         &[
-            "-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-bf", "2", "-crf",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-pix_fmt",
+            "yuv420p",
+            "-bf",
+            "2",
+            "-crf",
             "18",
         ],
     )
@@ -170,19 +178,37 @@ async fn a_zip_of_images_imports_as_frames_in_natural_name_order(backend: Backen
     let (pid, _) = project(&app, &token).await;
     let (red, green, blue) = ([220, 30, 30], [30, 200, 40], [40, 50, 230]);
     let zip = zip_of(&[
-        ("shots/img10.png", encoded(&solid(64, 48, blue), ImageFormat::Png)),
-        ("__MACOSX/shots/._img10.png", b"\x00\x05\x16\x07 resource fork".to_vec()),
+        (
+            "shots/img10.png",
+            encoded(&solid(64, 48, blue), ImageFormat::Png),
+        ),
+        (
+            "__MACOSX/shots/._img10.png",
+            b"\x00\x05\x16\x07 resource fork".to_vec(),
+        ),
         ("shots/notes.txt", b"taken on a Tuesday".to_vec()),
-        ("shots/img2.jpg", encoded(&solid(64, 48, green), ImageFormat::Jpeg)),
-        ("shots/img1.png", encoded(&solid(64, 48, red), ImageFormat::Png)),
+        (
+            "shots/img2.jpg",
+            encoded(&solid(64, 48, green), ImageFormat::Jpeg),
+        ),
+        (
+            "shots/img1.png",
+            encoded(&solid(64, 48, red), ImageFormat::Png),
+        ),
     ]);
     let (media, job) = import_any(&app, &token, pid, zip, "shots.zip").await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["output"]["decoder"], "zip");
     assert_eq!(media["kind"], "images");
     assert_eq!(media["status"], "ready");
-    assert_eq!(media["frame_count"], 3, "the text and the resource fork are skipped");
-    assert_eq!((media["width"].as_i64(), media["height"].as_i64()), (Some(64), Some(48)));
+    assert_eq!(
+        media["frame_count"], 3,
+        "the text and the resource fork are skipped"
+    );
+    assert_eq!(
+        (media["width"].as_i64(), media["height"].as_i64()),
+        (Some(64), Some(48))
+    );
     let mid = media["id"].as_i64().expect("id");
     assert_eq!(frames(&app, &token, mid).await.len(), 3);
     for (n, want) in [red, green, blue].into_iter().enumerate() {
@@ -246,7 +272,10 @@ async fn bad_zips_fail_with_the_reason_named_and_keep_no_frames() {
         (
             zip_of(&[
                 ("a.png", good.clone()),
-                ("b.png", encoded(&solid(48, 32, [1, 2, 3]), ImageFormat::Png)),
+                (
+                    "b.png",
+                    encoded(&solid(48, 32, [1, 2, 3]), ImageFormat::Png),
+                ),
             ]),
             "mixed_image_sizes",
             "b.png is 48x32 but a.png is 32x32",
@@ -260,11 +289,18 @@ async fn bad_zips_fail_with_the_reason_named_and_keep_no_frames() {
         let error = media["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{code}: {error}");
         let mid = media["id"].as_i64().expect("id");
-        assert!(frames(&app, &token, mid).await.is_empty(), "{code}: frames kept");
+        assert!(
+            frames(&app, &token, mid).await.is_empty(),
+            "{code}: frames kept"
+        );
         let first = app
             .get(&token, &format!("/api/v1/studio/media/{mid}/frames/0"))
             .await;
-        assert_eq!(first.status(), StatusCode::NOT_FOUND, "{code}: frame 0 kept");
+        assert_eq!(
+            first.status(),
+            StatusCode::NOT_FOUND,
+            "{code}: frame 0 kept"
+        );
     }
     // Not a zip at all past its first bytes: refused at upload.
     let garbage = app
@@ -290,7 +326,16 @@ async fn videos_only_ffmpeg_reads_import_through_it_with_their_frames_and_times(
             ffmpeg_encode(
                 &video.frames,
                 "clip.webm",
-                &["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "20", "-deadline", "realtime"],
+                &[
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-b:v",
+                    "0",
+                    "-crf",
+                    "20",
+                    "-deadline",
+                    "realtime",
+                ],
             ),
             14.0,
         ),
@@ -373,11 +418,20 @@ async fn without_ffmpeg_other_videos_are_refused_with_415_naming_what_is_accepte
                 json!({"upload_id": upload["id"]}),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{name}"
+        );
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["error"]["code"], "unsupported_video", "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
-        for word in [names, "ffmpeg", "H.264 MP4 in the Baseline profile", "zip of images"] {
+        for word in [
+            names,
+            "ffmpeg",
+            "H.264 MP4 in the Baseline profile",
+            "zip of images",
+        ] {
             assert!(message.contains(word), "{name}: {message:?} lacks {word:?}");
         }
     }
@@ -385,7 +439,8 @@ async fn without_ffmpeg_other_videos_are_refused_with_415_naming_what_is_accepte
     let media = import(&app, &token, pid, mp4(&video), "clip.mp4").await;
     assert_eq!(media["frame_count"], 24);
     let shown = json_of(
-        app.get(&token, &format!("/api/v1/studio/projects/{pid}")).await,
+        app.get(&token, &format!("/api/v1/studio/projects/{pid}"))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -412,8 +467,11 @@ async fn a_frame_lists_the_tracks_outside_on_it_apart_from_the_visible_boxes() {
     let on = |n: u32| {
         let (app, token, path) = (&app, &token, &path);
         async move {
-            json_of(app.get(token, &format!("{path}?frame={n}")).await, StatusCode::OK).await
-                ["boxes"]
+            json_of(
+                app.get(token, &format!("{path}?frame={n}")).await,
+                StatusCode::OK,
+            )
+            .await["boxes"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default()
@@ -422,7 +480,11 @@ async fn a_frame_lists_the_tracks_outside_on_it_apart_from_the_visible_boxes() {
     let visible = on(3).await;
     assert_eq!(visible.len(), 1);
     assert_eq!(visible[0]["outside"], false);
-    assert_eq!(visible[0]["box"], json!([40.0, 20.0, 80.0, 60.0]), "interpolated");
+    assert_eq!(
+        visible[0]["box"],
+        json!([40.0, 20.0, 80.0, 60.0]),
+        "interpolated"
+    );
     let outside_key = on(6).await;
     assert_eq!(outside_key.len(), 1);
     assert_eq!(
@@ -430,13 +492,24 @@ async fn a_frame_lists_the_tracks_outside_on_it_apart_from_the_visible_boxes() {
         (&json!(true), &json!(true))
     );
     let later = on(8).await;
-    assert_eq!(later.len(), 2, "the shape, then the hidden track: {later:?}");
-    assert_eq!((&later[0]["source"], &later[0]["outside"]), (&json!("shape"), &json!(false)));
+    assert_eq!(
+        later.len(),
+        2,
+        "the shape, then the hidden track: {later:?}"
+    );
+    assert_eq!(
+        (&later[0]["source"], &later[0]["outside"]),
+        (&json!("shape"), &json!(false))
+    );
     assert_eq!(later[1]["source"], "track");
     assert_eq!(later[1]["id"], 1);
     assert_eq!(later[1]["outside"], true);
     assert_eq!(later[1]["keyframe"], false);
-    assert_eq!(later[1]["box"], json!([70.0, 20.0, 110.0, 60.0]), "the box it keeps");
+    assert_eq!(
+        later[1]["box"],
+        json!([70.0, 20.0, 110.0, 60.0]),
+        "the box it keeps"
+    );
     assert_eq!(on(12).await[0]["outside"], false, "back in view");
     // What reads visible boxes is unchanged: the hidden frames are not annotated ones.
     let list = frames(&app, &token, mid).await;
@@ -444,7 +517,10 @@ async fn a_frame_lists_the_tracks_outside_on_it_apart_from_the_visible_boxes() {
     assert_eq!(list[6]["annotated"], false);
     assert_eq!(list[9]["annotated"], false);
     let export = app
-        .get(&token, &format!("/api/v1/studio/projects/{pid}/export?format=coco"))
+        .get(
+            &token,
+            &format!("/api/v1/studio/projects/{pid}/export?format=coco"),
+        )
         .await;
     assert_eq!(export.status(), StatusCode::OK);
     let bytes = export.bytes().await.expect("zip");
@@ -459,6 +535,10 @@ async fn a_frame_lists_the_tracks_outside_on_it_apart_from_the_visible_boxes() {
     let coco: Value = serde_json::from_str(&coco).expect("coco");
     let annotations = coco["annotations"].as_array().expect("annotations");
     // Frames 0–5 and 12–23 carry the track, frame 8 the shape: 6 + 12 + 1 boxes.
-    assert_eq!(annotations.len(), 19, "no box of the hidden frames is exported");
+    assert_eq!(
+        annotations.len(),
+        19,
+        "no box of the hidden frames is exported"
+    );
     app.stop().await;
 }

@@ -140,7 +140,15 @@ impl FfmpegDecoder {
             .arg(input)
             .args(["-map", "0:v:0", "-an", "-sn", "-dn"])
             .args(["-vf", "showinfo", "-vsync", "passthrough"])
-            .args(["-pix_fmt", "rgb24", "-c:v", "ppm", "-f", "image2pipe", "pipe:1"])
+            .args([
+                "-pix_fmt",
+                "rgb24",
+                "-c:v",
+                "ppm",
+                "-f",
+                "image2pipe",
+                "pipe:1",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -219,7 +227,12 @@ impl Frames {
     /// The next PPM header's size, or `None` at the end of the stream.
     fn header(&mut self) -> Result<Option<(u32, u32)>, VideoError> {
         let bad = |what: &str| VideoError::External(format!("bad picture header: {what}"));
-        if self.pipe.fill_buf().map_err(|e| bad(&e.to_string()))?.is_empty() {
+        if self
+            .pipe
+            .fill_buf()
+            .map_err(|e| bad(&e.to_string()))?
+            .is_empty()
+        {
             return Ok(None);
         }
         let mut fields = [0u32; 3];
@@ -280,7 +293,10 @@ fn read_log(stderr: std::process::ChildStderr, notes: &mpsc::Sender<Note>) -> Ve
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         if line.contains("Parsed_showinfo") {
-            if let Some(pts) = line.split_whitespace().find_map(|w| w.strip_prefix("pts_time:")) {
+            if let Some(pts) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("pts_time:"))
+            {
                 let _ = notes.send(Note::Pts(pts.parse().ok()));
             }
             continue;
@@ -354,9 +370,11 @@ mod tests {
             max_frames: 10,
         };
         let err = decoder
-            .for_each_frame(Path::new("/dev/null"), &mut crate::no_progress(), |_| {
-                Ok(())
-            })
+            .for_each_frame(
+                Path::new("/dev/null"),
+                &mut crate::no_progress(),
+                |_| Ok(()),
+            )
             .expect_err("no ffmpeg");
         assert!(
             matches!(&err, VideoError::External(m) if m.contains("/nonexistent/ffmpeg")),

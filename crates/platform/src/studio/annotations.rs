@@ -479,7 +479,11 @@ pub async fn on_frame(
         .boxes_on(frame)
         .into_iter()
         .map(|b| view(b, false))
-        .chain(doc.hidden_tracks_on(frame).into_iter().map(|b| view(b, true)))
+        .chain(
+            doc.hidden_tracks_on(frame)
+                .into_iter()
+                .map(|b| view(b, true)),
+        )
         .collect();
     Ok(FrameAnnotations {
         version: journal.version(),

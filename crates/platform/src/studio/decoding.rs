@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn images_and_zips_need_no_decoder_and_other_files_are_refused() {
         let config = without_ffmpeg();
-        assert_eq!(plan(&config, MediaKind::Png, None).ok(), Some(Decoding::Image));
+        assert_eq!(
+            plan(&config, MediaKind::Png, None).ok(),
+            Some(Decoding::Image)
+        );
         assert_eq!(
             plan(&config, MediaKind::Zip, None).ok(),
             Some(Decoding::ImageZip)
@@ -176,7 +179,11 @@ mod tests {
     fn a_webm_without_ffmpeg_is_refused_naming_what_is_accepted() {
         let err = plan(&without_ffmpeg(), MediaKind::Webm, None).expect_err("webm");
         assert_eq!(err.code, "unsupported_video");
-        assert!(err.message.contains("WEBM file needs ffmpeg"), "{}", err.message);
+        assert!(
+            err.message.contains("WEBM file needs ffmpeg"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("Baseline"), "{}", err.message);
     }
 

@@ -33,10 +33,7 @@ fn has_image_extension(name: &str) -> bool {
 
 /// The image entries of a zip, in natural name order. 422 `bad_archive` / `archive_too_large`
 /// from [`archive::read_entries`], 422 `no_images` when none is an image.
-pub fn image_entries(
-    bytes: &[u8],
-    limits: ArchiveLimits,
-) -> Result<Vec<ArchiveEntry>, InputError> {
+pub fn image_entries(bytes: &[u8], limits: ArchiveLimits) -> Result<Vec<ArchiveEntry>, InputError> {
     let mut entries: Vec<ArchiveEntry> = archive::read_entries(bytes, limits)?
         .into_iter()
         .filter(|entry| !is_furniture(&entry.name))
@@ -114,11 +111,23 @@ mod tests {
 
     #[test]
     fn numbered_names_sort_by_their_numbers() {
-        let mut names = vec!["img10.png", "img2.png", "IMG1.png", "img02.png", "a/img3.png"];
+        let mut names = vec![
+            "img10.png",
+            "img2.png",
+            "IMG1.png",
+            "img02.png",
+            "a/img3.png",
+        ];
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             names,
-            ["a/img3.png", "IMG1.png", "img02.png", "img2.png", "img10.png"]
+            [
+                "a/img3.png",
+                "IMG1.png",
+                "img02.png",
+                "img2.png",
+                "img10.png"
+            ]
         );
         assert_eq!(natural_cmp("frame9", "frame10"), Ordering::Less);
         assert_eq!(natural_cmp("x", "x"), Ordering::Equal);

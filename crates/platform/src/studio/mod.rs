@@ -12,8 +12,8 @@ pub mod annotations;
 pub mod archive;
 pub mod decoding;
 pub mod detectors;
-pub mod image_zip;
 pub mod export;
+pub mod image_zip;
 pub mod import;
 pub mod media;
 

@@ -127,8 +127,7 @@ impl JobKind for StudioImport {
                     tracing::warn!(media_id, error = %err, "frames of a failed import left");
                 }
                 if failure.code != "canceled" {
-                    let _ =
-                        media::mark_failed(ctx.platform.db(), media_id, &failure.message).await;
+                    let _ = media::mark_failed(ctx.platform.db(), media_id, &failure.message).await;
                 }
             }
             result
