@@ -35,7 +35,7 @@ pub struct UploadView {
     reason = "describes the multipart form to OpenAPI; never built"
 )]
 pub struct UploadForm {
-    /// The file: JPEG, PNG, WebP, GIF or MP4 (judged by content).
+    /// The file: JPEG, PNG, WebP, GIF, MP4, WebM, Matroska, AVI or zip (judged by content).
     #[schema(format = Binary, value_type = String)]
     file: Vec<u8>,
 }
