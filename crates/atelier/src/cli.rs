@@ -38,7 +38,7 @@ pub enum Command {
     /// Run job workers only (no HTTP), sharing the database and store with the API nodes.
     Worker(Box<WorkerArgs>),
     /// Apply database migrations and exit.
-    Migrate(StoreArgs),
+    Migrate(Box<StoreArgs>),
     /// Copy the running embedded deployment (database + the objects it refers to) to a folder.
     Backup(Box<BackupArgs>),
     /// Put a backup made by `atelier backup` into an empty data folder.

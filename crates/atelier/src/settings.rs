@@ -58,7 +58,7 @@ impl Settings {
                 &args.models,
             ),
             Command::Worker(args) => (&args.store, args.workers, None, None, &args.models),
-            Command::Migrate(args) => (args, None, None, None, &no_models),
+            Command::Migrate(args) => (args.as_ref(), None, None, None, &no_models),
             Command::Backup(args) => (&args.store, None, None, None, &no_models),
             Command::Restore(args) => (&args.store, None, None, None, &no_models),
             Command::Classify(args) => (&no_store, None, None, None, &args.models),

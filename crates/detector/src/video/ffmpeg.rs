@@ -360,6 +360,84 @@ mod tests {
         assert_eq!(parse_duration("Stream #0:0: Video: h264"), None);
     }
 
+    /// A stand-in for ffmpeg: a shell script with `body`, in a folder kept alive by the caller.
+    #[cfg(unix)]
+    fn fake_ffmpeg(body: &str) -> (tempfile::TempDir, FfmpegDecoder) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let binary = dir.path().join("ffmpeg");
+        std::fs::write(&binary, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let decoder = FfmpegDecoder {
+            binary,
+            timeout: Duration::from_secs(20),
+            max_pixels: 1 << 20,
+            max_side: 4096,
+            max_frames: 1000,
+        };
+        (dir, decoder)
+    }
+
+    /// Endless 2×1 frames, each logged by "showinfo" with its time (n seconds).
+    #[cfg(unix)]
+    const ENDLESS: &str = "n=0\nwhile true; do\n  \
+        echo \"[Parsed_showinfo_0 @ 0x1] n: $n pts: $n pts_time:$n\" >&2\n  \
+        printf 'P6\\n2 1\\n255\\n\\001\\002\\003\\004\\005\\006'\n  \
+        n=$((n+1))\ndone";
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cancel_stops_the_decode_and_the_process_with_frames_and_times_kept() {
+        let (_dir, decoder) = fake_ffmpeg(ENDLESS);
+        let started = Instant::now();
+        let mut frames = Vec::new();
+        let mut calls = 0;
+        let mut cancel_at_three = |_: &str, _: f64| {
+            calls += 1;
+            calls < 3
+        };
+        let err = decoder
+            .for_each_frame(Path::new("in.webm"), &mut cancel_at_three, |f| {
+                frames.push((f.number, f.timestamp, f.image.into_raw()));
+                Ok(())
+            })
+            .expect_err("canceled");
+        assert!(matches!(err, VideoError::Canceled), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "killed at once");
+        assert_eq!(frames.len(), 3);
+        assert_eq!((frames[2].0, frames[2].1), (2, 2.0), "numbers and times kept");
+        assert_eq!(frames[0].2, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_time_limit_kills_a_stalled_decoder_and_the_frame_cap_an_endless_one() {
+        let (_dir, mut decoder) = fake_ffmpeg("exec sleep 30");
+        decoder.timeout = Duration::from_millis(500);
+        let started = Instant::now();
+        let err = decoder
+            .for_each_frame(Path::new("in.mkv"), &mut crate::no_progress(), |_| Ok(()))
+            .expect_err("timed out");
+        assert!(matches!(err, VideoError::TimedOut(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+
+        let (_dir, mut decoder) = fake_ffmpeg(ENDLESS);
+        decoder.max_frames = 5;
+        let err = decoder
+            .for_each_frame(Path::new("in.mkv"), &mut crate::no_progress(), |_| Ok(()))
+            .expect_err("too many");
+        assert!(matches!(&err, VideoError::TooLarge(m) if m.contains("5 frames")), "{err}");
+
+        let (_dir, decoder) = fake_ffmpeg("printf 'P6\\n5000 5000\\n255\\n'; exec sleep 30");
+        let err = decoder
+            .for_each_frame(Path::new("in.mkv"), &mut crate::no_progress(), |_| Ok(()))
+            .expect_err("too large");
+        assert!(
+            matches!(&err, VideoError::TooLarge(m) if m.contains("5000x5000")),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_missing_binary_is_an_external_error_naming_it() {
         let decoder = FfmpegDecoder {
