@@ -403,9 +403,16 @@ mod tests {
             })
             .expect_err("canceled");
         assert!(matches!(err, VideoError::Canceled), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(10), "killed at once");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "killed at once"
+        );
         assert_eq!(frames.len(), 3);
-        assert_eq!((frames[2].0, frames[2].1), (2, 2.0), "numbers and times kept");
+        assert_eq!(
+            (frames[2].0, frames[2].1),
+            (2, 2.0),
+            "numbers and times kept"
+        );
         assert_eq!(frames[0].2, [1, 2, 3, 4, 5, 6]);
     }
 
@@ -426,7 +433,10 @@ mod tests {
         let err = decoder
             .for_each_frame(Path::new("in.mkv"), &mut crate::no_progress(), |_| Ok(()))
             .expect_err("too many");
-        assert!(matches!(&err, VideoError::TooLarge(m) if m.contains("5 frames")), "{err}");
+        assert!(
+            matches!(&err, VideoError::TooLarge(m) if m.contains("5 frames")),
+            "{err}"
+        );
 
         let (_dir, decoder) = fake_ffmpeg("printf 'P6\\n5000 5000\\n255\\n'; exec sleep 30");
         let err = decoder
