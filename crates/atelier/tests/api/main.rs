@@ -31,6 +31,7 @@ mod shutdown;
 mod studio;
 mod studio_download;
 mod studio_exchange;
+mod studio_proposals;
 mod studio_training;
 mod uploads;
 mod web;
