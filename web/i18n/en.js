@@ -269,6 +269,9 @@ export default {
   'studio.train': 'Training',
   'studio.train.lead': 'Trains a detector on every annotated frame; some frames are kept apart to measure it.',
   'studio.train.budget': 'Time budget',
+  'studio.train.base': 'Start from',
+  'studio.train.fresh': 'A new detector',
+  'studio.train.from': 'Fine-tune {name}',
   'studio.train.start': 'Start training',
   'studio.train.started': 'Training started.',
   'studio.train.done': 'Training finished: the new detector is in the list.',
@@ -361,6 +364,7 @@ export default {
 
   'det.title': 'Detector',
   'det.lead': 'Trained {when}.',
+  'det.lead.tuned': 'Trained {when}, fine-tuned from {base}.',
   'det.back': 'Project',
   'det.download': 'Download (ONNX)',
   'det.delete.confirm': 'Delete this detector?',

@@ -269,6 +269,9 @@ export default {
   'studio.train': '学習',
   'studio.train.lead': 'アノテーション済みのフレームすべてで検出器を学習します。一部のフレームは評価用に取り分けます。',
   'studio.train.budget': '学習時間',
+  'studio.train.base': '開始点',
+  'studio.train.fresh': '新しい検出器',
+  'studio.train.from': '{name} を微調整',
   'studio.train.start': '学習を開始',
   'studio.train.started': '学習を始めました。',
   'studio.train.done': '学習が終わりました。新しい検出器が一覧にあります。',
@@ -361,6 +364,7 @@ export default {
 
   'det.title': '検出器',
   'det.lead': '{when} に学習。',
+  'det.lead.tuned': '{when} に {base} から微調整して学習。',
   'det.back': 'プロジェクト',
   'det.download': 'ダウンロード（ONNX）',
   'det.delete.confirm': 'この検出器を削除しますか？',

@@ -115,7 +115,9 @@ export async function detector({ main, params, navigate }) {
   }
 
   main.append(
-    pageHead(d.name || t('studio.detector.name', { id: did }), t('det.lead', { when: when(d.created_at) }), back, download, remove),
+    pageHead(d.name || t('studio.detector.name', { id: did }), d.base_detector_id
+      ? t('det.lead.tuned', { when: when(d.created_at), base: t('studio.detector.name', { id: d.base_detector_id }) })
+      : t('det.lead', { when: when(d.created_at) }), back, download, remove),
     h('div', { class: 'split' },
       h('div', { class: 'stack' },
         card(t('det.quality'), stats, table),

@@ -299,6 +299,7 @@ async function project({ main, user }, pid) {
 
   // Training.
   const budget = h('select', { id: 'train-budget' }, BUDGETS.map((s) => h('option', { value: s, selected: s === 120 }, budgetText(s))));
+  const baseSelect = h('select', { id: 'train-base' }, h('option', { value: '' }, t('studio.train.fresh')));
   const trainBtn = button(t('studio.train.start'), { id: 'start-training', iconName: 'play' });
   const trainBar = progressBar(t('studio.train.progress'));
   const trainState = h('p', { class: 'muted small', id: 'train-state', 'aria-live': 'polite' });
@@ -334,7 +335,9 @@ async function project({ main, user }, pid) {
     trainError.hidden = true;
     trainBtn.disabled = true;
     try {
-      const started = await post(`${API}/projects/${pid}/train`, { time_budget_secs: Number(budget.value) });
+      const body = { time_budget_secs: Number(budget.value) };
+      if (baseSelect.value) body.base_detector_id = Number(baseSelect.value);
+      const started = await post(`${API}/projects/${pid}/train`, body);
       history.length = 0;
       drawChart();
       training = { job_id: started.job_id, status: (started.job && started.job.status) || 'queued', progress: 0 };
@@ -353,6 +356,9 @@ async function project({ main, user }, pid) {
   async function loadDetectors() {
     try {
       const all = (await get(`${API}/projects/${pid}/detectors`)).detectors;
+      const chosen = baseSelect.value;
+      baseSelect.replaceChildren(h('option', { value: '' }, t('studio.train.fresh')),
+        ...all.map((d) => h('option', { value: d.id, selected: String(d.id) === chosen }, t('studio.train.from', { name: d.name || t('studio.detector.name', { id: d.id }) }))));
       detectorList.replaceChildren(...all.map((d) => h('li', { class: 'list-item detector-item', dataset: { detector: d.id } },
         h('div', { class: 'grow' },
           h('a', { href: `#/detector/${d.id}` }, d.name || t('studio.detector.name', { id: d.id })),
@@ -382,7 +388,7 @@ async function project({ main, user }, pid) {
         h('section', { class: 'card', id: 'training-card', 'aria-labelledby': 'training-title' },
           h('h2', { class: 'card-title', id: 'training-title' }, t('studio.train')),
           h('p', { class: 'muted small' }, t('studio.train.lead')),
-          h('div', { class: 'row end-items wrap' }, field(t('studio.train.budget'), budget), trainBtn),
+          h('div', { class: 'row end-items wrap' }, field(t('studio.train.budget'), budget), field(t('studio.train.base'), baseSelect), trainBtn),
           trainError, trainState, trainBar, chart)),
       h('div', { class: 'stack' },
         card(t('studio.labels'), labelList, labelForm, labelError),

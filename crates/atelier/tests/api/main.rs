@@ -32,6 +32,7 @@ mod studio;
 mod studio_download;
 mod studio_exchange;
 mod studio_media;
+mod studio_proposals;
 mod studio_training;
 mod uploads;
 mod web;

@@ -151,6 +151,70 @@ pub(crate) fn track_ops(video: &SynthVideo, labels: &[i64]) -> Vec<Value> {
         .collect()
 }
 
+/// A project trained on one annotated synthetic clip (60 frames, key frames every 3rd).
+pub(crate) struct TrainedProject {
+    /// The project.
+    pub pid: i64,
+    /// Label ids by synthetic class.
+    pub labels: Vec<i64>,
+    /// The clip (frames and truth).
+    pub video: SynthVideo,
+    /// The annotated media.
+    pub mid: i64,
+    /// The detector the training stored.
+    pub did: i64,
+}
+
+/// Makes a [`TrainedProject`] of `token`'s: imports and annotates a clip, trains (≤ 20 s).
+pub(crate) async fn trained_project(app: &TestApp, token: &str) -> TrainedProject {
+    let (pid, labels) = project(app, token).await;
+    let video = synth::video(
+        &SynthParams {
+            objects: 2,
+            seed: 11,
+            ..SynthParams::default()
+        },
+        60,
+        3,
+    );
+    let media = import(app, token, pid, mp4(&video), "clip.mp4").await;
+    let mid = media["id"].as_i64().expect("id");
+    json_of(
+        app.post_json(
+            token,
+            &format!("/api/v1/studio/media/{mid}/annotations"),
+            json!({"base_version": 0, "ops": track_ops(&video, &labels)}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let started = json_of(
+        app.post_json(
+            token,
+            &format!("/api/v1/studio/projects/{pid}/train"),
+            json!({"max_epochs": 40, "time_budget_secs": 20}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let job = app
+        .wait_job(token, started["job_id"].as_str().expect("job"), WAIT, |j| {
+            !matches!(j["status"].as_str(), Some("queued" | "running"))
+        })
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let did = job["output"]["detector_id"].as_i64().expect("detector id");
+    TrainedProject {
+        pid,
+        labels,
+        video,
+        mid,
+        did,
+    }
+}
+
 async fn a_project_with_labels_imports_a_video_and_serves_its_frames(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.user().await;

@@ -137,6 +137,37 @@ impl Head {
         }
     }
 
+    /// This head for another class list, to fine-tune from: `mapping[c]` is the class of this
+    /// head that new class `c` was (its heat row and bias are kept), or `None` for a class it
+    /// did not know (a fresh row as in [`Head::new`]). The hidden layer, the box rows and the
+    /// feature standardisation are kept as they are.
+    pub fn with_classes(&self, mapping: &[Option<usize>], rng: &mut Rng) -> Head {
+        let (hidden, classes) = (self.hidden, mapping.len());
+        let s2 = (1.0 / hidden as f64).sqrt();
+        let mut w2 = Vec::with_capacity((classes + 4) * hidden);
+        let mut b2 = Vec::with_capacity(classes + 4);
+        for old in mapping {
+            match old.filter(|&o| o < self.classes) {
+                Some(o) => {
+                    w2.extend_from_slice(&self.w2[o * hidden..(o + 1) * hidden]);
+                    b2.push(self.b2[o]);
+                }
+                None => {
+                    w2.extend((0..hidden).map(|_| rng.uniform(-s2, s2) as f32 * 0.1));
+                    b2.push(-4.6);
+                }
+            }
+        }
+        w2.extend_from_slice(&self.w2[self.classes * hidden..]);
+        b2.extend_from_slice(&self.b2[self.classes..]);
+        Head {
+            classes,
+            w2,
+            b2,
+            ..self.clone()
+        }
+    }
+
     /// Standardises a raw feature vector.
     pub fn normalise(&self, raw: &[f32], out: &mut [f32]) {
         for i in 0..self.dim {
@@ -309,6 +340,23 @@ impl Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_for_new_classes_keeps_the_rows_of_known_ones() {
+        let mut rng = Rng::new(5);
+        let base = Head::new(3, 2, 2, vec![0.5; 3], vec![2.0; 3], &mut rng);
+        // New classes: [old class 1, a new one, old class 0].
+        let head = base.with_classes(&[Some(1), None, Some(0)], &mut rng);
+        assert_eq!((head.classes, head.hidden, head.dim), (3, 2, 3));
+        assert_eq!(head.w1, base.w1);
+        assert_eq!(head.mean, base.mean);
+        assert_eq!(&head.w2[0..2], &base.w2[2..4], "old class 1");
+        assert_eq!(&head.w2[4..6], &base.w2[0..2], "old class 0");
+        assert_eq!(&head.w2[6..], &base.w2[4..], "the four box rows");
+        assert_eq!(head.b2[..3], [base.b2[1], -4.6, base.b2[0]]);
+        assert_eq!(&head.b2[3..], &base.b2[2..]);
+        assert_eq!(head.w2.len(), (3 + 4) * 2);
+    }
 
     /// The hand-written gradient equals a finite difference of the loss.
     #[test]

@@ -449,8 +449,22 @@ pub fn evaluate_head(head: &Head, samples: &[Sample]) -> Option<Evaluation> {
     evaluate(&images, head.classes, &gt, &dets).ok()
 }
 
-/// Trains a head on `train` samples, evaluating on `eval` after each epoch.
+/// Trains a fresh head on `train` samples, evaluating on `eval` after each epoch.
 pub fn train(
+    train: &[Sample],
+    eval: &[Sample],
+    classes: usize,
+    params: &TrainParams,
+    on_epoch: &mut dyn FnMut(&EpochStats) -> bool,
+) -> Result<Trained, TrainError> {
+    train_from(None, train, eval, classes, params, on_epoch)
+}
+
+/// Trains a head on `train` samples, from `base` when given (fine-tuning: its weights and its
+/// feature standardisation, already mapped to these `classes` by [`Head::with_classes`]; it is
+/// evaluated first and kept when no epoch beats it), else from a fresh one.
+pub fn train_from(
+    base: Option<Head>,
     train: &[Sample],
     eval: &[Sample],
     classes: usize,
@@ -465,17 +479,31 @@ pub fn train(
             "batch, hidden and classes must be positive".into(),
         ));
     }
+    let dim = train[0].features.dim;
+    if let Some(b) = &base
+        && (b.dim != dim || b.classes != classes)
+    {
+        return Err(TrainError::Params(format!(
+            "the base head takes {} features for {} classes, not {dim} for {classes}",
+            b.dim, b.classes
+        )));
+    }
     let start = Instant::now();
     let mut rng = Rng::new(params.seed);
-    let (mean, inv_std) = statistics(train);
-    let mut head = Head::new(
-        train[0].features.dim,
-        params.hidden,
-        classes,
-        mean,
-        inv_std,
-        &mut rng,
-    );
+    let mut best: Option<(f64, Head, Option<Evaluation>)> = None;
+    let mut head = match base {
+        Some(base) => {
+            let evaluation = evaluate_head(&base, eval);
+            if let Some(map50) = evaluation.as_ref().and_then(|e| e.map50) {
+                best = Some((map50, base.clone(), evaluation));
+            }
+            base
+        }
+        None => {
+            let (mean, inv_std) = statistics(train);
+            Head::new(dim, params.hidden, classes, mean, inv_std, &mut rng)
+        }
+    };
     let mut adam = Adam::new(&head, params.learning_rate, 1e-4);
     // Standardised features once, with targets plain and mirrored (maps are mirrored per step).
     let prepared: Vec<(FeatureMap, [Targets; 2])> = train
@@ -491,7 +519,6 @@ pub fn train(
             (features, [plain, mirrored])
         })
         .collect();
-    let mut best: Option<(f64, Head, Option<Evaluation>)> = None;
     let mut history = Vec::new();
     let mut since_best = 0;
     let mut order: Vec<usize> = (0..prepared.len()).collect();
@@ -620,6 +647,50 @@ mod tests {
         assert_eq!(epochs, 30);
         let map50 = trained.evaluation.and_then(|e| e.map50).expect("evaluated");
         assert!(map50 > 0.9, "toy mAP@0.5 {map50}");
+    }
+
+    #[test]
+    fn fine_tuning_starts_from_the_base_head_and_never_ends_below_it() {
+        let mut rng = Rng::new(21);
+        let train_set: Vec<Sample> = (0..64).map(|_| toy_sample(&mut rng, 3)).collect();
+        let eval_set: Vec<Sample> = (0..16).map(|_| toy_sample(&mut rng, 3)).collect();
+        let long = TrainParams {
+            hidden: 16,
+            epochs: 30,
+            batch: 8,
+            learning_rate: 1e-2,
+            patience: 30,
+            flip: false,
+            ..TrainParams::default()
+        };
+        let base = train(&train_set, &eval_set, 3, &long, &mut |_| true).expect("base");
+        let base_map = base.evaluation.and_then(|e| e.map50).expect("base mAP");
+        let one = TrainParams { epochs: 1, ..long };
+        let map_of = |t: Trained| t.evaluation.and_then(|e| e.map50).expect("mAP");
+        let fresh = map_of(train(&train_set, &eval_set, 3, &one, &mut |_| true).expect("fresh"));
+        let tuned = train_from(
+            Some(base.head.clone()),
+            &train_set,
+            &eval_set,
+            3,
+            &one,
+            &mut |_| true,
+        )
+        .expect("tuned");
+        assert_eq!(tuned.history.len(), 1);
+        let tuned = map_of(tuned);
+        assert!(tuned >= base_map, "tuned {tuned} < base {base_map}");
+        assert!(
+            tuned > fresh + 0.2,
+            "tuned {tuned}, fresh after one epoch {fresh}"
+        );
+
+        // A base for other classes is refused; mapped to these classes it trains.
+        let two = base.head.with_classes(&[Some(0), Some(1)], &mut rng);
+        assert!(matches!(
+            train_from(Some(two), &train_set, &eval_set, 3, &one, &mut |_| true),
+            Err(TrainError::Params(_))
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod animate;
 pub mod animate_limits;
+pub mod auto_annotate;
 pub mod observer;
 pub mod photo3d;
 pub mod queue;

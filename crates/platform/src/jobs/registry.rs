@@ -292,6 +292,7 @@ impl JobRegistry {
         registry.register(super::photo3d::Photo3d);
         registry.register(super::studio_import::StudioImport);
         registry.register(super::train::Train);
+        registry.register(super::auto_annotate::AutoAnnotate);
         registry
     }
 
@@ -339,7 +340,14 @@ mod tests {
     fn the_standard_registry_has_every_built_in_kind() {
         assert_eq!(
             JobRegistry::standard().kinds(),
-            vec!["animate", "photo3d", "studio_import", "thumbnail", "train"]
+            vec![
+                "animate",
+                "auto_annotate",
+                "photo3d",
+                "studio_import",
+                "thumbnail",
+                "train"
+            ]
         );
     }
 }

@@ -4,7 +4,10 @@
 //! frozen EfficientNet-Lite0 trunk from the models service over them (plus one augmented copy
 //! of each training frame), trains the CenterNet head with `atelier_detector::train`, pushes
 //! `{epoch, epochs, loss, eval_map50}` with the job progress after every epoch, and stores the
-//! head, its metrics, PR curves and history as a detector of the project.
+//! head, its metrics, PR curves and history as a detector of the project. With
+//! `base_detector_id` it fine-tunes: the head starts from that detector's (its classes matched
+//! to the project's current labels by id; a label added since starts fresh), which is kept if
+//! no epoch beats it on the eval split.
 //!
 //! Refusals at creation: nothing annotated (400 `no_annotations`), a training already queued or
 //! running for the project (409 `training_running`, made atomic with the insert by the unique
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 use atelier_detector::{
     BBox,
     synth::Rng,
-    train::{self, Example, Sample, TrainParams as EngineParams},
+    train::{self, Example, Sample, TrainParams as EngineParams, head::Head},
 };
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -52,8 +55,7 @@ pub struct TrainParams {
     /// Most epochs, 1–200 (default 40).
     #[serde(default)]
     pub max_epochs: Option<usize>,
-    /// A previous detector of the project (checked, recorded; fine-tuning from it is not
-    /// implemented yet: training starts afresh).
+    /// A previous detector of the project to fine-tune from (its head is the start).
     #[serde(default)]
     pub base_detector_id: Option<i64>,
 }
@@ -210,6 +212,34 @@ async fn gather(
     Ok((examples, groups))
 }
 
+/// The head of the detector to fine-tune from, its classes mapped onto `labels` by label id.
+async fn base_head(
+    platform: &Platform,
+    base: Option<i64>,
+    labels: &[Label],
+) -> Result<Option<Head>, JobFailure> {
+    let Some(id) = base else {
+        return Ok(None);
+    };
+    let detector = match detectors::get_any(platform.db(), id).await {
+        Ok(detector) => detector,
+        Err(PlatformError::NotFound(_)) => {
+            return Err(JobFailure::abort(
+                "base_detector_gone",
+                format!("detector {id} was deleted since the training was queued"),
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let loaded = detectors::load_head(platform, &detector).await?;
+    let mapping: Vec<Option<usize>> = labels
+        .iter()
+        .map(|l| loaded.label_ids.iter().position(|&id| id == l.id))
+        .collect();
+    let mut rng = Rng::new(id as u64);
+    Ok(Some(loaded.head.with_classes(&mapping, &mut rng)))
+}
+
 /// Train/eval indices: 90/10 by video, or every tenth frame of a single video.
 fn split(groups: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let distinct = groups
@@ -264,6 +294,7 @@ async fn run(ctx: JobContext, params: TrainParams) -> Result<TrainOutput, JobFai
         .studio_backbone()
         .await
         .map_err(|err| JobFailure::retry("model-unavailable", err.to_string()))?;
+    let base = base_head(&platform, params.base_detector_id, &labels).await?;
     let epochs = params.max_epochs.unwrap_or(40);
     let engine = EngineParams {
         epochs,
@@ -312,7 +343,8 @@ async fn run(ctx: JobContext, params: TrainParams) -> Result<TrainOutput, JobFai
             publish_epoch(&ctx, percent, stats, epochs);
             !ctx.progress.is_canceled()
         };
-        train::train(
+        train::train_from(
+            base,
             &train_samples,
             &eval_samples,
             classes,
@@ -334,6 +366,7 @@ async fn run(ctx: JobContext, params: TrainParams) -> Result<TrainOutput, JobFai
         platform.db(),
         &NewDetector {
             project_id: params.project_id,
+            base_detector_id: params.base_detector_id,
             job_id: ctx.job.id.clone(),
             metrics: Metrics::of(trained.evaluation.as_ref(), &labels),
             labels,

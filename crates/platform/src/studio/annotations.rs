@@ -648,3 +648,55 @@ pub(crate) async fn label_in_use(db: &Db, project_id: i64, label_id: i64) -> Pla
     }
     Ok(false)
 }
+
+/// How many times [`add_shape`] re-reads the journal when another writer saved in between.
+const ADD_SHAPE_ATTEMPTS: usize = 5;
+
+/// Adds one shape to a media's journal as one undoable edit, whatever its current version
+/// (the caller is not editing from a version it read: an accepted proposal). `source` says who
+/// made it (`auto` for a detector's proposal). Returns the version reached and the shape's id.
+pub(crate) async fn add_shape(
+    db: &Db,
+    media_id: i64,
+    project_id: i64,
+    shape: &ShapeView,
+    source: &str,
+) -> PlatformResult<(u64, u64)> {
+    for _ in 0..ADD_SHAPE_ATTEMPTS {
+        let mut journal = load(db, media_id, project_id).await?;
+        let before = journal.version();
+        let id = journal.doc().next_id();
+        let op = Op::PutShape(Shape {
+            id,
+            label: shape.label_id.to_string(),
+            frame: shape.frame,
+            bbox: bbox(shape.bbox),
+            occluded: shape.occluded,
+            z_order: 0,
+            source: source.into(),
+            attributes: Default::default(),
+        });
+        let version = journal.apply(vec![op]).map_err(annotation_error)?;
+        match save(db, media_id, before, &journal).await {
+            Ok(()) => return Ok((version, id)),
+            Err(PlatformError::Input(err)) if err.code == "version_conflict" => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(conflict())
+}
+
+/// Frames of a media on which some box is visible (a shape, or a track's key or interpolated
+/// box), as of the stored journal.
+pub(crate) async fn frames_with_boxes(
+    db: &Db,
+    media_id: i64,
+    project_id: i64,
+    frame_count: u32,
+) -> PlatformResult<BTreeSet<u32>> {
+    let journal = load(db, media_id, project_id).await?;
+    let doc = journal.doc();
+    Ok((0..frame_count)
+        .filter(|&f| !doc.boxes_on(f).is_empty())
+        .collect())
+}

@@ -121,6 +121,8 @@ pub struct Detector {
     pub created_at: i64,
     /// The `train` job that made it.
     pub job_id: String,
+    /// The detector it was fine-tuned from, if any.
+    pub base_detector_id: Option<i64>,
     /// Its classes, in class order, as they were at training time.
     pub labels: Vec<Label>,
     /// Eval metrics.
@@ -140,6 +142,8 @@ pub struct Detector {
 pub struct NewDetector {
     /// The project.
     pub project_id: i64,
+    /// The detector it was fine-tuned from.
+    pub base_detector_id: Option<i64>,
     /// The `train` job.
     pub job_id: String,
     /// Classes.
@@ -158,8 +162,8 @@ pub struct NewDetector {
     pub training_secs: f64,
 }
 
-const COLUMNS: &str = "id, project_id, name, created_at, job_id, labels, metrics, history, \
-                       train_frames, eval_frames, training_ms";
+const COLUMNS: &str = "id, project_id, name, created_at, job_id, base_detector_id, labels, \
+                       metrics, history, train_frames, eval_frames, training_ms";
 
 fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> PlatformResult<T> {
     let text: String = row.try_get(column)?;
@@ -173,6 +177,7 @@ fn detector_row(row: &AnyRow) -> PlatformResult<Detector> {
         name: row.try_get("name")?,
         created_at: row.try_get("created_at")?,
         job_id: row.try_get("job_id")?,
+        base_detector_id: row.try_get("base_detector_id")?,
         labels: json(row, "labels")?,
         metrics: json(row, "metrics")?,
         history: json(row, "history")?,
@@ -197,8 +202,9 @@ pub async fn store(db: &Db, new: &NewDetector) -> PlatformResult<Detector> {
         + 1;
     sqlx::query(
         "INSERT INTO studio_detectors (project_id, name, job_id, labels, metrics, history, head, \
-         train_frames, eval_frames, training_ms, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (job_id) DO NOTHING",
+         train_frames, eval_frames, training_ms, created_at, base_detector_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (job_id) DO NOTHING",
     )
     .bind(new.project_id)
     .bind(format!("Detector {number}"))
@@ -211,6 +217,7 @@ pub async fn store(db: &Db, new: &NewDetector) -> PlatformResult<Detector> {
     .bind(new.eval_frames)
     .bind((new.training_secs * 1000.0).round() as i64)
     .bind(now_ms())
+    .bind(new.base_detector_id)
     .execute(db.pool())
     .await?;
     let sql = format!("SELECT {COLUMNS} FROM studio_detectors WHERE job_id = $1");
@@ -233,15 +240,20 @@ pub async fn list(db: &Db, viewer: &User, project_id: i64) -> PlatformResult<Vec
     rows.iter().map(detector_row).collect()
 }
 
-/// A detector `viewer` may see (404 otherwise, whether it exists or not).
-pub async fn get(db: &Db, viewer: &User, id: i64) -> PlatformResult<Detector> {
+/// A detector by id, whoever may see it (for jobs, whose access was checked at creation).
+pub async fn get_any(db: &Db, id: i64) -> PlatformResult<Detector> {
     let sql = format!("SELECT {COLUMNS} FROM studio_detectors WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(db.pool())
         .await?
         .ok_or(PlatformError::NotFound("detector"))?;
-    let detector = detector_row(&row)?;
+    detector_row(&row)
+}
+
+/// A detector `viewer` may see (404 otherwise, whether it exists or not).
+pub async fn get(db: &Db, viewer: &User, id: i64) -> PlatformResult<Detector> {
+    let detector = get_any(db, id).await?;
     visible_project(db, viewer, detector.project_id)
         .await
         .map_err(|err| match err {
@@ -268,9 +280,20 @@ pub async fn loaded(
     id: i64,
 ) -> PlatformResult<(Detector, Arc<LoadedDetector>)> {
     let detector = get(platform.db(), viewer, id).await?;
+    let loaded = load_head(platform, &detector).await?;
+    Ok((detector, loaded))
+}
+
+/// The head of `detector` as served, loaded once per process (no access check: the caller
+/// made it).
+pub async fn load_head(
+    platform: &Platform,
+    detector: &Detector,
+) -> PlatformResult<Arc<LoadedDetector>> {
+    let id = detector.id;
     let db = platform.db().clone();
     let labels = detector.labels.clone();
-    let loaded = platform
+    platform
         .models()
         .studio_detector(id, || async move {
             let row = sqlx::query("SELECT head FROM studio_detectors WHERE id = $1")
@@ -284,8 +307,7 @@ pub async fn loaded(
                 label_ids: labels.iter().map(|l| l.id).collect(),
             })
         })
-        .await?;
-    Ok((detector, loaded))
+        .await
 }
 
 /// One object a detector found.

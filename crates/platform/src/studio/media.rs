@@ -222,6 +222,7 @@ pub(crate) async fn delete_media_row(platform: &Platform, media_id: i64) -> Plat
     for sql in [
         "DELETE FROM studio_frames WHERE media_id = $1",
         "DELETE FROM studio_annotations WHERE media_id = $1",
+        "DELETE FROM studio_proposals WHERE media_id = $1",
         "DELETE FROM studio_media WHERE id = $1",
     ] {
         sqlx::query(sql).bind(media_id).execute(&mut *tx).await?;

@@ -1,6 +1,7 @@
 //! The detector studio's records (issue #13), no HTTP: projects (owned by a user, optionally
 //! shared with their family) with labels, media and their frames ([`media`]), each media's
-//! annotation journal ([`annotations`]) and trained detectors ([`detectors`]). The `studio_import`
+//! annotation journal ([`annotations`]), trained detectors ([`detectors`]) and the boxes they
+//! proposed for review ([`proposals`]). The `studio_import`
 //! and `train` job kinds (`crate::jobs`) fill them and depend on this module, never the reverse;
 //! the server's studio routes map onto both.
 //!
@@ -16,6 +17,7 @@ pub mod export;
 pub mod image_zip;
 pub mod import;
 pub mod media;
+pub mod proposals;
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, any::AnyRow};
