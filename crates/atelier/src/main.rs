@@ -2,7 +2,8 @@
 //!
 //! `atelier serve` runs the API with in-process workers (SQLite and a local folder under `./data`
 //! by default); `atelier worker` runs workers only, for scaled-out deployments sharing PostgreSQL
-//! and an S3-compatible store; `atelier migrate` applies database migrations and exits.
+//! and an S3-compatible store; `atelier migrate` applies database migrations and exits;
+//! `atelier studio …` scripts a detector project on a running server through its REST API.
 
 mod cli;
 mod commands;
@@ -11,6 +12,7 @@ mod guard_settings;
 mod limit_settings;
 mod logging;
 mod settings;
+mod studio_args;
 
 use std::process::ExitCode;
 
