@@ -74,8 +74,17 @@ async fn studio_ok(app: &TestApp, token: &str, args: &[&str]) -> Run {
 
 fn zip_names(path: &Path) -> Vec<String> {
     let bytes = std::fs::read(path).expect("read zip");
-    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
-    archive.file_names().map(str::to_owned).collect()
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    (0..archive.len())
+        .map(|i| {
+            archive
+                .by_index(i)
+                .expect("entry")
+                .name()
+                .expect("name")
+                .into_owned()
+        })
+        .collect()
 }
 
 fn zip_entry(path: &Path, name: &str) -> Vec<u8> {
@@ -122,7 +131,7 @@ async fn shown_boxes(app: &TestApp, token: &str, mid: i64, frames: u32) -> Vec<V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(Backend::Embedded).await;
     let username = format!("cli_{}", random_suffix());
     let (token, _) = app.register(&username, "Parent").await;
     let dir = tempfile::tempdir().expect("temp dir");
