@@ -118,7 +118,10 @@ pub struct ImportArgs {
     pub project: i64,
 
     /// Media files to upload and import (MP4 videos, images), each waited for.
-    #[arg(required_unless_present = "annotations", conflicts_with = "annotations")]
+    #[arg(
+        required_unless_present = "annotations",
+        conflicts_with = "annotations"
+    )]
     pub files: Vec<PathBuf>,
 
     /// Import this annotation file into --media instead (it replaces the media's annotations,

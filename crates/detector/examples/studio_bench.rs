@@ -18,11 +18,9 @@ use atelier_infer::{Runtime, RuntimeConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let checkpoint = args
-        .first()
-        .ok_or(
-            "usage: studio_bench CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES] [BACKGROUND_KEEP]",
-        )?;
+    let checkpoint = args.first().ok_or(
+        "usage: studio_bench CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES] [BACKGROUND_KEEP]",
+    )?;
     let videos: u64 = args.get(1).map_or(Ok(6), |v| v.parse())?;
     let frames: u32 = args.get(2).map_or(Ok(500), |v| v.parse())?;
     let copies: usize = args.get(3).map_or(Ok(1), |v| v.parse())?;

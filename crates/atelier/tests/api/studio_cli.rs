@@ -97,7 +97,12 @@ fn zip_entry(path: &Path, name: &str) -> Vec<u8> {
 }
 
 /// Every frame's boxes as the server shows them: (label id, box) sorted.
-async fn shown_boxes(app: &TestApp, token: &str, mid: i64, frames: u32) -> Vec<Vec<(i64, Vec<f64>)>> {
+async fn shown_boxes(
+    app: &TestApp,
+    token: &str,
+    mid: i64,
+    frames: u32,
+) -> Vec<Vec<(i64, Vec<f64>)>> {
     let mut all = Vec::new();
     for n in 0..frames {
         let shown = json_of(
@@ -141,7 +146,11 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     // Not signed in: a clear refusal, nothing done.
     let refused = studio(&app, &[], &["projects"]).await;
     assert!(!refused.ok);
-    assert!(refused.stderr.contains("not signed in"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not signed in"),
+        "{}",
+        refused.stderr
+    );
 
     // Signed in with a user and password, `login` prints a working token.
     let login = studio(
@@ -167,7 +176,8 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
         .json();
     let pid = created["id"].as_i64().expect("project id");
     let project = json_of(
-        app.get(&token, &format!("/api/v1/studio/projects/{pid}")).await,
+        app.get(&token, &format!("/api/v1/studio/projects/{pid}"))
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -189,7 +199,12 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     let imported = studio_ok(
         &app,
         &token,
-        &["import", &pid.to_string(), &path("clip.mp4"), &path("still.png")],
+        &[
+            "import",
+            &pid.to_string(),
+            &path("clip.mp4"),
+            &path("still.png"),
+        ],
     )
     .await;
     let media = imported.lines();
@@ -232,7 +247,10 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     )
     .await
     .json();
-    assert!(version["version"].as_u64().expect("version") >= 1, "{version}");
+    assert!(
+        version["version"].as_u64().expect("version") >= 1,
+        "{version}"
+    );
     let label_id = |name: &str| {
         project["labels"]
             .as_array()
@@ -265,9 +283,13 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     }
 
     // An unknown label: the server's message and code, a non-zero exit, nothing changed.
-    let bad = cvat_video::write(&video.annotations).replace("\"disc\"", "\"unicorn\"");
-    let bad = bad.replace(">disc<", ">unicorn<");
-    std::fs::write(file("bad.xml"), bad).expect("xml");
+    let mut bad = video.annotations.clone();
+    bad.labels
+        .push(atelier_detector::Label::new("unicorn", "#ff00ff"));
+    for track in bad.tracks.values_mut() {
+        track.label = "unicorn".to_owned();
+    }
+    std::fs::write(file("bad.xml"), cvat_video::write(&bad)).expect("xml");
     let refused = studio(
         &app,
         &[("ATELIER_TOKEN", token.as_str())],
@@ -295,7 +317,14 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     let out = studio_ok(
         &app,
         &token,
-        &["export", &pid.to_string(), "--format", "cvat-video", "-o", &path("project.zip")],
+        &[
+            "export",
+            &pid.to_string(),
+            "--format",
+            "cvat-video",
+            "-o",
+            &path("project.zip"),
+        ],
     )
     .await
     .json();
@@ -308,14 +337,34 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     studio_ok(
         &app,
         &token,
-        &["export", "--media", &mid_arg, "--format", "yolo", "-o", &path("media.zip")],
+        &[
+            "export",
+            "--media",
+            &mid_arg,
+            "--format",
+            "yolo",
+            "-o",
+            &path("media.zip"),
+        ],
     )
     .await;
-    assert!(zip_names(&file("media.zip")).iter().any(|n| n.ends_with(".txt")));
+    assert!(
+        zip_names(&file("media.zip"))
+            .iter()
+            .any(|n| n.ends_with(".txt"))
+    );
     studio_ok(
         &app,
         &token,
-        &["export", "--media", &mid_arg, "--format", "coco", "-o", &path("coco.zip")],
+        &[
+            "export",
+            "--media",
+            &mid_arg,
+            "--format",
+            "coco",
+            "-o",
+            &path("coco.zip"),
+        ],
     )
     .await;
     let coco: Value = serde_json::from_slice(&zip_entry(
@@ -323,7 +372,12 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
         "annotations/instances_default.json",
     ))
     .expect("coco json");
-    assert!(!coco["annotations"].as_array().expect("annotations").is_empty());
+    assert!(
+        !coco["annotations"]
+            .as_array()
+            .expect("annotations")
+            .is_empty()
+    );
     studio_ok(
         &app,
         &token,
@@ -368,7 +422,8 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
         trained.stderr
     );
     let detector = json_of(
-        app.get(&token, &format!("/api/v1/studio/detectors/{did}")).await,
+        app.get(&token, &format!("/api/v1/studio/detectors/{did}"))
+            .await,
         StatusCode::OK,
     )
     .await;

@@ -9,8 +9,7 @@ use crate::studio_args::{ExportArgs, ImportArgs};
 
 /// Replaces a media's annotations with a file's; prints the new version.
 pub async fn import(api: &Api, args: ImportArgs) -> anyhow::Result<()> {
-    let (Some(file), Some(mid), Some(format)) = (&args.annotations, args.media, args.format)
-    else {
+    let (Some(file), Some(mid), Some(format)) = (&args.annotations, args.media, args.format) else {
         anyhow::bail!("--annotations needs --media and --format");
     };
     let media = api.get(&format!("/api/v1/studio/media/{mid}")).await?;

@@ -90,7 +90,11 @@ impl Api {
 
     /// `POST path` with a JSON body; the answer as JSON.
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        json_of(self.request(Method::POST, path).json(body).send().await, path).await
+        json_of(
+            self.request(Method::POST, path).json(body).send().await,
+            path,
+        )
+        .await
     }
 
     /// `POST path` with a multipart form of one `file` part streamed from `file`, showing the
@@ -124,7 +128,10 @@ impl Api {
             .file_name(name);
         let form = multipart::Form::new().part("file", part);
         json_of(
-            self.request(Method::POST, path).multipart(form).send().await,
+            self.request(Method::POST, path)
+                .multipart(form)
+                .send()
+                .await,
             path,
         )
         .await

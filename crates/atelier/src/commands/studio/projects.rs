@@ -26,7 +26,12 @@ pub async fn create(api: &Api, args: CreateArgs) -> anyhow::Result<()> {
     let pid = project["id"]
         .as_i64()
         .context("the created project has no id")?;
-    for label in args.labels.iter().map(|l| l.trim()).filter(|l| !l.is_empty()) {
+    for label in args
+        .labels
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+    {
         api.post(
             &format!("/api/v1/studio/projects/{pid}/labels"),
             &json!({"name": label}),

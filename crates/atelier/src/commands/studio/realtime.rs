@@ -82,9 +82,7 @@ async fn listen(api: &Api, job_id: &str, tx: &mpsc::UnboundedSender<Value>) -> a
         "event": "pusher:subscribe",
         "data": {"channel": channel, "auth": auth["auth"]},
     });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await?;
+    socket.send(Message::text(subscribe.to_string())).await?;
     loop {
         // Ends when the follower is gone (its receiver dropped) or the socket closes.
         let message = tokio::select! {
