@@ -22,8 +22,8 @@ if [ -z "${ORT_DYLIB_PATH:-}" ]; then
   ORT_DYLIB_PATH=$(python3 -c 'import onnxruntime, os, glob; print(glob.glob(os.path.dirname(onnxruntime.__file__) + "/capi/libonnxruntime.so.*")[0])' 2>/dev/null || true)
   [ -n "$ORT_DYLIB_PATH" ] && export ORT_DYLIB_PATH
 fi
-cargo build --release -q -p atelier --bin atelier
-cargo build --release -q --workspace --example studio_synth
+# Built with the workspace's features, so a target that built the tests reuses its crates.
+cargo build --release -q --workspace --bin atelier --example studio_synth
 "$T/release/examples/studio_synth" "$WORK/data" "$CLIPS" 100
 
 "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/srv" --models-dir "$CACHE/models" \
