@@ -1,15 +1,17 @@
 //! The `studio_import` job kind: a detector-studio media's upload (an H.264 MP4 or an image)
 //! decoded into one JPEG per frame in the object store, each frame's number and timestamp
 //! recorded, a thumbnail made, and the media's empty annotation journal created over its frames.
-//! Frames are decoded on a blocking thread and stored as they come (a bounded channel between
-//! the two), so memory stays flat whatever the clip's length. Idempotent: an attempt first
-//! removes what an earlier one stored; annotations an earlier attempt's journal holds are kept.
+//! Frames are decoded on a blocking thread, JPEG-encoded in batches on rayon's threads and stored
+//! as they come (a bounded channel between the two), so memory stays flat whatever the clip's
+//! length. Idempotent: an attempt first removes what an earlier one stored; annotations an
+//! earlier attempt's journal holds are kept.
 
 use atelier_detector::{Frame, annotation::video_frame_name, video};
 use atelier_imaging::{OutputFormat, decode_image, encode, fit_within};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use image::{DynamicImage, RgbImage};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Job, JobContext, JobFailure, JobKind, queue};
@@ -77,6 +79,8 @@ pub async fn queue_import(
 
 /// JPEG quality of stored frames.
 const FRAME_QUALITY: u8 = 90;
+/// Frames JPEG-encoded at once, in parallel.
+const ENCODE_BATCH: usize = 8;
 /// Longest side of a thumbnail.
 const THUMBNAIL_SIDE: u32 = 256;
 
@@ -190,23 +194,42 @@ async fn import(
         let info = video::probe(&bytes).map_err(video_failure)?;
         let total = info.frame_count.max(1);
         let mut report = |_: &str, _: f64| !progress.is_canceled();
-        video::for_each_frame(&bytes, &mut report, |frame| {
-            let jpeg = jpeg(&frame.image).map_err(|f| video::VideoError::Decode {
-                frame: frame.number,
-                reason: f.message,
-            })?;
-            progress.report((5 + frame.number * 85 / total).min(90) as u8, "decode");
-            let first = frame.number == 0;
-            sender
-                .blocking_send(Decoded {
-                    number: frame.number as i64,
-                    timestamp_ms: (frame.timestamp * 1000.0).round() as i64,
-                    jpeg,
-                    image: first.then_some(frame.image),
+        // Frames are decoded in order on this thread and JPEG-encoded in batches on rayon's
+        // threads (the encoder costs more than the decoder), then sent on in order.
+        let send_batch = |batch: &mut Vec<video::VideoFrame>| -> Result<(), video::VideoError> {
+            let encoded = batch
+                .par_iter()
+                .map(|frame| {
+                    jpeg(&frame.image).map_err(|f| video::VideoError::Decode {
+                        frame: frame.number,
+                        reason: f.message,
+                    })
                 })
-                .map_err(|_| video::VideoError::Canceled)
+                .collect::<Result<Vec<_>, _>>()?;
+            for (frame, jpeg) in batch.drain(..).zip(encoded) {
+                let first = frame.number == 0;
+                sender
+                    .blocking_send(Decoded {
+                        number: frame.number as i64,
+                        timestamp_ms: (frame.timestamp * 1000.0).round() as i64,
+                        jpeg,
+                        image: first.then_some(frame.image),
+                    })
+                    .map_err(|_| video::VideoError::Canceled)?;
+            }
+            Ok(())
+        };
+        let mut batch = Vec::with_capacity(ENCODE_BATCH);
+        video::for_each_frame(&bytes, &mut report, |frame| {
+            progress.report((5 + frame.number * 85 / total).min(90) as u8, "decode");
+            batch.push(frame);
+            if batch.len() == ENCODE_BATCH {
+                send_batch(&mut batch)?;
+            }
+            Ok(())
         })
         .map_err(video_failure)?;
+        send_batch(&mut batch).map_err(video_failure)?;
         let fps = if info.duration > 0.0 {
             info.frame_count as f64 / info.duration
         } else {

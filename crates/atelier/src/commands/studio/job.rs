@@ -34,20 +34,21 @@ pub async fn follow(
 ) -> anyhow::Result<Value> {
     let mut events = realtime::job_events(api, job_id);
     let mut listening = true;
+    let mut shown = Shown::default();
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             event = events.recv(), if listening => match event {
                 Some(event) => {
-                    show(progress, &event);
+                    shown.show(progress, &event);
                     on_event(&event);
                 }
                 None => listening = false,
             },
             _ = poll.tick() => {
                 let job = api.get(&format!("/api/v1/jobs/{job_id}")).await?;
-                show(progress, &job);
+                shown.show(progress, &job);
                 match job["status"].as_str() {
                     Some("succeeded") => return Ok(job),
                     Some(status @ ("failed" | "canceled")) => {
@@ -69,14 +70,28 @@ pub async fn follow(
     }
 }
 
-/// Puts a job record's or event's percent and stage on the bar.
-fn show(progress: &Progress, job: &Value) {
-    let percent = job["progress"].as_u64().unwrap_or(0);
-    let stage = match (job["status"].as_str(), job["stage"].as_str()) {
-        (Some("queued"), _) => "queued",
-        (_, Some(stage)) => stage,
-        (Some(status), None) => status,
-        (None, None) => "",
-    };
-    progress.set(percent, stage);
+/// What the bar shows. The job record lags the live events (a worker writes it with its
+/// heartbeat), so the bar only moves forward: an older figure is not shown.
+#[derive(Debug, Default)]
+struct Shown {
+    percent: u64,
+}
+
+impl Shown {
+    /// Puts a job record's or event's percent and stage on the bar, unless it is behind.
+    fn show(&mut self, progress: &Progress, job: &Value) {
+        let percent = job["progress"].as_u64().unwrap_or(0);
+        let status = job["status"].as_str();
+        if percent < self.percent && !matches!(status, Some("succeeded" | "failed" | "canceled")) {
+            return;
+        }
+        self.percent = percent;
+        let stage = match (status, job["stage"].as_str()) {
+            (Some("queued"), _) => "queued",
+            (_, Some(stage)) => stage,
+            (Some(status), None) => status,
+            (None, None) => "",
+        };
+        progress.set(percent, stage);
+    }
 }
