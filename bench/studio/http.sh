@@ -3,6 +3,7 @@
 #   1. synthetic clips (examples/studio_synth) imported with their CVAT annotations, a detector
 #      trained (budget TRAIN_SECS), then POST /api/v1/detect?detector={id} under wrk at
 #      concurrency 1, 4 and 8 (images/s, p50, p99);
+#      and the downloaded model (detector.onnx) in onnxruntime from Python, no HTTP;
 #   2. a 1-minute 720p H.264 clip (ffmpeg testsrc2, baseline profile) imported: seconds against
 #      its 60 s.
 # Prints the load (1-min average) beside every figure.
@@ -55,6 +56,11 @@ for C in 1 4 8; do
     "$ATELIER_SERVER/api/v1/detect?detector=$DID" | grep -E 'Requests/sec|50%|99%|Non-2xx|requests in'
   echo "   load after $(load)"
 done
+
+echo "== the downloaded model in onnxruntime (Python, in-process, no HTTP); load $(load)"
+"$BIN" studio download "$DID" -o "$WORK/detector.zip" >/dev/null
+python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$WORK/detector.zip" "$WORK/detector"
+python3 bench/studio/ort_bench.py "$WORK/detector" "$WORK/data/probe.jpg" "$WRK_SECS"
 
 echo "== 1-minute 720p H.264 clip"
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=30 -t 60 -c:v libx264 \
