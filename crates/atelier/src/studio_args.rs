@@ -199,3 +199,66 @@ pub struct DownloadArgs {
     #[arg(short, long, value_name = "FILE.zip")]
     pub output: PathBuf,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn studio(args: &[&str]) -> Result<StudioArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["atelier", "studio"].iter().chain(args))?;
+        match cli.command {
+            Command::Studio(args) => Ok(args),
+            other => panic!("not studio: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_annotation_import_names_its_media_and_format_in_either_spelling() {
+        for spelling in ["cvat-video", "cvat_video"] {
+            let args = studio(&[
+                "import",
+                "3",
+                "--annotations",
+                "a.xml",
+                "--media",
+                "7",
+                "--format",
+                spelling,
+                "--server",
+                "http://h:1",
+            ])
+            .expect("parse");
+            assert_eq!(args.server.server.as_deref(), Some("http://h:1"));
+            let StudioAction::Import(import) = args.action else {
+                panic!("not import")
+            };
+            assert_eq!(import.media, Some(7));
+            assert_eq!(import.format, Some(AnnotationFormat::CvatVideo));
+            assert_eq!(AnnotationFormat::CvatVideo.api_name(), "cvat_video");
+        }
+    }
+
+    #[test]
+    fn an_import_needs_files_or_a_whole_annotation_import() {
+        assert!(studio(&["import", "3"]).is_err());
+        assert!(studio(&["import", "3", "--annotations", "a.xml"]).is_err());
+        assert!(studio(&["import", "3", "clip.mp4", "--annotations", "a.xml"]).is_err());
+        assert!(studio(&["import", "3", "clip.mp4", "still.png"]).is_ok());
+    }
+
+    #[test]
+    fn an_export_is_of_a_project_or_of_one_media() {
+        assert!(studio(&["export", "--format", "coco", "-o", "x.zip"]).is_err());
+        assert!(
+            studio(&[
+                "export", "3", "--media", "7", "--format", "coco", "-o", "x.zip"
+            ])
+            .is_err()
+        );
+        assert!(studio(&["export", "--media", "7", "--format", "yolo", "-o", "x.zip"]).is_ok());
+        assert!(studio(&["export", "3", "--format", "voc", "-o", "x.zip"]).is_ok());
+    }
+}
