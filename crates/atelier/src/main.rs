@@ -20,6 +20,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A client command's error is for its user, not a server log.
+    let is_client = matches!(cli.command, cli::Command::Studio(_));
     let settings = match settings::Settings::load(&cli) {
         Ok(settings) => settings,
         Err(err) => {
@@ -41,7 +43,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            if !is_client {
+                tracing::error!("{err:#}");
+            }
             eprintln!("atelier: {err:#}");
             ExitCode::FAILURE
         }

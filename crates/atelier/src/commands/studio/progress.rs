@@ -18,6 +18,9 @@ pub struct Progress(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     what: String,
+    /// Plain lines are printed only for a whole of at least this much (a small file's
+    /// transfer is over before anyone reads them).
+    plain_from: u64,
     bar: Option<ProgressBar>,
     plain: Mutex<Plain>,
 }
@@ -33,20 +36,21 @@ struct Plain {
 impl Progress {
     /// A job's progress in percent, named `what` (e.g. `import clip.mp4`).
     pub fn percent(what: &str) -> Self {
-        let progress = Self::new(what, "{prefix} [{bar:30}] {pos:>3}% {msg} ({elapsed})");
+        let progress = Self::new(what, "{prefix} [{bar:30}] {pos:>3}% {msg} ({elapsed})", 0);
         progress.set_length(100);
         progress
     }
 
-    /// A transfer's progress in bytes, named `what`.
+    /// A transfer's progress in bytes, named `what` (as plain lines only from 1 MiB).
     pub fn bytes(what: &str) -> Self {
         Self::new(
             what,
             "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            1 << 20,
         )
     }
 
-    fn new(what: &str, template: &str) -> Self {
+    fn new(what: &str, template: &str, plain_from: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -59,6 +63,7 @@ impl Progress {
         });
         Self(Arc::new(Inner {
             what: what.to_owned(),
+            plain_from,
             bar,
             plain: Mutex::new(Plain::default()),
         }))
@@ -131,6 +136,9 @@ impl Progress {
         let Ok(mut plain) = self.0.plain.lock() else {
             return;
         };
+        if plain.length < self.0.plain_from {
+            return;
+        }
         let tenth = (position * 10).checked_div(plain.length).unwrap_or(0);
         let now = (stage.to_owned(), tenth);
         if plain.printed.as_ref() == Some(&now) {
