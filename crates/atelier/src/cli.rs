@@ -53,6 +53,8 @@ pub enum Command {
     Animate(AnimateArgs),
     /// Make a 3D photo: a parallax MP4, GIF or glTF scene (by the output's extension).
     Photo3d(Photo3dArgs),
+    /// Script a detector project on a running server: projects, import, export, train, download.
+    Studio(crate::studio_args::StudioArgs),
 }
 
 /// Flags of `atelier backup`.

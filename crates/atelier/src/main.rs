@@ -2,7 +2,8 @@
 //!
 //! `atelier serve` runs the API with in-process workers (SQLite and a local folder under `./data`
 //! by default); `atelier worker` runs workers only, for scaled-out deployments sharing PostgreSQL
-//! and an S3-compatible store; `atelier migrate` applies database migrations and exits.
+//! and an S3-compatible store; `atelier migrate` applies database migrations and exits;
+//! `atelier studio …` scripts a detector project on a running server through its REST API.
 
 mod cli;
 mod commands;
@@ -11,6 +12,7 @@ mod guard_settings;
 mod limit_settings;
 mod logging;
 mod settings;
+mod studio_args;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // A client command's error is for its user, not a server log.
+    let is_client = matches!(cli.command, cli::Command::Studio(_));
     let settings = match settings::Settings::load(&cli) {
         Ok(settings) => settings,
         Err(err) => {
@@ -39,7 +43,9 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            if !is_client {
+                tracing::error!("{err:#}");
+            }
             eprintln!("atelier: {err:#}");
             ExitCode::FAILURE
         }

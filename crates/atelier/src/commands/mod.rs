@@ -8,6 +8,7 @@ mod migrate;
 mod models;
 mod photo3d;
 mod serve;
+mod studio;
 mod worker;
 
 use crate::{cli::Command, settings::Settings};
@@ -25,6 +26,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Detect(args) => detect::run(args, settings).await,
         Command::Animate(args) => animate::run(args, settings).await,
         Command::Photo3d(args) => photo3d::run(args, settings).await,
+        Command::Studio(args) => studio::run(args).await,
     }
 }
 

@@ -29,6 +29,7 @@ mod realtime;
 mod realtime_node;
 mod shutdown;
 mod studio;
+mod studio_cli;
 mod studio_download;
 mod studio_exchange;
 mod studio_media;

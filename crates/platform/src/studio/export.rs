@@ -1,7 +1,8 @@
 //! A project's annotations exported as a zip in one of CVAT's formats: one folder per ready
 //! media (`media-{id}/`) holding what CVAT's own export of that task holds (CVAT for video or
 //! images 1.1 `annotations.xml`, COCO 1.0 `annotations/instances_default.json`, YOLO 1.1 or
-//! Pascal VOC files). Labels carry their names and colours, not the ids the journal uses.
+//! Pascal VOC files), or one media's files alone. Labels carry their names and colours, not the
+//! ids the journal uses.
 
 use std::io::Write;
 
@@ -11,7 +12,7 @@ use atelier_detector::{
 };
 use sqlx::Row;
 
-use super::{Label, annotations::load, labels_of, visible_project};
+use super::{Label, annotations::load, labels_of, media::get_visible, visible_project};
 use crate::{
     Platform,
     accounts::User,
@@ -59,6 +60,18 @@ fn files(format: &str, doc: &Annotations) -> Vec<ExportFile> {
     }
 }
 
+/// 422 `unknown_format` for a name not in [`FORMATS`].
+fn check_format(format: &str) -> PlatformResult<()> {
+    if FORMATS.contains(&format) {
+        return Ok(());
+    }
+    Err(InputError::unprocessable(
+        "unknown_format",
+        format!("unknown format {format:?}; one of {}", FORMATS.join(", ")),
+    )
+    .into())
+}
+
 /// The project's annotations as a zip in `format` (422 `unknown_format` for another name).
 pub async fn export_project(
     platform: &Platform,
@@ -66,13 +79,7 @@ pub async fn export_project(
     project_id: i64,
     format: &str,
 ) -> PlatformResult<Vec<u8>> {
-    if !FORMATS.contains(&format) {
-        return Err(InputError::unprocessable(
-            "unknown_format",
-            format!("unknown format {format:?}; one of {}", FORMATS.join(", ")),
-        )
-        .into());
-    }
+    check_format(format)?;
     let db = platform.db();
     visible_project(db, viewer, project_id).await?;
     let labels = labels_of(db, project_id).await?;
@@ -93,6 +100,33 @@ pub async fn export_project(
             entries.push((format!("media-{mid}/{}", file.path), file.bytes));
         }
     }
+    zipped(entries).await
+}
+
+/// One media's annotations as a zip in `format`, its files at the root as CVAT's export of a
+/// task holds them (what [`super::import`] takes back); 409 `media_not_ready` before its
+/// import ends, 422 `unknown_format`.
+pub async fn export_media(
+    platform: &Platform,
+    viewer: &User,
+    media_id: i64,
+    format: &str,
+) -> PlatformResult<Vec<u8>> {
+    check_format(format)?;
+    let db = platform.db();
+    let media = get_visible(db, viewer, media_id).await?;
+    let labels = labels_of(db, media.project_id).await?;
+    let journal = load(db, media_id, media.project_id).await?;
+    let doc = named(journal.doc(), &labels);
+    let entries = files(format, &doc)
+        .into_iter()
+        .map(|file| (file.path, file.bytes))
+        .collect();
+    zipped(entries).await
+}
+
+/// A deflated zip of `(path, bytes)` entries, made off the async threads.
+async fn zipped(entries: Vec<(String, Vec<u8>)>) -> PlatformResult<Vec<u8>> {
     tokio::task::spawn_blocking(move || {
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default()

@@ -1,15 +1,17 @@
 //! A media's annotations: all of them, or one frame's boxes (tracks interpolated); batches of
 //! edits applied all-or-nothing against a version (409 `version_conflict` when stale); undo and
 //! redo; the batches after a version (`since/{v}`); an import of a file in an export format,
-//! replacing the media's annotations in one undoable batch. Bad edits are 422 with the reason's
+//! replacing the media's annotations in one undoable batch, and the export of one media's (a zip,
+//! as CVAT exports a task). Bad edits are 422 with the reason's
 //! code (`box_outside_frame`, `unknown_label`…).
 
 use atelier_platform::studio::{
     annotations::{self, AnnotationsView, Batch, ChangesView, FrameAnnotations, VersionView},
-    import,
+    export, import,
 };
 use axum::{
     extract::{DefaultBodyLimit, State},
+    http::header,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -118,9 +120,9 @@ pub async fn since(
     ))
 }
 
-/// The import format.
+/// The annotation format of an import or export.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct ImportQuery {
+pub struct FormatQuery {
     /// `cvat_video`, `cvat_images`, `coco`, `yolo` or `voc`.
     pub format: String,
 }
@@ -132,7 +134,7 @@ const IMPORT_PARTS: &[&str] = &["file"];
 /// bare or zipped; YOLO and VOC as a zip), in one batch that undo reverts. Labels are matched by
 /// name: one the project lacks is 422 `unknown_label` and nothing changes.
 #[utoipa::path(post, path = "/api/v1/studio/media/{mid}/annotations/import", tag = "studio", security(("bearer" = [])),
-    params(("mid" = i64, Path, description = "Media id"), ImportQuery),
+    params(("mid" = i64, Path, description = "Media id"), FormatQuery),
     request_body(content_type = "multipart/form-data", description = "`file`: the annotation file or zip"),
     responses((status = 200, body = VersionView), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "version_conflict, media_not_ready"),
@@ -142,7 +144,7 @@ pub async fn import_file(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(mid): Path<i64>,
-    Query(query): Query<ImportQuery>,
+    Query(query): Query<FormatQuery>,
     form: MultipartForm,
 ) -> ApiResult<Json<VersionView>> {
     let limit = state.platform.config().uploads.max_bytes;
@@ -157,6 +159,31 @@ pub async fn import_file(
     ))
 }
 
+/// The media's annotations as a zip in one format, its files at the root as CVAT exports a
+/// task (what `annotations/import` takes back).
+#[utoipa::path(get, path = "/api/v1/studio/media/{mid}/export", tag = "studio", security(("bearer" = [])),
+    params(("mid" = i64, Path, description = "Media id"), FormatQuery),
+    responses((status = 200, description = "application/zip", content_type = "application/zip"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "media_not_ready"),
+              (status = 422, body = ErrorBody, description = "unknown_format")))]
+pub async fn export_file(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(mid): Path<i64>,
+    Query(query): Query<FormatQuery>,
+) -> ApiResult<Response> {
+    let zip = export::export_media(&state.platform, &user, mid, &query.format).await?;
+    let disposition = format!("attachment; filename=\"media-{mid}-{}.zip\"", query.format);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
 /// Annotation routes; an import's body may be as large as an upload.
 pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
     let limit = usize::try_from(max_upload_bytes)
@@ -169,6 +196,7 @@ pub fn router(max_upload_bytes: u64) -> OpenApiRouter<AppState> {
                 .routes(routes!(undo))
                 .routes(routes!(redo))
                 .routes(routes!(since))
+                .routes(routes!(export_file))
                 .layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
         )
         .merge(
