@@ -61,6 +61,9 @@ pub struct FileSettings {
     /// `[detect]`.
     #[serde(default)]
     pub detect: FileDetect,
+    /// `[oidc]` and `[[oidc.providers]]`.
+    #[serde(default)]
+    pub oidc: crate::oidc_settings::FileOidc,
 }
 
 /// `[photo3d]` in the TOML file (the 3D-photo job kind).

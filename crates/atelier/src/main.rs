@@ -10,6 +10,7 @@ mod file_settings;
 mod guard_settings;
 mod limit_settings;
 mod logging;
+mod oidc_settings;
 mod settings;
 
 use std::process::ExitCode;
