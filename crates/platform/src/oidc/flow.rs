@@ -89,10 +89,7 @@ impl Oidc {
         let provider = self.provider(&start.provider)?;
         let config = provider.config();
         if matches!(start.binding, Binding::Api)
-            && !config
-                .redirect_uris
-                .iter()
-                .any(|uri| *uri == start.redirect_uri)
+            && !config.redirect_uris.contains(&start.redirect_uri)
         {
             return Err(OidcError::RedirectUriNotAllowed(start.redirect_uri).into());
         }

@@ -169,7 +169,7 @@ async fn create_account(db: &Db, identity: &VerifiedIdentity) -> PlatformResult<
         }
     }
     let user = user.ok_or_else(|| PlatformError::Internal("no free username found".into()))?;
-    if !insert_identity(&mut *tx, identity, user.id).await? {
+    if !insert_identity(&mut tx, identity, user.id).await? {
         tx.rollback().await?;
         return Ok(None);
     }
