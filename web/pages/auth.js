@@ -1,6 +1,9 @@
 // Sign in and sign up: username + password (and, for new accounts, the profile fields the API
-// has: role in the family and gender). The session is the HttpOnly cookie the API sets.
-import { post } from '../lib/api.js';
+// has: role in the family and gender), or "Sign in with …" per configured OpenID Connect
+// provider (a plain link: the server sends the browser to the provider and back, and comes
+// back to `/?oidc_error=CODE#/login` when the sign-in was refused). The session is the
+// HttpOnly cookie the API sets.
+import { get, post } from '../lib/api.js';
 import { h, field, button, showError } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 
@@ -16,6 +19,32 @@ function shell(title, lead, formEl, footer) {
 function submitting(formEl, busy) {
   for (const el of formEl.querySelectorAll('button, input, select')) el.disabled = busy;
   formEl.setAttribute('aria-busy', busy ? 'true' : 'false');
+}
+
+/** One "Sign in with …" link per configured provider (none: nothing is shown). */
+function providerButtons() {
+  const box = h('div', { class: 'auth-providers', hidden: true });
+  get('/api/v1/auth/oidc/providers').then((providers) => {
+    if (!providers.length) return;
+    box.append(
+      ...providers.map((p) => h('a', { class: 'btn btn-secondary btn-block', href: p.login_url, 'data-provider': p.id },
+        t('auth.oidc.with', { name: p.name }))),
+      h('p', { class: 'auth-or' }, h('span', {}, t('auth.oidc.or'))));
+    box.hidden = false;
+  }).catch(() => {});
+  return box;
+}
+
+/** The message for a refused provider sign-in (`?oidc_error=CODE`), once; then the URL is cleaned. */
+function providerError() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get('oidc_error');
+  if (!code) return null;
+  history.replaceState(null, '', location.pathname + location.hash);
+  const known = ['access-denied', 'invalid-state', 'login-expired', 'provider-unreachable', 'unknown-provider',
+    'identity-linked-elsewhere', 'sign-in-required'];
+  const key = known.includes(code) ? `auth.oidc.error.${code}` : 'auth.oidc.error.other';
+  return h('p', { class: 'auth-error', role: 'alert', id: 'oidc-error', 'data-code': code }, t(key, { code }));
 }
 
 /** `#/login`. */
@@ -39,6 +68,9 @@ export function login({ main, navigate, setUser }) {
       password.focus();
     }
   });
+  const error = providerError();
+  if (error) formEl.prepend(error);
+  formEl.prepend(providerButtons());
   main.append(shell(t('auth.login.title'), t('auth.login.lead'), formEl,
     [t('auth.noaccount'), ' ', h('a', { href: '#/signup' }, t('auth.signup'))]));
   username.focus();

@@ -64,6 +64,9 @@ pub struct FileSettings {
     /// `[studio]`.
     #[serde(default)]
     pub studio: FileStudio,
+    /// `[oidc]` and `[[oidc.providers]]`.
+    #[serde(default)]
+    pub oidc: crate::oidc_settings::FileOidc,
 }
 
 /// `[studio]` in the TOML file (the detector studio's media import).

@@ -11,6 +11,7 @@ mod file_settings;
 mod guard_settings;
 mod limit_settings;
 mod logging;
+mod oidc_settings;
 mod settings;
 mod studio_args;
 

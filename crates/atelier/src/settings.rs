@@ -69,6 +69,7 @@ impl Settings {
             Command::Studio(_) => (&no_store, None, None, None, &no_models),
         };
         let mut platform = platform_config(store, &file)?;
+        platform.oidc = crate::oidc_settings::resolve(&file.oidc, |name| std::env::var(name).ok())?;
         match &cli.command {
             Command::Classify(args) if args.data_dir.is_some() => {
                 platform.data_dir = args.data_dir.clone().unwrap_or_default();

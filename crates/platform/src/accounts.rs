@@ -106,7 +106,7 @@ pub struct IssuedSession {
     pub expires_at: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, gender, role, family_id, created_at";
+pub(crate) const USER_COLUMNS: &str = "id, username, gender, role, family_id, created_at";
 
 pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> PlatformResult<User> {
     Ok(User {

@@ -51,6 +51,8 @@ pub struct PlatformConfig {
     /// The models service's settings (runtime, cache, batching, cascades): the same for every
     /// process that runs models.
     pub models: crate::models::ModelsConfig,
+    /// OpenID Connect sign-in: providers and account linking.
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl PlatformConfig {
@@ -80,6 +82,7 @@ impl PlatformConfig {
             throttle: crate::throttle::ThrottleConfig::default(),
             maintenance: crate::maintenance::MaintenanceConfig::default(),
             models: crate::models::ModelsConfig::under(&data_dir),
+            oidc: crate::oidc::OidcConfig::default(),
         }
     }
 

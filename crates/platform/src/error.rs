@@ -71,6 +71,9 @@ pub enum PlatformError {
         /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
+    /// An OpenID Connect sign-in was refused (with its own code).
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
     /// Anything else that is the server's fault.
     #[error("internal error: {0}")]
     Internal(String),

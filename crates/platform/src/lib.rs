@@ -14,6 +14,7 @@ pub mod families;
 pub mod jobs;
 pub mod maintenance;
 pub mod models;
+pub mod oidc;
 pub mod pause;
 pub mod presence;
 pub mod secrets;
@@ -51,6 +52,7 @@ pub struct PlatformInner {
     decodes: Arc<tokio::sync::Semaphore>,
     cpu: cpu_lane::CpuLane,
     models: Arc<models::Models>,
+    oidc: oidc::Oidc,
 }
 
 impl Deref for Platform {
@@ -94,7 +96,9 @@ impl Platform {
         ));
         let models = Arc::new(models::Models::new(config.models.clone()));
         let cpu = cpu_lane::CpuLane::new(config.cpu);
+        let oidc = oidc::Oidc::new(config.oidc.clone()).map_err(PlatformError::Invalid)?;
         Ok(Platform(Arc::new(PlatformInner {
+            oidc,
             models,
             config,
             db,
@@ -117,6 +121,11 @@ impl PlatformInner {
     /// The configuration the platform was opened with.
     pub fn config(&self) -> &PlatformConfig {
         &self.config
+    }
+
+    /// OpenID Connect sign-in: the configured providers.
+    pub fn oidc(&self) -> &oidc::Oidc {
+        &self.oidc
     }
 
     /// The database.

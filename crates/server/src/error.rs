@@ -141,6 +141,7 @@ impl ApiError {
                 {
                     (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
                 }
+                PlatformError::Oidc(err) => (oidc_status(err), err.code()),
                 PlatformError::Database(_)
                 | PlatformError::Storage(_)
                 | PlatformError::Migration(_)
@@ -158,6 +159,32 @@ impl ApiError {
             ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+impl From<atelier_platform::oidc::OidcError> for ApiError {
+    fn from(err: atelier_platform::oidc::OidcError) -> Self {
+        ApiError::Platform(err.into())
+    }
+}
+
+/// The status of each OpenID Connect refusal.
+fn oidc_status(err: &atelier_platform::oidc::OidcError) -> StatusCode {
+    use atelier_platform::oidc::OidcError as E;
+    match err {
+        E::UnknownProvider(_) => StatusCode::NOT_FOUND,
+        E::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        E::InvalidState | E::LoginExpired | E::ProviderRefused(_) => StatusCode::BAD_REQUEST,
+        E::AccessDenied(_) => StatusCode::FORBIDDEN,
+        E::Expired(_)
+        | E::WrongAudience(_)
+        | E::WrongIssuer(_)
+        | E::BadSignature(_)
+        | E::UnknownKey
+        | E::BadNonce(_)
+        | E::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        E::RedirectUriNotAllowed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        E::LinkedElsewhere(_) => StatusCode::CONFLICT,
     }
 }
 

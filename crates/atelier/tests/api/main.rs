@@ -20,6 +20,7 @@ mod leases;
 mod limits;
 mod littlestudio;
 mod node;
+mod oidc;
 mod operations;
 mod outage;
 mod photo3d;

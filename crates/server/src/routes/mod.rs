@@ -10,6 +10,7 @@ pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod littlestudio;
+pub mod oidc;
 pub mod photo3d;
 pub mod studio;
 pub mod uploads;
@@ -30,6 +31,7 @@ pub fn router(
     OpenApiRouter::new()
         .merge(health::router())
         .merge(accounts::router())
+        .merge(oidc::router())
         .merge(families::router())
         .merge(uploads::router(max_upload_bytes))
         .merge(files::router())
