@@ -674,3 +674,65 @@ async fn oidc_links_by_verified_email_only_when_enabled(backend: Backend) {
 crate::on_both_backends!(oidc_api_flow_links_accounts_and_the_exchange_checks_every_claim);
 
 crate::on_both_backends!(oidc_links_by_verified_email_only_when_enabled);
+
+/// The web app's "Sign in with …" button in headless Chromium (`tests/web/oidc.mjs`): signing
+/// in at the provider comes back signed in as a new account; declining comes back to the
+/// sign-in page with the `access-denied` message, and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_button_flow_in_headless_chromium() {
+    if !node_ready() || !crate::web::browser_available() {
+        return;
+    }
+    let (app, _provider, _other) = setup(Backend::Embedded, false).await;
+    let screenshots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let login = format!("webuser{}", crate::helpers::random_suffix());
+    let config = json!({
+        "base": app.base,
+        "out": screenshots,
+        "chromium": crate::web::chromium(),
+        "provider_name": "Test ID",
+        "login": login,
+    });
+    let before = users(&app).await;
+    let child = tokio::process::Command::new("node")
+        .arg(crate::web::folder().join("oidc.mjs"))
+        .arg(config.to_string())
+        .current_dir(crate::web::folder())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+        .await
+        .expect("the browser flow timed out")
+        .expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert!(
+        output.status.success() && lines.last().is_some_and(|l| l["ev"] == "done"),
+        "browser flow failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let signed_in = lines
+        .iter()
+        .find(|l| l["ev"] == "signed-in")
+        .expect("signed-in step");
+    let username = signed_in["username"].as_str().expect("username");
+    assert!(username.starts_with("webuser"), "{username} for {login}");
+    let declined = lines
+        .iter()
+        .find(|l| l["ev"] == "declined")
+        .expect("declined step");
+    assert_eq!(declined["code"], "access-denied");
+    assert_eq!(
+        users(&app).await,
+        before + 1,
+        "one account, from the sign-in only"
+    );
+}

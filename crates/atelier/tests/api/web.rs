@@ -18,18 +18,20 @@ use crate::helpers::{AppOptions, Backend, error_code, spawn_app, spawn_app_with}
 /// When set to 1, a missing browser, Node or `node_modules` fails the test.
 const REQUIRE_BROWSER_ENV: &str = "ATELIER_REQUIRE_BROWSER";
 
-fn folder() -> PathBuf {
+/// The browser tests' folder (`tests/web`).
+pub(crate) fn folder() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web")
 }
 
-fn chromium() -> PathBuf {
+/// The Chromium binary the browser tests drive.
+pub(crate) fn chromium() -> PathBuf {
     std::env::var_os("ATELIER_CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
 /// Whether the browser test can run; panics when it must but cannot.
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     let node = std::process::Command::new("node")
         .arg("--version")
         .stdout(Stdio::null())
