@@ -4,7 +4,11 @@
 //! Needs `node` and `npm ci --prefix crates/atelier/tests/node`. Without them the tests skip with
 //! a printed reason, unless `ATELIER_REQUIRE_NODE=1` (CI), where they fail.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 
 use serde_json::Value;
 
@@ -46,19 +50,31 @@ pub fn available() -> bool {
 /// Runs `node harness.mjs <scenario> <config>`; returns every JSON line it printed. Panics when
 /// the harness fails or times out (its stderr and output are shown).
 pub async fn run(scenario: &str, config: &Value) -> Vec<Value> {
+    run_script(
+        &folder().join("harness.mjs"),
+        &[scenario.to_owned(), config.to_string()],
+        Duration::from_secs(90),
+    )
+    .await
+}
+
+/// Runs `node SCRIPT ARGS…` in the script's folder; returns every JSON line it printed, the
+/// last of which must be `{"ev": "done"}`. Panics when it fails or outlives `limit` (its stderr
+/// and output are shown).
+pub async fn run_script(script: &Path, args: &[String], limit: Duration) -> Vec<Value> {
     let child = tokio::process::Command::new("node")
-        .arg(folder().join("harness.mjs"))
-        .arg(scenario)
-        .arg(config.to_string())
-        .current_dir(folder())
+        .arg(script)
+        .args(args)
+        .current_dir(script.parent().expect("the script's folder"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("spawn node");
-    let output = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+    let name = script.display();
+    let output = tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .expect("the node harness timed out")
+        .unwrap_or_else(|_| panic!("node {name} timed out"))
         .expect("node output");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<Value> = stdout
@@ -67,7 +83,8 @@ pub async fn run(scenario: &str, config: &Value) -> Vec<Value> {
         .collect();
     assert!(
         output.status.success() && lines.last().is_some_and(|l| l["ev"] == "done"),
-        "node harness {scenario} failed ({}):\n{stdout}\n{}",
+        "node {name} {} failed ({}):\n{stdout}\n{}",
+        args.first().map(String::as_str).unwrap_or_default(),
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );

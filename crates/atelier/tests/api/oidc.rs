@@ -695,30 +695,12 @@ async fn oidc_button_flow_in_headless_chromium() {
         "login": login,
     });
     let before = users(&app).await;
-    let child = tokio::process::Command::new("node")
-        .arg(crate::web::folder().join("oidc.mjs"))
-        .arg(config.to_string())
-        .current_dir(crate::web::folder())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn node");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .expect("the browser flow timed out")
-        .expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<Value> = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
-    assert!(
-        output.status.success() && lines.last().is_some_and(|l| l["ev"] == "done"),
-        "browser flow failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let lines = crate::node::run_script(
+        &crate::web::folder().join("oidc.mjs"),
+        &[config.to_string()],
+        Duration::from_secs(180),
+    )
+    .await;
     let signed_in = lines
         .iter()
         .find(|l| l["ev"] == "signed-in")

@@ -12,12 +12,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use atelier_detector::synth::{self, SynthParams};
 use reqwest::{StatusCode, header, multipart};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{Backend, binary, spawn_app, test_models_config};
-use crate::studio::{WAIT, import, json_of, mp4, png, project, track_ops};
+use crate::studio::{json_of, png, trained_project};
 
 /// The lowest score asked for everywhere.
 const MIN_SCORE: f64 = 0.2;
@@ -112,48 +111,8 @@ async fn a_downloaded_detector_finds_what_the_api_finds_in_onnxruntime_and_the_c
             "Parent",
         )
         .await;
-    let (pid, labels) = project(&app, &token).await;
-    let video = synth::video(
-        &SynthParams {
-            objects: 2,
-            seed: 11,
-            ..SynthParams::default()
-        },
-        60,
-        3,
-    );
-    let media = import(&app, &token, pid, mp4(&video), "clip.mp4").await;
-    let mid = media["id"].as_i64().expect("id");
-    json_of(
-        app.post_json(
-            &token,
-            &format!("/api/v1/studio/media/{mid}/annotations"),
-            json!({"base_version": 0, "ops": track_ops(&video, &labels)}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let started = json_of(
-        app.post_json(
-            &token,
-            &format!("/api/v1/studio/projects/{pid}/train"),
-            json!({"max_epochs": 40, "time_budget_secs": 20}),
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let job = app
-        .wait_job(
-            &token,
-            started["job_id"].as_str().expect("job id"),
-            WAIT,
-            |j| !matches!(j["status"].as_str(), Some("queued" | "running")),
-        )
-        .await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let did = job["output"]["detector_id"].as_i64().expect("detector id");
+    let trained = trained_project(&app, &token).await;
+    let (did, labels, video) = (trained.did, trained.labels, trained.video);
 
     // The download: a zip for the owner, 404 for anyone else and for no detector.
     let path = format!("/api/v1/studio/detectors/{did}/download");

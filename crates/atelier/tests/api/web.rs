@@ -218,30 +218,12 @@ async fn every_flow_works_in_headless_chromium_at_desktop_and_phone_sizes() {
         "flows": std::env::var("ATELIER_WEB_FLOWS").ok(),
         "only": std::env::var("ATELIER_WEB_ONLY").ok(),
     });
-    let child = tokio::process::Command::new("node")
-        .arg(folder().join("e2e.mjs"))
-        .arg(config.to_string())
-        .current_dir(folder())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn node");
-    let output = tokio::time::timeout(Duration::from_secs(900), child.wait_with_output())
-        .await
-        .expect("the browser test timed out")
-        .expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<Value> = stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect();
-    assert!(
-        output.status.success() && lines.last().is_some_and(|l| l["ev"] == "done"),
-        "browser test failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let lines = crate::node::run_script(
+        &folder().join("e2e.mjs"),
+        &[config.to_string()],
+        Duration::from_secs(900),
+    )
+    .await;
     for viewport in ["desktop", "phone"] {
         if config["only"].as_str().is_some_and(|only| only != viewport) {
             continue;

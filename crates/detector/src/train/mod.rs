@@ -623,12 +623,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_head_learns_a_separable_toy_problem_and_reports_each_epoch() {
-        let mut rng = Rng::new(11);
-        let train_set: Vec<Sample> = (0..64).map(|_| toy_sample(&mut rng, 3)).collect();
-        let eval_set: Vec<Sample> = (0..16).map(|_| toy_sample(&mut rng, 3)).collect();
-        let params = TrainParams {
+    /// 30 epochs of small batches without flips or early stopping, for the toy problem.
+    fn toy_params() -> TrainParams {
+        TrainParams {
             hidden: 16,
             epochs: 30,
             batch: 8,
@@ -636,7 +633,15 @@ mod tests {
             patience: 30,
             flip: false,
             ..TrainParams::default()
-        };
+        }
+    }
+
+    #[test]
+    fn the_head_learns_a_separable_toy_problem_and_reports_each_epoch() {
+        let mut rng = Rng::new(11);
+        let train_set: Vec<Sample> = (0..64).map(|_| toy_sample(&mut rng, 3)).collect();
+        let eval_set: Vec<Sample> = (0..16).map(|_| toy_sample(&mut rng, 3)).collect();
+        let params = toy_params();
         let mut epochs = 0;
         let trained = train(&train_set, &eval_set, 3, &params, &mut |s| {
             epochs += 1;
@@ -654,15 +659,7 @@ mod tests {
         let mut rng = Rng::new(21);
         let train_set: Vec<Sample> = (0..64).map(|_| toy_sample(&mut rng, 3)).collect();
         let eval_set: Vec<Sample> = (0..16).map(|_| toy_sample(&mut rng, 3)).collect();
-        let long = TrainParams {
-            hidden: 16,
-            epochs: 30,
-            batch: 8,
-            learning_rate: 1e-2,
-            patience: 30,
-            flip: false,
-            ..TrainParams::default()
-        };
+        let long = toy_params();
         let base = train(&train_set, &eval_set, 3, &long, &mut |_| true).expect("base");
         let base_map = base.evaluation.and_then(|e| e.map50).expect("base mAP");
         let one = TrainParams { epochs: 1, ..long };
