@@ -607,25 +607,6 @@ pub async fn redo(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<Versi
     write(db, viewer, media_id, Write::Redo).await
 }
 
-/// Frames of a media that carry a key frame or a shape (empty before import).
-pub async fn annotated_frame_set(db: &Db, media_id: i64) -> PlatformResult<BTreeSet<i64>> {
-    let row = sqlx::query("SELECT journal FROM studio_annotations WHERE media_id = $1")
-        .bind(media_id)
-        .fetch_optional(db.pool())
-        .await?;
-    let Some(row) = row else {
-        return Ok(BTreeSet::new());
-    };
-    let text: String = row.try_get("journal")?;
-    let journal: Journal = serde_json::from_str(&text).map_err(PlatformError::internal)?;
-    Ok(journal
-        .doc()
-        .annotated_frames()
-        .into_iter()
-        .map(i64::from)
-        .collect())
-}
-
 /// Whether any annotation of the project's media uses `label_id`.
 pub(crate) async fn label_in_use(db: &Db, project_id: i64, label_id: i64) -> PlatformResult<bool> {
     let rows = sqlx::query(

@@ -260,7 +260,7 @@ pub async fn frames(db: &Db, viewer: &User, media_id: i64) -> PlatformResult<Vec
     .bind(media_id)
     .fetch_all(db.pool())
     .await?;
-    let annotated = super::annotations::annotated_frame_set(db, media_id).await?;
+    let annotated = annotated_frame_set(db, media_id).await?;
     rows.iter()
         .map(|r| {
             let number: i64 = r.try_get("number")?;
@@ -363,4 +363,27 @@ pub(crate) async fn insert_frame(
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// Frames of a media that carry a key frame or a shape (empty before import).
+async fn annotated_frame_set(
+    db: &Db,
+    media_id: i64,
+) -> PlatformResult<std::collections::BTreeSet<i64>> {
+    let row = sqlx::query("SELECT journal FROM studio_annotations WHERE media_id = $1")
+        .bind(media_id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(std::collections::BTreeSet::new());
+    };
+    let text: String = row.try_get("journal")?;
+    let journal: atelier_detector::annotation::ops::Journal =
+        serde_json::from_str(&text).map_err(PlatformError::internal)?;
+    Ok(journal
+        .doc()
+        .annotated_frames()
+        .into_iter()
+        .map(i64::from)
+        .collect())
 }
