@@ -5,12 +5,18 @@
 //! and commands a deployment runs, each a child process a test can `kill -9` and restart.
 //!
 //! Every node shares the Pusher secret [`SECRET`] (as a deployment would configure it), so tests
-//! sign channel subscriptions themselves.
+//! sign channel subscriptions themselves. Each process logs JSON lines to its own file in the
+//! sandbox ([`Cluster::log_lines`] reads them all, restarts included); a failing test prints
+//! the end of every log.
 
 use std::{
     net::SocketAddr,
-    process::Stdio,
-    sync::{Arc, Mutex},
+    path::PathBuf,
+    process::{ExitStatus, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -108,6 +114,8 @@ impl Drop for PgProxy {
 pub struct Node {
     /// The HTTP port (`serve`; 0 for workers).
     pub port: u16,
+    /// `serve-PORT` or `worker-N`: the name of its log file.
+    pub label: String,
     command: Vec<String>,
     child: Child,
 }
@@ -128,6 +136,20 @@ impl Node {
         self.child.start_kill().expect("SIGKILL");
         self.child.wait().await.expect("reaped");
     }
+
+    /// SIGTERM (what a process manager sends), and wait up to `limit` for the process to exit.
+    pub async fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit within {limit:?} of SIGTERM", self.label))
+            .expect("wait")
+    }
 }
 
 /// PostgreSQL (through a proxy) and a store, and the processes started on them.
@@ -139,6 +161,7 @@ pub struct Cluster {
     database_url: String,
     /// Flags every process gets (fast job timings, a short wait for database connections).
     pub common: Vec<String>,
+    workers: AtomicUsize,
 }
 
 impl Cluster {
@@ -186,16 +209,31 @@ impl Cluster {
         ]
         .map(str::to_owned)
         .to_vec();
+        std::fs::create_dir_all(sandbox.dir.path().join("logs")).expect("log folder");
         Some(Cluster {
             sandbox,
             proxy,
             database_url,
             common,
+            workers: AtomicUsize::new(0),
         })
     }
 
-    fn spawn(&self, command: &[String]) -> Child {
+    fn log_path(&self, label: &str) -> PathBuf {
+        self.sandbox
+            .dir
+            .path()
+            .join("logs")
+            .join(format!("{label}.log"))
+    }
+
+    fn spawn(&self, label: &str, command: &[String]) -> Child {
         let models = crate::helpers::test_models_config();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(label))
+            .expect("log file");
         Command::new(binary())
             .args(command)
             .args([
@@ -209,8 +247,9 @@ impl Cluster {
             .args(&self.common)
             .env("ATELIER_PUSHER_SECRET", SECRET)
             .env("ATELIER_LOG", "info")
+            .env("ATELIER_LOG_FORMAT", "json")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("start atelier")
@@ -231,9 +270,11 @@ impl Cluster {
         .to_vec();
         command.push(format!("127.0.0.1:{port}"));
         command.extend(extra.iter().map(|s| (*s).to_owned()));
+        let label = format!("serve-{port}");
         let node = Node {
             port,
-            child: self.spawn(&command),
+            child: self.spawn(&label, &command),
+            label,
             command,
         };
         wait_until_up(&node.base()).await;
@@ -244,18 +285,58 @@ impl Cluster {
     pub fn worker(&self, extra: &[&str]) -> Node {
         let mut command = vec!["worker".to_owned()];
         command.extend(extra.iter().map(|s| (*s).to_owned()));
+        let label = format!("worker-{}", self.workers.fetch_add(1, Ordering::Relaxed));
         Node {
             port: 0,
-            child: self.spawn(&command),
+            child: self.spawn(&label, &command),
+            label,
             command,
         }
     }
 
     /// Starts `node`'s command again (after a kill), on the same port.
     pub async fn restart(&self, node: &mut Node) {
-        node.child = self.spawn(&node.command);
+        node.child = self.spawn(&node.label, &node.command);
         if node.port != 0 {
             wait_until_up(&node.base()).await;
+        }
+    }
+
+    /// Every JSON line every process of the cluster logged so far, with its process's label.
+    pub fn log_lines(&self) -> Vec<(String, serde_json::Value)> {
+        let mut lines = Vec::new();
+        let folder = self.sandbox.dir.path().join("logs");
+        for entry in std::fs::read_dir(folder).expect("log folder").flatten() {
+            let path = entry.path();
+            let label = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&path).expect("log");
+            lines.extend(
+                text.lines()
+                    .filter_map(|line| serde_json::from_str(line).ok())
+                    .map(|line| (label.clone(), line)),
+            );
+        }
+        lines
+    }
+}
+
+impl Drop for Cluster {
+    /// A failing test shows the end of every process's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let folder = self.sandbox.dir.path().join("logs");
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- the last lines of {}:", entry.path().display());
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{line}");
+            }
         }
     }
 }

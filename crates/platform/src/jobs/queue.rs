@@ -257,8 +257,8 @@ pub async fn cancel(db: &Db, owner_id: i64, id: &str) -> PlatformResult<Job> {
     Ok(job)
 }
 
-/// Whether job `id` is still running (not canceled, finished or deleted): a job checks it
-/// before and after each output it stores.
+/// Whether job `id` is still running (not canceled, finished or deleted): long jobs check it
+/// between chunks of work to stop early.
 pub async fn is_running(db: &Db, id: &str) -> PlatformResult<bool> {
     let row = sqlx::query("SELECT status FROM jobs WHERE id = $1")
         .bind(id)
@@ -266,6 +266,39 @@ pub async fn is_running(db: &Db, id: &str) -> PlatformResult<bool> {
         .await?;
     let status: Option<String> = row.map(|r| r.try_get("status")).transpose()?;
     Ok(status.as_deref() == Some(JobStatus::Running.as_str()))
+}
+
+/// Where a job's lease stands, seen from one worker's attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Running under this worker's lease.
+    Held,
+    /// Canceled or deleted: nothing it stored is wanted.
+    Gone,
+    /// Another attempt has it (running elsewhere, queued again, or already finished): only
+    /// what this attempt stored is unwanted.
+    Elsewhere,
+}
+
+/// Where job `id`'s lease stands for `worker_id`: an attempt checks it before and after each
+/// output it stores.
+pub async fn lease_state(db: &Db, id: &str, worker_id: &str) -> PlatformResult<LeaseState> {
+    let row = sqlx::query("SELECT status, lease_owner FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(LeaseState::Gone);
+    };
+    let status: String = row.try_get("status")?;
+    let owner: Option<String> = row.try_get("lease_owner")?;
+    Ok(if status == JobStatus::Canceled.as_str() {
+        LeaseState::Gone
+    } else if status == JobStatus::Running.as_str() && owner.as_deref() == Some(worker_id) {
+        LeaseState::Held
+    } else {
+        LeaseState::Elsewhere
+    })
 }
 
 /// The outputs (uploads) of canceled jobs, as `(owner_id, upload_id)`: what a job stored

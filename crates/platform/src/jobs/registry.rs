@@ -230,13 +230,31 @@ pub struct JobContext {
     pub platform: Platform,
     /// Where to report progress and see cancellation.
     pub progress: Progress,
+    /// The worker whose lease this attempt runs under.
+    worker_id: String,
+    /// The uploads this attempt stored (what it takes back when its lease went elsewhere).
+    stored: Arc<Mutex<Vec<String>>>,
 }
 
 impl JobContext {
-    /// Stores one output file of this job, as an upload of its owner. The job's state is read
-    /// again before the store (a cancel or delete since the last heartbeat stops it here) and
-    /// after it (a cancel that raced the store deletes what was stored); a job found no longer
-    /// running deletes every output it stored and ends with `canceled`. What still slips
+    /// The context of one attempt of `job`, run by `worker_id` (the lease's owner).
+    pub fn new(job: Job, platform: Platform, progress: Progress, worker_id: &str) -> Self {
+        Self {
+            job,
+            platform,
+            progress,
+            worker_id: worker_id.to_owned(),
+            stored: Arc::default(),
+        }
+    }
+
+    /// Stores one output file of this job, as an upload of its owner. The job's lease is read
+    /// again before the store (a cancel, a delete or a lease lost since the last heartbeat stops
+    /// it here) and after it (a cancel or a takeover that raced the store takes back what was
+    /// stored). A job no longer running (canceled, deleted) deletes every output it stored and
+    /// ends with `canceled`; an attempt whose lease went to another worker (it stalled past its
+    /// lease, or the database was away) deletes only what this attempt stored — the outputs of
+    /// the attempt that took over, or already finished, are not its to touch. What still slips
     /// through (a cancel between this check and the job's completion) is removed by the
     /// housekeeping sweep of canceled jobs' outputs.
     pub async fn store_output(
@@ -248,7 +266,7 @@ impl JobContext {
             .pause_points()
             .pass(crate::pause::PausePoint::JobBeforeStore)
             .await;
-        self.ensure_running().await?;
+        self.ensure_leased().await?;
         let upload = crate::uploads::store_output(
             &self.platform,
             self.job.owner_id,
@@ -257,23 +275,46 @@ impl JobContext {
             dimensions,
         )
         .await?;
-        self.ensure_running().await?;
+        if let Ok(mut stored) = self.stored.lock() {
+            stored.push(upload.id.clone());
+        }
+        self.ensure_leased().await?;
         Ok(upload)
     }
 
-    /// Whether the job is still running; if not (canceled, deleted), its stored outputs are
-    /// deleted, the progress is marked canceled, and the attempt ends with `canceled`.
-    async fn ensure_running(&self) -> Result<(), JobFailure> {
-        if super::queue::is_running(self.platform.db(), &self.job.id).await? {
+    /// Whether this attempt still holds the job's lease; if not, what it must not leave behind
+    /// is deleted, the progress is marked canceled, and the attempt ends.
+    async fn ensure_leased(&self) -> Result<(), JobFailure> {
+        let db = self.platform.db();
+        let lease = super::queue::lease_state(db, &self.job.id, &self.worker_id).await?;
+        if lease == super::queue::LeaseState::Held {
             return Ok(());
         }
         self.progress.cancel();
         let owner = self.job.owner_id;
-        let removed = crate::uploads::delete_job_outputs(&self.platform, owner, &self.job.id)
-            .await
-            .map_err(JobFailure::from)?;
-        tracing::info!(job_id = %self.job.id, removed, "job no longer running: its outputs are deleted");
-        Err(JobFailure::abort("canceled", "the job was canceled"))
+        if lease == super::queue::LeaseState::Gone {
+            let removed = crate::uploads::delete_job_outputs(&self.platform, owner, &self.job.id)
+                .await
+                .map_err(JobFailure::from)?;
+            tracing::info!(job_id = %self.job.id, removed, "job no longer running: its outputs are deleted");
+            return Err(JobFailure::abort("canceled", "the job was canceled"));
+        }
+        let mine = self
+            .stored
+            .lock()
+            .map(|mut stored| std::mem::take(&mut *stored))
+            .unwrap_or_default();
+        for id in &mine {
+            match crate::uploads::delete_owned(&self.platform, owner, id).await {
+                Ok(()) | Err(PlatformError::NotFound(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        tracing::info!(job_id = %self.job.id, removed = mine.len(), "the lease went to another attempt: this attempt's outputs are deleted");
+        Err(JobFailure::abort(
+            "lease-lost",
+            "another attempt of the job holds its lease",
+        ))
     }
 }
 

@@ -161,11 +161,7 @@ async fn run_job(platform: &Platform, worker_id: &str, job: Job, release: watch:
             format!("no handler for job kind {:?}", job.kind),
         ))),
         Some(handler) => {
-            let ctx = JobContext {
-                job: job.clone(),
-                platform: platform.clone(),
-                progress: progress.clone(),
-            };
+            let ctx = JobContext::new(job.clone(), platform.clone(), progress.clone(), worker_id);
             let stall = config.stall_after_claim;
             let task = tokio::spawn(async move {
                 if !stall.is_zero() {
