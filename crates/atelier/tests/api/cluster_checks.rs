@@ -65,7 +65,9 @@ impl StoreState {
             .await
             .expect("uploads")
         {
-            *referenced.entry(row.get::<String, _>("sha256")).or_default() += 1;
+            *referenced
+                .entry(row.get::<String, _>("sha256"))
+                .or_default() += 1;
         }
         let keys = storage.list_keys("").await.expect("list the store");
         let stored = keys
@@ -176,7 +178,8 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
             let output: Option<String> = row.get("output");
             let output: serde_json::Value =
                 serde_json::from_str(output.as_deref().unwrap_or("null")).expect("output json");
-            let ids: BTreeSet<String> = output["outputs"]
+            // Files by role under `outputs` (animate, photo3d), or the one file (thumbnail).
+            let mut ids: BTreeSet<String> = output["outputs"]
                 .as_object()
                 .map(|outputs| {
                     outputs
@@ -185,6 +188,7 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
                         .collect()
                 })
                 .unwrap_or_default();
+            ids.extend(output["upload_id"].as_str().map(str::to_owned));
             if ids.is_empty() {
                 wrong.push(format!("{id}: succeeded without outputs"));
             }
@@ -273,13 +277,20 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
     let missing: Vec<_> = wanted.difference(&after.stored).collect();
     let orphaned: Vec<_> = after.stored.difference(&wanted).collect();
     assert!(missing.is_empty(), "referenced but not stored: {missing:?}");
-    assert!(orphaned.is_empty(), "stored but referenced by nothing: {orphaned:?}");
-    assert_eq!(after.counted, referenced, "every blob counts its upload rows exactly");
-    let deleting: i64 = sqlx::query("SELECT COUNT(*) AS n FROM blobs WHERE deleting_since IS NOT NULL")
-        .fetch_one(&pool)
-        .await
-        .expect("count")
-        .get("n");
+    assert!(
+        orphaned.is_empty(),
+        "stored but referenced by nothing: {orphaned:?}"
+    );
+    assert_eq!(
+        after.counted, referenced,
+        "every blob counts its upload rows exactly"
+    );
+    let deleting: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM blobs WHERE deleting_since IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+            .get("n");
     assert_eq!(deleting, 0, "no blob is left half deleted");
     pool.close().await;
     figures
@@ -289,13 +300,19 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
 /// was cut off (or in the few seconds nodes take to reconnect after it came back).
 pub fn check_server_errors(errors: &[ServerError], outage: (i64, i64)) -> usize {
     let (cut, restored) = outage;
-    let unexplained: Vec<&ServerError> = errors
+    let unexplained: Vec<String> = errors
         .iter()
         .filter(|e| {
             !(e.status == 503
                 && e.code.as_deref() == Some("database-unavailable")
                 && e.at >= cut - 100
                 && e.at <= restored + 15_000)
+        })
+        .map(|e| {
+            format!(
+                "{} answered {} {:?} at {} ms (outage {cut}–{restored})",
+                e.what, e.status, e.code, e.at
+            )
         })
         .collect();
     assert!(

@@ -212,7 +212,8 @@ pub fn plan(thumbnails: usize, animations: usize, photos: usize) -> Vec<Kind> {
             let pick = (0..3)
                 .filter(|k| placed[*k] < wanted[*k])
                 .max_by(|a, b| {
-                    let lag = |k: usize| (wanted[k] * (n + 1)) as f64 / total as f64 - placed[k] as f64;
+                    let lag =
+                        |k: usize| (wanted[k] * (n + 1)) as f64 / total as f64 - placed[k] as f64;
                     lag(*a).total_cmp(&lag(*b)).then(b.cmp(a))
                 })
                 .expect("a kind left");
@@ -355,7 +356,8 @@ pub async fn wait_all(
                 .await;
             for job in list.as_array().expect("job list") {
                 let id = job["id"].as_str().expect("id").to_owned();
-                if ["succeeded", "failed", "canceled"].contains(&job["status"].as_str().unwrap_or(""))
+                if ["succeeded", "failed", "canceled"]
+                    .contains(&job["status"].as_str().unwrap_or(""))
                 {
                     finished.insert(id, job.clone());
                 } else {

@@ -77,18 +77,56 @@ pub async fn open(balancer: &Balancer, rooms: usize, members: usize, late: usize
             people.push((name, token, id));
         }
         let host = &people[0].1;
-        let family = post(balancer, r, host, "/api/v1/families", json!({"name": format!("Room {r}")})).await;
+        let family = post(
+            balancer,
+            r,
+            host,
+            "/api/v1/families",
+            json!({"name": format!("Room {r}")}),
+        )
+        .await;
         let code = family["invitation_code"].as_str().expect("code").to_owned();
         for (m, (_, token, _)) in people.iter().enumerate().skip(1) {
-            post(balancer, m, token, "/api/v1/families/join", json!({"invitation_code": code})).await;
+            post(
+                balancer,
+                m,
+                token,
+                "/api/v1/families/join",
+                json!({"invitation_code": code}),
+            )
+            .await;
         }
-        let drawing = post(balancer, r, host, "/api/v1/drawings", json!({"width": 200, "height": 100})).await;
+        let drawing = post(
+            balancer,
+            r,
+            host,
+            "/api/v1/drawings",
+            json!({"width": 200, "height": 100}),
+        )
+        .await;
         let id = drawing["id"].as_i64().expect("drawing id");
-        let code = drawing["invitation_code"].as_str().expect("code").to_owned();
+        let code = drawing["invitation_code"]
+            .as_str()
+            .expect("code")
+            .to_owned();
         for (m, (_, token, _)) in people.iter().enumerate().skip(1) {
-            post(balancer, m, token, &format!("/api/v1/drawings/{id}/join"), json!({"invitation_code": code})).await;
+            post(
+                balancer,
+                m,
+                token,
+                &format!("/api/v1/drawings/{id}/join"),
+                json!({"invitation_code": code}),
+            )
+            .await;
         }
-        post(balancer, r, host, &format!("/api/v1/drawings/{id}/start"), json!({})).await;
+        post(
+            balancer,
+            r,
+            host,
+            &format!("/api/v1/drawings/{id}/start"),
+            json!({}),
+        )
+        .await;
         opened.push(Room {
             drawing_id: id,
             host_token: host.clone(),
@@ -221,7 +259,17 @@ impl Clients {
             .expect("wait");
         assert!(status.success(), "the clients exited with {status}");
         let lines = self.lines.lock().expect("lock");
-        lines.iter().filter(|l| l["ev"] == "client").cloned().collect()
+        for line in lines
+            .iter()
+            .filter(|l| l["ev"] == "stopping" || l["ev"] == "stopped")
+        {
+            eprintln!("clients {} at {} ms", line["ev"], line["at"]);
+        }
+        lines
+            .iter()
+            .filter(|l| l["ev"] == "client")
+            .cloned()
+            .collect()
     }
 }
 
@@ -276,20 +324,37 @@ pub async fn check(
                 .await;
             let entries = page["entries"].as_array().expect("entries");
             log.extend(entries.iter().map(|e| {
-                json!([e["seq"], e["kind"], e["user_id"], e["client_id"], e["target_seq"]])
+                json!([
+                    e["seq"],
+                    e["kind"],
+                    e["user_id"],
+                    e["client_id"],
+                    e["target_seq"]
+                ])
             }));
             if entries.is_empty() || log.len() as i64 >= page["last_seq"].as_i64().expect("last") {
                 break;
             }
         }
         for (index, entry) in log.iter().enumerate() {
-            assert_eq!(entry[0], index + 1, "room {id}: the log's seqs run 1, 2, … without gaps");
+            assert_eq!(
+                entry[0],
+                index + 1,
+                "room {id}: the log's seqs run 1, 2, … without gaps"
+            );
         }
-        let mut ids: Vec<&str> = log.iter().map(|e| e[3].as_str().expect("client id")).collect();
+        let mut ids: Vec<&str> = log
+            .iter()
+            .map(|e| e[3].as_str().expect("client id"))
+            .collect();
         ids.sort_unstable();
         let before = ids.len();
         ids.dedup();
-        assert_eq!(ids.len(), before, "room {id}: every client_id is logged once");
+        assert_eq!(
+            ids.len(),
+            before,
+            "room {id}: every client_id is logged once"
+        );
         figures.entries += log.len();
         for client in clients.iter().filter(|c| c["room"] == id) {
             let name = client["name"].as_str().expect("name");
@@ -303,18 +368,25 @@ pub async fn check(
             figures.live_and_caught.1 += count(client, "caught");
             let own = log
                 .iter()
-                .filter(|e| e[3].as_str().is_some_and(|c| c.starts_with(&format!("{name}-"))))
+                .filter(|e| {
+                    e[3].as_str()
+                        .is_some_and(|c| c.starts_with(&format!("{name}-")))
+                })
                 .count() as u64;
             if own != count(client, "posts") {
-                problems.push(format!("{name}: {} posts but {own} entries in the log", count(client, "posts")));
+                problems.push(format!(
+                    "{name}: {} posts but {own} entries in the log",
+                    count(client, "posts")
+                ));
             }
             let copy = client["entries"].as_array().expect("entries");
             if copy != &log {
                 figures.diverged += 1;
-                let first = copy.iter().zip(&log).position(|(a, b)| a != b);
+                let missing: Vec<&Value> = log.iter().filter(|e| !copy.contains(e)).collect();
+                let extra: Vec<&Value> = copy.iter().filter(|e| !log.contains(e)).collect();
                 problems.push(format!(
-                    "{name} (late {}, node {}, reconnects {}): {} entries, the log {}; first difference at {first:?}",
-                    client["late"], client["node"], client["reconnects"], copy.len(), log.len()
+                    "{name} (late {}, node {}, state {}, reconnects {}, last live entry {}): {} entries, the log {}; missing {missing:?}, not in the log {extra:?}; history {}",
+                    client["late"], client["node"], client["state"], client["reconnects"], client["last_live"], copy.len(), log.len(), client["history"]
                 ));
             }
             for field in ["cursor_duplicates", "cursor_echoes", "cursor_out_of_order"] {
@@ -328,7 +400,10 @@ pub async fn check(
             for error in client["server_errors"].as_array().expect("server errors") {
                 server_errors.push(ServerError {
                     at: error["at"].as_i64().expect("at"),
-                    status: error["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                    status: error["status"]
+                        .as_u64()
+                        .and_then(|s| u16::try_from(s).ok())
+                        .unwrap_or(0),
                     code: error["code"].as_str().map(str::to_owned),
                     what: format!("{name}: {} on :{}", error["path"], error["port"]),
                 });

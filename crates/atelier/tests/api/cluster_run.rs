@@ -105,13 +105,13 @@ async fn submit_all(
         // The job canceled "a moment later" (one job ago) may be queued, running or done.
         if let Some(index) = later.take() {
             let job = &submitted[index];
-            let outcome =
-                cluster_load::cancel(&balancer, &accounts[job.account], n, &job.id).await;
+            let outcome = cluster_load::cancel(&balancer, &accounts[job.account], n, &job.id).await;
             submitted[index].cancel = outcome;
         }
         if n % cancel_every == cancel_every - 1 {
             if (n / cancel_every) % 2 == 0 {
-                let outcome = cluster_load::cancel(&balancer, &accounts[account], n, &submitted[n].id).await;
+                let outcome =
+                    cluster_load::cancel(&balancer, &accounts[account], n, &submitted[n].id).await;
                 submitted[n].cancel = outcome;
             } else {
                 later = Some(n);
@@ -138,9 +138,9 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     let (scale, variant) = Scale::from_env();
     let started = Instant::now();
     let mut cluster = cluster;
-    cluster.common.extend(
-        ["--job-max-attempts", "8"].map(str::to_owned),
-    );
+    cluster
+        .common
+        .extend(["--job-max-attempts", "8"].map(str::to_owned));
     let serve_args = [
         "--max-active-jobs",
         "1000",
@@ -151,13 +151,17 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     ];
     let mut a = cluster.serve(&serve_args).await;
     let b = cluster.serve(&serve_args).await;
+    // Each claimed job is held 0.8 s before it runs (the fault-injection stall), so the faults
+    // always meet running jobs; the SIGTERM's grace period is 0: whatever runs is handed back.
     let worker_args = [
         "--workers",
         "2",
         "--job-lease-ms",
         "2000",
+        "--job-stall-ms",
+        "800",
         "--shutdown-grace-secs",
-        "1",
+        "0",
     ];
     let mut killed_worker = cluster.worker(&worker_args);
     let mut stopped_worker = cluster.worker(&worker_args);
@@ -176,28 +180,39 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     .await;
     eprintln!("cluster run ({variant}): set up in {:?}", started.elapsed());
 
-    // The jobs go in over the first five phases, while the faults happen.
+    // The jobs go in over six and a half phases, while the faults happen.
     let kinds = cluster_load::plan(scale.thumbnails, scale.animations, scale.photos);
     let submitter = tokio::spawn(submit_all(
         Arc::clone(&balancer),
         Arc::clone(&accounts),
         kinds,
         scale.cancel_every,
-        scale.phase * 5,
+        scale.phase * 13 / 2,
     ));
     let phase = scale.phase;
     tokio::time::sleep(phase).await;
     clients.late().await;
     tokio::time::sleep(phase / 2).await;
     killed_worker.kill9().await;
-    eprintln!("kill -9 of {} at {:?}", killed_worker.label, started.elapsed());
+    eprintln!(
+        "kill -9 of {} at {:?}",
+        killed_worker.label,
+        started.elapsed()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.restart(&mut killed_worker).await;
 
     tokio::time::sleep(phase).await;
     let exit = stopped_worker.terminate(Duration::from_secs(30)).await;
-    assert!(exit.success(), "the worker stopped by SIGTERM exits cleanly: {exit}");
-    eprintln!("SIGTERM of {} at {:?}", stopped_worker.label, started.elapsed());
+    assert!(
+        exit.success(),
+        "the worker stopped by SIGTERM exits cleanly: {exit}"
+    );
+    eprintln!(
+        "SIGTERM of {} at {:?}",
+        stopped_worker.label,
+        started.elapsed()
+    );
     cluster.restart(&mut stopped_worker).await;
 
     tokio::time::sleep(phase).await;
@@ -210,9 +225,14 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
 
     tokio::time::sleep(phase).await;
     a.kill9().await;
-    eprintln!("kill -9 of API node A at {:?}", started.elapsed());
+    eprintln!(
+        "kill -9 of API node A at {:?} ({} ms)",
+        started.elapsed(),
+        epoch_ms()
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.restart(&mut a).await;
+    eprintln!("API node A back at {} ms", epoch_ms());
 
     tokio::time::sleep(phase).await;
     let client_lines = clients.stop().await;
@@ -239,7 +259,10 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     let answered_503 = check_server_errors(&errors, (cut, restored));
 
     let count = |kind: Kind| submitted.iter().filter(|s| s.kind == kind).count();
-    let too_late = submitted.iter().filter(|s| s.cancel == Cancel::TooLate).count();
+    let too_late = submitted
+        .iter()
+        .filter(|s| s.cancel == Cancel::TooLate)
+        .count();
     eprintln!(
         "cluster figures ({variant}): {} jobs ({} thumbnail, {} animate, {} photo3d; {} seen \
          finished by their owners): {} succeeded, {} canceled ({too_late} more cancels came too \

@@ -94,7 +94,10 @@ async fn skewed_clocks_neither_steal_nor_shorten_leases(backend: Backend) {
 
 /// Stalls the app's one worker before it stores the output of a new job, lets the lease run
 /// out and hands the job to `other-worker`; the stalled attempt is resumed by the caller.
-async fn stall_and_take_over(app: &TestApp, token: &str) -> (String, atelier_platform::pause::Paused) {
+async fn stall_and_take_over(
+    app: &TestApp,
+    token: &str,
+) -> (String, atelier_platform::pause::Paused) {
     let mut paused = app.platform.pause_points().arm(PausePoint::JobBeforeStore);
     let id = queued_thumbnail(app, token).await;
     paused.reached().await;
@@ -123,8 +126,13 @@ async fn stall_and_take_over(app: &TestApp, token: &str) -> (String, atelier_pla
 /// The worker is idle again (its stalled attempt has ended): a job queued now succeeds.
 async fn worker_free_again(app: &TestApp, token: &str) {
     let next = queued_thumbnail(app, token).await;
-    app.wait_job(token, &next, std::time::Duration::from_secs(20), status_is("succeeded"))
-        .await;
+    app.wait_job(
+        token,
+        &next,
+        std::time::Duration::from_secs(20),
+        status_is("succeeded"),
+    )
+    .await;
 }
 
 /// Found by the cluster run of issue #18: an attempt whose lease had gone to another worker (it

@@ -37,6 +37,8 @@ class Client {
       cursor_out_of_order: 0, cursors_across_nodes: 0,
     };
     this.cursorsSeen = new Map();
+    // What happened to the connection, for the test's messages: [ms, what].
+    this.history = [];
     this.subscribed = false;
     this.generation = 0;
     // Resolves at the first subscription, on whichever node.
@@ -49,15 +51,19 @@ class Client {
 
   // A REST call through the "load balancer": a refused or dropped connection goes to the other
   // node, a 503 is retried after a pause (every 5xx is recorded with its time and code).
-  async rest(method, path, body) {
+  // `form`: a form-encoded body instead of JSON (`/pusher/auth`).
+  async rest(method, path, body, form) {
     for (let attempt = 0; attempt < 400; attempt++) {
       const node = this.node;
       let response;
       try {
         response = await fetch(`http://127.0.0.1:${ports[node]}${path}`, {
           method,
-          headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: {
+            Authorization: `Bearer ${this.token}`,
+            'Content-Type': form === undefined ? 'application/json' : 'application/x-www-form-urlencoded',
+          },
+          body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
           signal: AbortSignal.timeout(20000),
         });
       } catch (err) {
@@ -85,7 +91,10 @@ class Client {
   apply(entry, live) {
     if (this.entries.has(entry.seq)) return;
     this.entries.set(entry.seq, [entry.seq, entry.kind, entry.user_id, entry.client_id, entry.target_seq ?? null]);
-    if (live) this.stats.live += 1;
+    if (live) {
+      this.stats.live += 1;
+      this.lastLive = [Date.now(), entry.seq];
+    }
     else this.stats.caught += 1;
     this.lastSeq = Math.max(this.lastSeq, entry.seq);
   }
@@ -141,7 +150,7 @@ class Client {
       return;
     }
     this.stats.cursors_received += 1;
-    if (node !== this.node) this.stats.cursors_across_nodes += 1;
+    if (node !== this.wsNode) this.stats.cursors_across_nodes += 1;
     const seen = this.cursorsSeen.get(from) ?? { last: -1, all: new Set() };
     if (seen.all.has(n)) this.stats.cursor_duplicates += 1;
     if (n < seen.last) this.stats.cursor_out_of_order += 1;
@@ -154,32 +163,43 @@ class Client {
   // Connects to the current node and subscribes (in the background).
   connect() {
     const generation = ++this.generation;
-    const port = ports[this.node];
+    // The node this connection goes to (REST calls may have moved on already).
+    this.wsNode = this.node;
+    const port = ports[this.wsNode];
     const pusher = new PusherClient(config.key, {
       cluster: 'local', wsHost: '127.0.0.1', wsPort: port, forceTLS: false,
       enabledTransports: ['ws'], disableStats: true, activityTimeout: 5000, pongTimeout: 3000,
+      // The auth request goes through the same "load balancer" as every REST call (any node
+      // signs: they share the secret), so its 5xx are recorded with their codes and retried.
       channelAuthorization: {
-        endpoint: `http://127.0.0.1:${port}/pusher/auth`, transport: 'ajax',
-        headers: { Authorization: `Bearer ${this.token}` },
+        customHandler: ({ socketId, channelName }, callback) => {
+          const form = new URLSearchParams({ socket_id: socketId, channel_name: channelName }).toString();
+          this.rest('POST', '/pusher/auth', undefined, form).then(
+            (answer) => (answer.status === 200 ? callback(null, answer.json) : callback(new Error(`auth answered ${answer.status}`), null)),
+            (err) => callback(err, null),
+          );
+        },
       },
     });
     this.pusher = pusher;
     this.subscribed = false;
     pusher.connection.bind('state_change', ({ previous, current }) => {
       if (generation !== this.generation || !drawing) return;
+      this.history.push([Date.now(), `${port}: ${previous} -> ${current}`]);
       if (previous === 'connected' && current !== 'connected') this.failOver();
     });
     const subscribe = () => {
       const channel = pusher.subscribe(this.channelName);
       this.channel = channel;
       channel.bind('pusher:subscription_succeeded', () => {
+        this.history.push([Date.now(), `subscribed on ${port}`]);
         this.subscribed = true;
         this.catchUp().then(this.becameReady);
       });
       channel.bind('pusher:subscription_error', async (err) => {
-        // The auth request was refused (503 while the database is away): subscribe again.
+        // The auth request failed: subscribe again.
         this.stats.resubscribes += 1;
-        if (err?.status >= 500) this.stats.server_errors.push({ at: Date.now(), status: err.status, code: null, path: '/pusher/auth', port });
+        this.stats.failures.push(`subscription error: ${err?.error ?? err?.message ?? JSON.stringify(err)}`);
         pusher.unsubscribe(this.channelName);
         await sleep(500);
         if (generation === this.generation) subscribe();
@@ -200,7 +220,7 @@ class Client {
     this.generation += 1;
     this.subscribed = false;
     this.stats.reconnects += 1;
-    this.node = 1 - this.node;
+    this.node = 1 - this.wsNode;
     old.disconnect();
     this.connect();
   }
@@ -212,7 +232,7 @@ class Client {
     let sinceUndo = 0;
     const cursorTimer = setInterval(() => {
       if (!this.subscribed || !drawing) return;
-      if (this.channel.trigger('client-cursor', { from: this.name, user_id: this.userId, n: cursor, node: this.node })) {
+      if (this.channel.trigger('client-cursor', { from: this.name, user_id: this.userId, n: cursor, node: this.wsNode })) {
         cursor += 1;
         this.stats.cursors_sent += 1;
       }
@@ -248,7 +268,7 @@ class Client {
 
   report() {
     const entries = [...this.entries.values()].sort((a, b) => a[0] - b[0]);
-    out('client', { room: this.room.drawingId, name: this.name, late: !!this.late, node: this.node, entries, ...this.stats });
+    out('client', { room: this.room.drawingId, name: this.name, late: !!this.late, node: this.node, state: this.pusher?.connection.state, last_live: this.lastLive, history: this.history, entries, ...this.stats });
   }
 }
 
@@ -281,7 +301,9 @@ async function main() {
     }
   }
   drawing = false;
+  out('stopping', { at: Date.now() });
   await Promise.all(drawingTasks);
+  out('stopped', { at: Date.now() });
   // Let the last events and catch-ups arrive.
   for (let quiet = 0; quiet < 20; quiet++) {
     await sleep(250);
@@ -292,11 +314,13 @@ async function main() {
   for (const c of all) c.pusher?.disconnect();
 }
 
+// Writes to a pipe are asynchronous: exit once everything printed has been flushed.
+const exit = (code) => process.stdout.write('', () => process.exit(code));
 try {
   await main();
   out('done');
-  process.exit(0);
+  exit(0);
 } catch (err) {
   out('failed', { error: String(err?.stack ?? err) });
-  process.exit(1);
+  exit(1);
 }
