@@ -109,7 +109,7 @@ async fn submit_all(
             submitted[index].cancel = outcome;
         }
         if n % cancel_every == cancel_every - 1 {
-            if (n / cancel_every) % 2 == 0 {
+            if (n / cancel_every).is_multiple_of(2) {
                 let outcome =
                     cluster_load::cancel(&balancer, &accounts[account], n, &submitted[n].id).await;
                 submitted[n].cancel = outcome;
