@@ -267,8 +267,9 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         "cluster figures ({variant}): {} jobs ({} thumbnail, {} animate, {} photo3d; {} seen \
          finished by their owners): {} succeeded, {} canceled ({too_late} more cancels came too \
          late), {} retried, {} attempts handed back on SIGTERM, {} superseded results dropped; \
-         lost jobs 0 | files: {} outputs, {} objects in the store, lost 0, orphaned 0 (the \
-         final collector pass found {:?}, the sweep removed {} outputs of canceled jobs) | \
+         lost jobs 0 | files: {} outputs, {} objects in the store, lost 0, orphaned 0 (crash \
+         leftovers before the final collector pass: {} unreferenced objects, {} miscounted \
+         blobs; the pass: {:?}; the sweep removed {} outputs of canceled jobs) | \
          rooms: {}, clients {} ({} late, {} moved to the other node), {} log entries, {} live \
          + {} by catch-up, client events {} sent / {} received ({} across nodes), diverged \
          stroke sequences {} | faults: kill -9 of a worker, SIGTERM of a worker, PostgreSQL \
@@ -286,6 +287,8 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         jobs.superseded,
         jobs.outputs,
         jobs.objects,
+        jobs.pending_orphans,
+        jobs.pending_miscounts,
         jobs.collected,
         jobs.swept,
         rooms.len(),
