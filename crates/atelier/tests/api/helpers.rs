@@ -554,10 +554,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits (up to 10 s) until the atelier at `base` answers `/readyz` with 200.
+/// Waits (up to 30 s: a restart on a loaded CI machine) until the atelier at `base` answers
+/// `/readyz` with 200.
 pub async fn wait_until_up(base: &str) {
     let client = Client::new();
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Ok(response) = client.get(format!("{base}/readyz")).send().await
             && response.status() == StatusCode::OK
         {
