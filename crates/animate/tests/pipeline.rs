@@ -776,7 +776,7 @@ fn an_arm_behind_the_body_is_covered_by_the_torso_and_one_in_front_covers_it() {
     assert!(behind.is_behind(Part::RightArm) && !in_front.is_behind(Part::RightArm));
     let anim = Animation {
         poses: vec![pose, pose],
-        vertices: vec![vertices.clone(), vertices.clone()],
+        vertices: vec![vertices.clone(), vertices],
         orders: vec![behind, in_front],
     };
     let out = RenderParams {
