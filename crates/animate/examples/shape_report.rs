@@ -34,7 +34,7 @@ fn row(label: &str, s: &ShapeSummary) -> String {
 
 /// Every 8th frame, side by side in rows of 8, on white.
 fn contact_sheet(character: &Character, anim: &Animation, params: &RenderParams) -> RgbaImage {
-    let frames = atelier_animate::draw(character, &anim.vertices, params);
+    let frames = atelier_animate::draw(character, anim, params);
     let picked: Vec<&RgbaImage> = frames.iter().step_by(8).collect();
     let (w, h) = (params.width, params.height);
     let cols = picked.len().min(8) as u32;

@@ -65,10 +65,15 @@ fn skeleton() -> Vec<BvhJoint> {
 }
 
 /// In-plane (z) angles in degrees for each joint, root x, and how high the lower foot is
-/// off the ground, at phase `t` ∈ [0, 1).
+/// off the ground, at phase `t` ∈ [0, 1); and tilts out of the picture plane (x angles in
+/// degrees, positive = the limb's end goes away from the viewer) that say which limb passes
+/// behind the body. A tilt keeps a limb's direction in the picture (a forearm's or shin's bend
+/// projects a little flatter); the retarget keeps the drawn bone lengths, so the depth serves
+/// only to order the parts.
 struct Pose {
     root: [f64; 2],
     z: [f64; 16],
+    x: [f64; 16],
 }
 
 /// Ground contact while authoring: the root height that puts the lower foot `lift` above y = 0.
@@ -90,6 +95,7 @@ fn s(t: f64, k: f64, ph: f64) -> f64 {
 
 fn pose(m: Motion, t: f64) -> Pose {
     let mut z = [0.0; 16];
+    let mut x = [0.0; 16];
     let mut root = [0.0, 0.0];
     match m {
         Motion::Walk => {
@@ -103,6 +109,13 @@ fn pose(m: Motion, t: f64) -> Pose {
             z[5] = 12.0;
             z[8] = -12.0;
             z[2] = 3.0 * s(t, 2.0, 0.0);
+            // The stride in depth: as the legs scissor inwards (w > 0) the right leg steps
+            // towards the viewer and the left behind the body, the arms the other way round;
+            // half a step later the far arm and leg are the other two.
+            x[10] = -20.0 * w;
+            x[13] = 20.0 * w;
+            x[4] = 20.0 * w;
+            x[7] = -20.0 * w;
         }
         Motion::Run => {
             let w = s(t, 1.0, 0.0);
@@ -116,6 +129,11 @@ fn pose(m: Motion, t: f64) -> Pose {
             z[8] = -70.0;
             z[1] = 6.0;
             root[1] = 4.0 * s(t, 2.0, 0.0).max(0.0);
+            // As in the walk: the far arm and leg behind the body.
+            x[10] = -30.0 * w;
+            x[13] = 30.0 * w;
+            x[4] = 30.0 * w;
+            x[7] = -30.0 * w;
         }
         Motion::Wave => {
             let w = s(t, 2.0, 0.0);
@@ -168,7 +186,7 @@ fn pose(m: Motion, t: f64) -> Pose {
             z[14] = 25.0 * (-b).max(0.0);
         }
     }
-    Pose { root, z }
+    Pose { root, z, x }
 }
 
 /// Loop length in seconds.
@@ -191,10 +209,13 @@ pub fn clip(m: Motion) -> Bvh {
         .map(|f| {
             let p = pose(m, f as f64 / n as f64);
             let mut row = vec![p.root[0], p.root[1], 0.0];
-            for (i, j) in joints.iter().enumerate() {
-                let _ = j;
-                row.extend([p.z[i], 0.0, 0.0]);
-            }
+            // Channels Zrotation, Xrotation, Yrotation per joint.
+            row.extend(
+                p.z.iter()
+                    .zip(&p.x)
+                    .take(joints.len())
+                    .flat_map(|(&z, &x)| [z, x, 0.0]),
+            );
             ground(&joints, &mut row, p.root[1]);
             row
         })

@@ -25,7 +25,7 @@ pub use error::AnimateError;
 pub use geom::Point;
 pub use mesh::Mesh;
 pub use motion::Motion;
-pub use parts::Part;
+pub use parts::{DrawOrder, Part};
 pub use produce::{FileFormat, ProduceError, ProduceRequest, Produced, ProducedFile, produce};
 pub use render::Background;
 pub use segment::{BBox, Mask, SegmentParams};
@@ -403,13 +403,28 @@ pub struct Frames {
     pub fps: u32,
 }
 
-/// Joint positions per frame and the deformed mesh per frame (work coordinates).
+/// Joint positions, the deformed mesh and the order the parts are drawn in, per frame (work
+/// coordinates).
 #[derive(Debug, Clone)]
 pub struct Animation {
     /// Posed joints per frame.
     pub poses: Vec<Joints>,
     /// Mesh vertex positions per frame.
     pub vertices: Vec<Vec<Point>>,
+    /// The order the body parts are drawn in per frame (limbs behind or in front of the
+    /// torso, from the clip's depth); a frame without one is drawn in the default order.
+    pub orders: Vec<DrawOrder>,
+}
+
+impl Animation {
+    /// One frame: the character as drawn, in the default order.
+    pub fn at_rest(character: &Character) -> Animation {
+        Animation {
+            poses: vec![character.rig.rest_joints],
+            vertices: vec![character.rig.mesh.vertices.clone()],
+            orders: vec![DrawOrder::default()],
+        }
+    }
 }
 
 /// Pose a character through a motion: retarget the clip and deform the mesh for every frame.
@@ -422,12 +437,9 @@ pub fn pose(
     use rayon::prelude::*;
     let n = params.frame_count()?;
     report(progress, Stage::Retarget, 0.0)?;
-    let poses = motion::retarget(
-        &character.rig.rest_joints,
-        motion.clip()?,
-        f64::from(params.fps),
-        n,
-    )?;
+    let clip = motion.clip()?;
+    let poses = motion::retarget(&character.rig.rest_joints, clip, f64::from(params.fps), n)?;
+    let orders = motion::draw_orders(clip, f64::from(params.fps), n)?;
     let it = params.arap_iterations;
     let mut vertices = Vec::with_capacity(poses.len());
     for chunk in poses.chunks(frames_per_chunk()) {
@@ -438,42 +450,47 @@ pub fn pose(
             vertices.len() as f32 / poses.len().max(1) as f32,
         )?;
     }
-    Ok(Animation { poses, vertices })
+    Ok(Animation {
+        poses,
+        vertices,
+        orders,
+    })
 }
 
-/// Rasterise posed meshes into frames.
-pub fn draw(
-    character: &Character,
-    vertices: &[Vec<Point>],
-    params: &RenderParams,
-) -> Vec<RgbaImage> {
+/// Rasterise an animation's posed meshes into frames, each drawing the parts in its frame's
+/// order.
+pub fn draw(character: &Character, animation: &Animation, params: &RenderParams) -> Vec<RgbaImage> {
     // Without a callback that stops, drawing cannot fail.
-    draw_reporting(character, vertices, params, &mut no_progress).unwrap_or_default()
+    draw_reporting(character, animation, params, &mut no_progress).unwrap_or_default()
 }
 
-/// Rasterise posed meshes into frames a chunk at a time (one framing for all of them),
+/// Rasterise an animation a chunk of frames at a time (one framing for all of them),
 /// reporting [`Stage::Render`] progress between chunks and stopping when asked.
 fn draw_reporting(
     character: &Character,
-    vertices: &[Vec<Point>],
+    animation: &Animation,
     params: &RenderParams,
     progress: Progress<'_>,
 ) -> Result<Vec<RgbaImage>, AnimateError> {
+    let vertices = &animation.vertices;
     let fit = render::fit(vertices, params.width, params.height, 0.04);
-    let mut order: Vec<usize> = (0..character.rig.mesh.triangles.len()).collect();
-    order.sort_by_key(|&t| character.rig.layers[t]);
+    let layers = render::Layers::new(&character.rig.parts, character.rig.fills_from);
+    let orders: Vec<DrawOrder> = (0..vertices.len())
+        .map(|f| animation.orders.get(f).copied().unwrap_or_default())
+        .collect();
     let scene = render::Scene {
         tex: &character.texture,
         mesh: &character.rig.mesh,
-        order: &order,
+        layers: &layers,
         fit,
         width: params.width,
         height: params.height,
         background: params.background,
     };
     let mut frames = Vec::with_capacity(vertices.len());
-    for chunk in vertices.chunks(frames_per_chunk()) {
-        frames.extend(scene.draw_all(chunk));
+    let chunk = frames_per_chunk();
+    for (poses, orders) in vertices.chunks(chunk).zip(orders.chunks(chunk)) {
+        frames.extend(scene.draw_all(poses, orders));
         report(
             progress,
             Stage::Render,
@@ -492,7 +509,7 @@ pub fn render(
 ) -> Result<Frames, AnimateError> {
     let anim = pose(character, motion, params, progress)?;
     report(progress, Stage::Render, 0.0)?;
-    let frames = draw_reporting(character, &anim.vertices, params, progress)?;
+    let frames = draw_reporting(character, &anim, params, progress)?;
     Ok(Frames {
         frames,
         fps: params.fps,

@@ -3,7 +3,8 @@
 //! projection onto the picture plane, the character's own bone lengths (limb bones take the
 //! clip's direction, girdle bones keep the drawing's and turn with the clip's hip/shoulder
 //! line; upper arms stop at the body's side), root motion scaled by leg length, and feet kept
-//! at the clip's height above the ground.
+//! at the clip's height above the ground. The depth the projection drops orders the parts:
+//! a limb behind the body's plane is drawn behind the torso in that frame ([`draw_orders`]).
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::AnimateError;
 use crate::bvh::{self, Bvh};
 use crate::geom::Point;
+use crate::parts::{DrawOrder, Part};
 use crate::skeleton::{
     HIP, JOINT_NAMES, Joints, L_ELBOW, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, PARENTS, R_ELBOW, R_FOOT,
     R_HIP, R_KNEE, R_SHOULDER, ROOT, TORSO,
@@ -248,6 +250,73 @@ pub fn retarget(
     Ok(out)
 }
 
+/// How far (fraction of the clip's leg length) a limb must lie off the body's plane to leave
+/// its default side (legs behind, arms in front): a clip authored in the picture plane keeps
+/// the default order.
+const DEPTH_TIE: f32 = 0.02;
+
+/// The drawing order of the body parts in each of `frames` frames at `fps`, from the clip's
+/// depth (the axis the retarget projection drops; the viewer looks along -z from +z). The
+/// body's plane passes through the pelvis, spanned by the spine (pelvis → chest) and the
+/// shoulder and hip lines; each limb's depth is that of its middle and end joints (elbow and
+/// hand, knee and foot) averaged, relative to the plane, towards the viewer. See
+/// [`DrawOrder::from_depths`].
+pub fn draw_orders(clip: &Bvh, fps: f64, frames: usize) -> Result<Vec<DrawOrder>, AnimateError> {
+    let map = joint_map(clip)?;
+    let zero = vec![0.0; clip.frames.first().map_or(0, Vec::len)];
+    let leg = {
+        let w = clip.world_positions(&zero);
+        let d = |a: usize, b: usize| {
+            let (p, q) = (w[map[a]], w[map[b]]);
+            ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()
+        };
+        ((d(R_HIP, R_KNEE) + d(R_KNEE, R_FOOT) + d(L_HIP, L_KNEE) + d(L_KNEE, L_FOOT)) / 2.0)
+            .max(1e-6)
+    };
+    Ok((0..frames)
+        .map(|f| {
+            let w = clip.world_positions(&clip.sample(f as f64 / fps));
+            let at = |j: usize| w[map[j]];
+            let sub = |a: [f64; 3], b: [f64; 3]| [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
+            let up = sub(at(TORSO), at(ROOT));
+            let (s, h) = (
+                sub(at(L_SHOULDER), at(R_SHOULDER)),
+                sub(at(L_HIP), at(R_HIP)),
+            );
+            let across = [s[0] + h[0], s[1] + h[1], s[2] + h[2]];
+            let mut n = [
+                up[1] * across[2] - up[2] * across[1],
+                up[2] * across[0] - up[0] * across[2],
+                up[0] * across[1] - up[1] * across[0],
+            ];
+            let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            if len < 1e-9 {
+                // No plane (a clip with the body folded flat): the default order.
+                return DrawOrder::default();
+            }
+            let towards_viewer = if n[2] < 0.0 { -1.0 } else { 1.0 };
+            for c in &mut n {
+                *c *= towards_viewer / len;
+            }
+            let origin = at(ROOT);
+            let depths = std::array::from_fn(|k| {
+                let bones = Part::ALL[k + 1].bones();
+                let (mid, end) = (at(bones[0]), at(bones[1]));
+                let p = sub(
+                    [
+                        (mid[0] + end[0]) / 2.0,
+                        (mid[1] + end[1]) / 2.0,
+                        (mid[2] + end[2]) / 2.0,
+                    ],
+                    origin,
+                );
+                ((p[0] * n[0] + p[1] * n[1] + p[2] * n[2]) / leg) as f32
+            });
+            DrawOrder::from_depths(depths, DEPTH_TIE)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +342,78 @@ mod tests {
             assert!(clip.frames.len() >= 10, "{m}");
             joint_map(clip).unwrap();
         }
+    }
+
+    #[test]
+    fn clips_in_the_picture_plane_keep_the_default_order() {
+        for m in [Motion::Wave, Motion::Jump, Motion::Dance] {
+            let orders = draw_orders(m.clip().unwrap(), 30.0, 48).unwrap();
+            assert!(orders.iter().all(|o| *o == DrawOrder::default()), "{m}");
+        }
+    }
+
+    #[test]
+    fn in_a_walk_the_far_arm_and_leg_pass_behind_the_body() {
+        for m in [Motion::Walk, Motion::Run] {
+            let clip = m.clip().unwrap();
+            let orders = draw_orders(clip, 30.0, clip.frames.len()).unwrap();
+            // Half the stride the right leg and left arm are near, the left leg and right arm
+            // far; the other half the other way round.
+            let near_right = orders
+                .iter()
+                .filter(|o| {
+                    !o.is_behind(Part::RightLeg)
+                        && o.is_behind(Part::LeftLeg)
+                        && o.is_behind(Part::RightArm)
+                        && !o.is_behind(Part::LeftArm)
+                })
+                .count();
+            let near_left = orders
+                .iter()
+                .filter(|o| {
+                    o.is_behind(Part::RightLeg)
+                        && !o.is_behind(Part::LeftLeg)
+                        && !o.is_behind(Part::RightArm)
+                        && o.is_behind(Part::LeftArm)
+                })
+                .count();
+            assert!(near_right >= orders.len() / 3, "{m}: {near_right}");
+            assert!(near_left >= orders.len() / 3, "{m}: {near_left}");
+        }
+    }
+
+    /// Channel index of a joint's rotation in the authored clips: the root's six channels
+    /// (X/Y/Z position, Z/X/Y rotation), then three (Z/X/Y) per joint.
+    fn channel(joint: usize, axis: usize) -> usize {
+        if joint == 0 {
+            3 + axis
+        } else {
+            6 + (joint - 1) * 3 + axis
+        }
+    }
+
+    #[test]
+    fn a_limb_is_behind_the_torso_when_its_end_is_behind_the_bodys_plane_as_seen() {
+        let mut clip = Motion::Wave.clip().unwrap().clone();
+        clip.frames.truncate(1);
+        let shoulder = clip.joint("right_shoulder").unwrap();
+        let order = |clip: &Bvh| draw_orders(clip, 30.0, 1).unwrap()[0];
+        // Tilted away from the viewer: behind; towards the viewer: in front.
+        clip.frames[0][channel(shoulder, 1)] = 40.0;
+        assert!(order(&clip).is_behind(Part::RightArm));
+        clip.frames[0][channel(shoulder, 1)] = -40.0;
+        assert!(!order(&clip).is_behind(Part::RightArm));
+        // The same pose with the body turned to face away: the arm that reached towards the
+        // body's front is now behind it as seen, and the left leg, stepping back, in front.
+        let hip = clip.joint("left_hip").unwrap();
+        clip.frames[0][channel(hip, 1)] = 30.0;
+        assert!(order(&clip).is_behind(Part::LeftLeg));
+        clip.frames[0][channel(0, 2)] = 180.0;
+        let turned = order(&clip);
+        assert!(turned.is_behind(Part::RightArm));
+        assert!(!turned.is_behind(Part::LeftLeg));
+        // Limbs in the plane keep their sides.
+        assert!(turned.is_behind(Part::RightLeg) && !turned.is_behind(Part::LeftArm));
     }
 
     #[test]

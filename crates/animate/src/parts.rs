@@ -42,6 +42,11 @@ impl Part {
         Part::LeftLeg,
     ];
 
+    /// The part's position in [`Part::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The part a bone (named by its child joint) moves.
     pub fn of_bone(child: usize) -> Part {
         match child {
@@ -80,6 +85,66 @@ impl Part {
     pub fn holds_joint(self, j: usize) -> bool {
         self.root_joint() == Some(j)
             || (1..16).any(|c| Part::of_bone(c) == self && (c == j || PARENTS[c] == Some(j)))
+    }
+}
+
+/// The order a frame draws the body parts in, back to front. Limbs behind the body's plane
+/// come before the torso, limbs in front of it after; see [`DrawOrder::from_depths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DrawOrder(pub [Part; 5]);
+
+impl Default for DrawOrder {
+    /// The order of a clip that says nothing about depth: legs behind the body (their tops
+    /// tuck under the pelvis), arms in front of it.
+    fn default() -> Self {
+        DrawOrder([
+            Part::RightLeg,
+            Part::LeftLeg,
+            Part::Torso,
+            Part::RightArm,
+            Part::LeftArm,
+        ])
+    }
+}
+
+impl DrawOrder {
+    /// The order for the limbs' depths relative to the body's plane (positive = towards the
+    /// viewer), one per limb in [`Part::ALL`]`[1..]` order. A limb within `tie` of the plane
+    /// keeps its place in the default order (legs behind, arms in front); the others sort
+    /// far to near, so a limb behind the body is covered by it and a limb in front covers it,
+    /// and of two crossing limbs the nearer is drawn last.
+    pub fn from_depths(depths: [f32; 4], tie: f32) -> DrawOrder {
+        let default = DrawOrder::default();
+        let rank = |p: Part| default.0.iter().position(|&q| q == p).unwrap_or(0);
+        // Sort key: the depth, with limbs in the plane just behind (legs) or in front (arms).
+        let mut keyed: Vec<(f32, usize, Part)> = Part::ALL[1..]
+            .iter()
+            .zip(depths)
+            .map(|(&limb, d)| {
+                let d = if d.is_finite() { d } else { 0.0 };
+                let key = if d.abs() > tie {
+                    d
+                } else if rank(limb) < rank(Part::Torso) {
+                    -tie * 0.5
+                } else {
+                    tie * 0.5
+                };
+                (key, rank(limb), limb)
+            })
+            .collect();
+        keyed.push((0.0, rank(Part::Torso), Part::Torso));
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut order = default.0;
+        for (slot, (_, _, part)) in order.iter_mut().zip(keyed) {
+            *slot = part;
+        }
+        DrawOrder(order)
+    }
+
+    /// Whether `limb` is drawn behind the torso.
+    pub fn is_behind(&self, limb: Part) -> bool {
+        let at = |p: Part| self.0.iter().position(|&q| q == p);
+        at(limb) < at(Part::Torso)
     }
 }
 
@@ -446,6 +511,37 @@ mod tests {
         assert!(!Part::RightArm.holds_joint(TORSO) && !Part::LeftArm.holds_joint(R_HAND));
         assert!(Part::LeftLeg.holds_joint(L_HIP) && Part::Torso.holds_joint(ROOT));
         assert!(!Part::LeftLeg.holds_joint(ROOT));
+    }
+
+    #[test]
+    fn limbs_in_the_body_plane_keep_legs_behind_and_arms_in_front() {
+        assert_eq!(
+            DrawOrder::from_depths([0.0, 0.001, -0.001, 0.0], 0.02),
+            DrawOrder::default()
+        );
+        assert!(DrawOrder::default().is_behind(Part::LeftLeg));
+        assert!(!DrawOrder::default().is_behind(Part::RightArm));
+    }
+
+    #[test]
+    fn limbs_off_the_body_plane_sort_far_to_near_around_the_torso() {
+        // Right arm behind, left arm in front, right leg in front (nearer than the left
+        // arm), left leg far behind.
+        let order = DrawOrder::from_depths([-0.3, 0.2, 0.4, -0.5], 0.02);
+        assert_eq!(
+            order,
+            DrawOrder([
+                Part::LeftLeg,
+                Part::RightArm,
+                Part::Torso,
+                Part::LeftArm,
+                Part::RightLeg,
+            ])
+        );
+        assert!(order.is_behind(Part::RightArm) && !order.is_behind(Part::RightLeg));
+        // A limb with no usable depth keeps its default side.
+        let nan = DrawOrder::from_depths([f32::NAN, 0.0, 0.0, f32::INFINITY], 0.02);
+        assert_eq!(nan, DrawOrder::default());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Rasterising posed meshes: textured triangles with bilinear sampling of the drawing
 //! (premultiplied alpha, so the soft mask edge gives anti-aliased silhouettes), composited in
-//! layer order over a transparent or coloured background. Frames render in parallel.
+//! each frame's part order (seam fills first, then the body parts back to front as the motion
+//! orders them) over a transparent or coloured background. Frames render in parallel.
 
 use image::{Rgba, RgbaImage};
 use rayon::prelude::*;
@@ -8,6 +9,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::geom::Point;
 use crate::mesh::Mesh;
+use crate::parts::{DrawOrder, Part};
+
+/// A mesh's triangles grouped for drawing: the seam fills, drawn first in every frame, and each
+/// body part's own triangles (in mesh order), drawn in the frame's [`DrawOrder`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Layers {
+    /// Seam fills, behind every part.
+    pub fills: Vec<usize>,
+    /// Each part's triangles, indexed like [`Part::ALL`].
+    pub parts: [Vec<usize>; 5],
+}
+
+impl Layers {
+    /// Group triangles by their part (`parts`, one per triangle); triangles from `fills_from`
+    /// on are seam fills.
+    pub fn new(parts: &[Part], fills_from: usize) -> Layers {
+        let mut layers = Layers::default();
+        for (t, &part) in parts.iter().enumerate() {
+            if t >= fills_from {
+                layers.fills.push(t);
+            } else {
+                layers.parts[part.index()].push(t);
+            }
+        }
+        layers
+    }
+
+    /// Triangles in drawing order (back to front) for a frame drawn in `order`.
+    pub fn ordered<'s>(&'s self, order: &'s DrawOrder) -> impl Iterator<Item = usize> + 's {
+        self.fills
+            .iter()
+            .chain(order.0.iter().flat_map(|p| self.parts[p.index()].iter()))
+            .copied()
+    }
+}
 
 /// Frame background.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -126,8 +162,8 @@ pub struct Scene<'a> {
     pub tex: &'a Texture,
     /// The rest mesh (its vertices are the texture coordinates).
     pub mesh: &'a Mesh,
-    /// Triangle drawing order (back to front).
-    pub order: &'a [usize],
+    /// The mesh's triangles grouped by part.
+    pub layers: &'a Layers,
     /// Character → frame mapping.
     pub fit: Fit,
     /// Frame width.
@@ -139,17 +175,21 @@ pub struct Scene<'a> {
 }
 
 impl Scene<'_> {
-    /// Draw many frames in parallel.
-    pub fn draw_all(&self, frames: &[Vec<Point>]) -> Vec<RgbaImage> {
-        frames.par_iter().map(|f| self.draw(f)).collect()
+    /// Draw many frames in parallel, each with its vertex positions and part order.
+    pub fn draw_all(&self, frames: &[Vec<Point>], orders: &[DrawOrder]) -> Vec<RgbaImage> {
+        frames
+            .par_iter()
+            .zip(orders)
+            .map(|(f, o)| self.draw(f, o))
+            .collect()
     }
 
-    /// Draw one frame.
-    pub fn draw(&self, posed: &[Point]) -> RgbaImage {
+    /// Draw one frame: vertex positions `posed`, parts drawn back to front in `order`.
+    pub fn draw(&self, posed: &[Point], order: &DrawOrder) -> RgbaImage {
         let Scene {
             tex,
             mesh,
-            order,
+            layers,
             fit,
             width,
             height,
@@ -157,7 +197,7 @@ impl Scene<'_> {
         } = *self;
         let (w, h) = (width as usize, height as usize);
         let mut buf = vec![[0f32; 4]; w * h];
-        for &ti in order {
+        for ti in layers.ordered(order) {
             let t = mesh.triangles[ti];
             let s = t.map(|v| posed[v as usize] * fit.scale + fit.offset);
             let uv = t.map(|v| mesh.vertices[v as usize]);
@@ -241,5 +281,101 @@ impl Scene<'_> {
             };
         }
         img
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 20×10 drawing: a red torso on the left half, a blue arm on the right half, each a
+    /// square of two triangles; the arm's two triangles are followed by one seam fill.
+    fn torso_and_arm() -> (Texture, Mesh, Vec<Part>) {
+        let img = RgbaImage::from_fn(20, 10, |x, _| {
+            if x < 10 {
+                Rgba([255, 0, 0, 255])
+            } else {
+                Rgba([0, 0, 255, 255])
+            }
+        });
+        let tex = Texture::new(&img, &[1.0; 200]);
+        let p = Point::new;
+        let mesh = Mesh {
+            vertices: vec![
+                p(1.0, 1.0),
+                p(9.0, 1.0),
+                p(9.0, 9.0),
+                p(1.0, 9.0),
+                p(11.0, 1.0),
+                p(19.0, 1.0),
+                p(19.0, 9.0),
+                p(11.0, 9.0),
+            ],
+            triangles: vec![[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7], [4, 6, 7]],
+        };
+        let parts = vec![
+            Part::Torso,
+            Part::Torso,
+            Part::RightArm,
+            Part::RightArm,
+            Part::RightArm,
+        ];
+        (tex, mesh, parts)
+    }
+
+    #[test]
+    fn seam_fills_come_first_then_the_parts_in_the_frames_order() {
+        let (_, _, parts) = torso_and_arm();
+        let layers = Layers::new(&parts, 4);
+        assert_eq!(layers.fills, vec![4]);
+        assert_eq!(layers.parts[Part::Torso.index()], vec![0, 1]);
+        assert_eq!(layers.parts[Part::RightArm.index()], vec![2, 3]);
+        let front = DrawOrder::default();
+        assert_eq!(
+            layers.ordered(&front).collect::<Vec<_>>(),
+            vec![4, 0, 1, 2, 3]
+        );
+        let behind = DrawOrder::from_depths([-0.5, 0.0, 0.0, 0.0], 0.02);
+        assert_eq!(
+            layers.ordered(&behind).collect::<Vec<_>>(),
+            vec![4, 2, 3, 0, 1]
+        );
+    }
+
+    #[test]
+    fn the_torso_covers_an_arm_behind_it_and_an_arm_in_front_covers_the_torso() {
+        let (tex, mesh, parts) = torso_and_arm();
+        let layers = Layers::new(&parts, 4);
+        let scene = Scene {
+            tex: &tex,
+            mesh: &mesh,
+            layers: &layers,
+            fit: Fit {
+                scale: 1.0,
+                offset: Point::default(),
+            },
+            width: 20,
+            height: 10,
+            background: Background::Color([255, 255, 255]),
+        };
+        // The arm slides 6 pixels left, over the torso's right edge: they overlap for
+        // 5 ≤ x < 9.
+        let mut posed = mesh.vertices.clone();
+        for v in &mut posed[4..] {
+            v.x -= 6.0;
+        }
+        let behind = DrawOrder::from_depths([-0.5, 0.0, 0.0, 0.0], 0.02);
+        let in_front = DrawOrder::from_depths([0.5, 0.0, 0.0, 0.0], 0.02);
+        let (red, blue, white) = ([255, 0, 0, 255], [0, 0, 255, 255], [255; 4]);
+        let frames = scene.draw_all(&[posed.clone(), posed], &[behind, in_front]);
+        for (frame, overlap) in frames.iter().zip([red, blue]) {
+            for x in 5..9 {
+                assert_eq!(frame.get_pixel(x, 5).0, overlap, "x {x}");
+            }
+            // Outside the overlap each part shows itself, and where the arm was is empty.
+            assert_eq!(frame.get_pixel(3, 5).0, red);
+            assert_eq!(frame.get_pixel(11, 5).0, blue);
+            assert_eq!(frame.get_pixel(16, 5).0, white);
+        }
     }
 }

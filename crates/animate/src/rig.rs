@@ -1,9 +1,11 @@
 //! The rig: the mesh bound to the skeleton. The mesh is cut into body parts (torso with head,
 //! four limbs; see [`crate::parts`]) so a limb moves without dragging the body. Handles (mesh
 //! vertices at the joints and bone midpoints, pinned only in the parts those bones move)
-//! follow the posed skeleton exactly; every other vertex starts from linear blend skinning (two
-//! nearest bones of its own part) and is then relaxed by as-rigid-as-possible deformation
-//! (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
+//! follow the posed skeleton, keeping their offset from the anchor they stand in for; the
+//! middle of every limb bone (15–85 % of its length) moves rigidly with its bone, so a limb
+//! bends at its joints and not along its bones; every other vertex starts from linear blend
+//! skinning (two nearest bones of its own part) and is then relaxed by as-rigid-as-possible
+//! deformation (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
 
 use crate::AnimateError;
 use crate::geom::{Point, dist_to_segment};
@@ -11,6 +13,10 @@ use crate::mesh::Mesh;
 use crate::parts::{Part, bones};
 use crate::skeleton::{Joints, PARENTS};
 use crate::sparse::Cholesky;
+
+/// The stretch of each limb bone (fractions of its length from the parent joint) whose
+/// vertices move rigidly with the bone; the rest of the limb, around the joints, bends.
+const RIGID_SPAN: (f32, f32) = (0.15, 0.85);
 
 /// A point that follows the skeleton: `lerp(joint a, joint b, t)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +56,13 @@ pub struct Rig {
     pub rest_joints: Joints,
     /// `(vertex, anchor)` for each pinned vertex.
     pub handles: Vec<(usize, Anchor)>,
+    /// Where each handle's vertex lies relative to its anchor at rest (up to half an edge
+    /// off: the part's nearest vertex stands in for the anchor), kept in every pose turned
+    /// with the vertex's nearest bone, so pinning never drags a part out of its drawn shape.
+    handle_offsets: Vec<Point>,
+    /// `(vertex, bone)`: limb vertices pinned to follow one bone rigidly (the middle of each
+    /// limb bone, [`RIGID_SPAN`]).
+    rigid: Vec<(usize, usize)>,
     /// Skinning: up to two `(bone child joint, weight)` per vertex.
     skin: Vec<[(usize, f32); 2]>,
     /// Vertex neighbours (CSR).
@@ -63,8 +76,10 @@ pub struct Rig {
     /// Triangles around each vertex (CSR).
     vt_start: Vec<usize>,
     vt: Vec<usize>,
-    /// Per-triangle drawing layer (0 = back): legs behind the body, arms in front.
-    pub layers: Vec<u8>,
+    /// Triangles from this index on are seam fills: copies of the triangles around a seam
+    /// (see [`crate::parts::seam_overlaps`]) that close the gap a turning limb opens. They are
+    /// drawn first, behind every part, so they fill gaps without covering a part in any order.
+    pub fills_from: usize,
     /// The body part of each triangle.
     pub parts: Vec<Part>,
 }
@@ -155,6 +170,7 @@ impl Rig {
             return Err(AnimateError::Mesh("empty mesh".into()));
         }
         let overlaps = crate::parts::seam_overlaps(&mesh, parts);
+        let fills_from = mesh.triangles.len();
         let mut parts = parts.to_vec();
         let mut mesh = mesh;
         for (t, p) in overlaps {
@@ -209,32 +225,6 @@ impl Rig {
             nb.extend_from_slice(a);
             nb_start.push(nb.len());
         }
-        let mut free = vec![0usize; n];
-        let mut nfree = 0;
-        for (i, f) in free.iter_mut().enumerate() {
-            if handles.iter().any(|h| h.0 == i) {
-                *f = usize::MAX;
-            } else {
-                *f = nfree;
-                nfree += 1;
-            }
-        }
-        let mut diag = vec![0f64; nfree];
-        let mut off = Vec::new();
-        for i in 0..n {
-            if free[i] == usize::MAX {
-                continue;
-            }
-            diag[free[i]] = adj[i].len() as f64;
-            for &j in &adj[i] {
-                if j > i && free[j] != usize::MAX {
-                    off.push((free[i], free[j], -1.0));
-                }
-            }
-        }
-        let factor = Cholesky::factor(nfree, &diag, &off).ok_or_else(|| {
-            AnimateError::Mesh("part of the figure is not attached to any joint".into())
-        })?;
         let bl = bones(&joints);
         let skin: Vec<[(usize, f32); 2]> = mesh
             .vertices
@@ -260,18 +250,55 @@ impl Rig {
                 }
             })
             .collect();
-        let layers = parts
-            .iter()
-            .map(|p| match p {
-                Part::RightLeg | Part::LeftLeg => 0,
-                Part::Torso => 1,
-                Part::RightArm | Part::LeftArm => 2,
+        // The straight middle of every limb bone moves with its bone, rigidly: a limb bends at
+        // its joints, never along a bone like a hose.
+        let rigid: Vec<(usize, usize)> = (0..n)
+            .filter(|&v| vertex_part[v] != Part::Torso && !handles.iter().any(|h| h.0 == v))
+            .filter_map(|v| {
+                let b = skin[v][0].0;
+                let parent = PARENTS.get(b).copied().flatten()?;
+                let axis = joints[b] - joints[parent];
+                let t = (mesh.vertices[v] - joints[parent]).dot(axis) / axis.dot(axis).max(1e-6);
+                (Part::of_bone(b) == vertex_part[v] && (RIGID_SPAN.0..=RIGID_SPAN.1).contains(&t))
+                    .then_some((v, b))
             })
+            .collect();
+        let mut free = vec![0usize; n];
+        let mut nfree = 0;
+        for (i, f) in free.iter_mut().enumerate() {
+            if handles.iter().any(|h| h.0 == i) || rigid.iter().any(|r| r.0 == i) {
+                *f = usize::MAX;
+            } else {
+                *f = nfree;
+                nfree += 1;
+            }
+        }
+        let mut diag = vec![0f64; nfree];
+        let mut off = Vec::new();
+        for i in 0..n {
+            if free[i] == usize::MAX {
+                continue;
+            }
+            diag[free[i]] = adj[i].len() as f64;
+            for &j in &adj[i] {
+                if j > i && free[j] != usize::MAX {
+                    off.push((free[i], free[j], -1.0));
+                }
+            }
+        }
+        let factor = Cholesky::factor(nfree, &diag, &off).ok_or_else(|| {
+            AnimateError::Mesh("part of the figure is not attached to any joint".into())
+        })?;
+        let handle_offsets = handles
+            .iter()
+            .map(|&(v, an)| mesh.vertices[v] - an.at(&joints))
             .collect();
         Ok(Rig {
             mesh,
             rest_joints: joints,
             handles,
+            handle_offsets,
+            rigid,
             skin,
             nb_start,
             nb,
@@ -280,7 +307,7 @@ impl Rig {
             boundary,
             vt_start,
             vt,
-            layers,
+            fills_from,
             parts: parts.to_vec(),
         })
     }
@@ -329,10 +356,25 @@ impl Rig {
                 acc
             })
             .collect();
-        for &(v, an) in &self.handles {
-            x[v] = an.at(pose);
+        for (&(v, an), &offset) in self.handles.iter().zip(&self.handle_offsets) {
+            let turned = match self.skin[v][0].0 {
+                usize::MAX => offset,
+                b => offset.rotate(xf[b].0, xf[b].1),
+            };
+            x[v] = an.at(pose) + turned;
         }
-        let nfree = n - self.handles.len();
+        let rigid_at: Vec<Point> = self
+            .rigid
+            .iter()
+            .map(|&(v, b)| {
+                let (c, si, r0, q0) = xf[b];
+                q0 + (rest[v] - r0).rotate(c, si)
+            })
+            .collect();
+        for (&(v, _), &p) in self.rigid.iter().zip(&rigid_at) {
+            x[v] = p;
+        }
+        let nfree = n - self.handles.len() - self.rigid.len();
         let mut rot = vec![(1.0f32, 0.0f32); n];
         let mut bx = vec![0f64; nfree];
         let mut by = vec![0f64; nfree];
@@ -382,7 +424,35 @@ impl Rig {
         }
         self.unfold(&mut x);
         self.push_through(&mut x);
+        self.restore_rigid(&mut x, &rigid_at);
         x
+    }
+
+    /// Put the rigid middles of limb bones that untangling moved back where their bones
+    /// hold them, wherever that folds no more triangles around the vertex than now.
+    fn restore_rigid(&self, x: &mut [Point], rigid_at: &[Point]) {
+        let tris = &self.mesh.triangles;
+        let flips_at = |x: &[Point], v: usize| {
+            self.vt[self.vt_start[v]..self.vt_start[v + 1]]
+                .iter()
+                .filter(|&&t| {
+                    let [a, b, c] = tris[t].map(|i| x[i as usize]);
+                    crate::geom::signed_area2(a, b, c) <= 0.0
+                })
+                .count()
+        };
+        for _ in 0..3 {
+            for (&(v, _), &p) in self.rigid.iter().zip(rigid_at) {
+                if x[v] == p {
+                    continue;
+                }
+                let (before, old) = (flips_at(x, v), x[v]);
+                x[v] = p;
+                if flips_at(x, v) > before {
+                    x[v] = old;
+                }
+            }
+        }
     }
 
     /// Last resort for folds smoothing could not open: move one vertex of a flipped triangle

@@ -425,8 +425,8 @@ fn a_tiny_rest_pose_render_matches_the_golden_image() {
         background: Background::Color([255, 255, 255]),
         ..RenderParams::default()
     };
-    let frame = atelier_animate::draw(&c, std::slice::from_ref(&c.rig.mesh.vertices), &params)
-        .swap_remove(0);
+    let frame =
+        atelier_animate::draw(&c, &atelier_animate::Animation::at_rest(&c), &params).swap_remove(0);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/rest_64.png");
     if std::env::var_os("ATELIER_WRITE_GOLDEN").is_some() {
         std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
@@ -665,11 +665,11 @@ fn characters_keep_their_drawn_shape_in_every_frame_of_every_motion() {
                 s.drawn_area.0,
                 s.drawn_area.1
             );
-            // Known gap (bench/animate/README.md): arms drawn against the body along their
-            // length; where arm and body merge near the shoulder, the upper arm's cross-section
-            // reads up to 16 % off in some motions. Every other goal holds for them.
-            let limb_tolerance = if name.contains("arms along body") {
-                0.16
+            // Known gap (bench/animate/README.md): the filled body with thick arms drawn
+            // against it, raised high and bent in dance; untangling the inner elbow moves the
+            // upper arm's rigid middle, which reads down to 0.89. Every other goal holds.
+            let limb_tolerance = if name == "filled arms along body" && m == Motion::Dance {
+                0.12
             } else {
                 0.10
             };
@@ -689,4 +689,121 @@ fn characters_keep_their_drawn_shape_in_every_frame_of_every_motion() {
     }
     println!("{table}");
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A red torso and head with blue arms and green legs, drawn straight into an image, with its
+/// joints: the parts' colours tell, pixel by pixel, which part a frame shows.
+fn coloured_figure() -> (image::RgbaImage, Joints) {
+    use atelier_animate::Point;
+    let p = Point::new;
+    let mut j = [Point::default(); 16];
+    for (i, q) in [
+        (ROOT, p(100.0, 140.0)),
+        (HIP, p(100.0, 140.0)),
+        (TORSO, p(100.0, 75.0)),
+        (NECK, p(100.0, 55.0)),
+        (R_SHOULDER, p(72.0, 72.0)),
+        (R_ELBOW, p(50.0, 95.0)),
+        (R_HAND, p(30.0, 118.0)),
+        (L_SHOULDER, p(128.0, 72.0)),
+        (L_ELBOW, p(150.0, 95.0)),
+        (L_HAND, p(170.0, 118.0)),
+        (R_HIP, p(85.0, 140.0)),
+        (R_KNEE, p(80.0, 165.0)),
+        (R_FOOT, p(75.0, 190.0)),
+        (L_HIP, p(115.0, 140.0)),
+        (L_KNEE, p(120.0, 165.0)),
+        (L_FOOT, p(125.0, 190.0)),
+    ] {
+        j[i] = q;
+    }
+    let stick = |q: Point, bones: &[(usize, usize)]| {
+        bones
+            .iter()
+            .any(|&(a, b)| atelier_animate::geom::dist_to_segment(q, j[a], j[b]) <= 5.0)
+    };
+    let img = image::RgbaImage::from_fn(200, 200, |x, y| {
+        let q = p(x as f32 + 0.5, y as f32 + 0.5);
+        let body = (70.0..130.0).contains(&q.x) && (55.0..140.0).contains(&q.y)
+            || q.dist(p(100.0, 38.0)) <= 16.0;
+        if body {
+            image::Rgba([200, 20, 20, 255])
+        } else if stick(q, &[(R_SHOULDER, R_ELBOW), (R_ELBOW, R_HAND)])
+            || stick(q, &[(L_SHOULDER, L_ELBOW), (L_ELBOW, L_HAND)])
+        {
+            image::Rgba([20, 20, 200, 255])
+        } else if stick(
+            q,
+            &[
+                (R_HIP, R_KNEE),
+                (R_KNEE, R_FOOT),
+                (L_HIP, L_KNEE),
+                (L_KNEE, L_FOOT),
+            ],
+        ) {
+            image::Rgba([20, 160, 20, 255])
+        } else {
+            image::Rgba([255, 255, 255, 255])
+        }
+    });
+    (img, j)
+}
+
+/// A frame's part order decides what shows where a limb crosses the body: the right arm swung
+/// across the chest is covered by the torso when the frame puts it behind, and covers the
+/// torso when it puts it in front.
+#[test]
+fn an_arm_behind_the_body_is_covered_by_the_torso_and_one_in_front_covers_it() {
+    use atelier_animate::{Animation, DrawOrder, Part, Point, render};
+    let (img, rest) = coloured_figure();
+    let params = AnalyzeParams {
+        joints: Some(to_joint_list(&rest)),
+        ..AnalyzeParams::default()
+    };
+    let c = analyze(&img, &params, &mut quiet()).unwrap();
+    assert!(c.rig.parts.contains(&Part::RightArm));
+    // The right arm turned a quarter turn about its shoulder: from hanging out to the
+    // character's right, to reaching down across the chest.
+    let mut pose = c.rig.rest_joints;
+    let s = pose[R_SHOULDER];
+    for k in [R_ELBOW, R_HAND] {
+        let d = pose[k] - s;
+        pose[k] = s + Point::new(d.y, -d.x);
+    }
+    let vertices = c.rig.deform(&pose, 6);
+    let behind = DrawOrder::from_depths([-0.3, 0.0, 0.0, 0.0], 0.02);
+    let in_front = DrawOrder::from_depths([0.3, 0.0, 0.0, 0.0], 0.02);
+    assert!(behind.is_behind(Part::RightArm) && !in_front.is_behind(Part::RightArm));
+    let anim = Animation {
+        poses: vec![pose, pose],
+        vertices: vec![vertices.clone(), vertices],
+        orders: vec![behind, in_front],
+    };
+    let out = RenderParams {
+        width: 200,
+        height: 200,
+        background: Background::Color([255, 255, 255]),
+        ..RenderParams::default()
+    };
+    let frames = atelier_animate::draw(&c, &anim, &out);
+    let fit = render::fit(&anim.vertices, 200, 200, 0.04);
+    let pixel = |q: Point| {
+        let f = q * fit.scale + fit.offset;
+        (f.x as u32, f.y as u32)
+    };
+    let (red, blue) = ([200, 20, 20, 255], [20, 20, 200, 255]);
+    // Along the posed forearm, inside the torso: the torso's red behind, the arm's blue in
+    // front. The left arm, in the plane, stays in front and blue in both frames.
+    for t in [0.3f32, 0.5, 0.7] {
+        let (x, y) = pixel(pose[R_ELBOW].lerp(pose[R_HAND], t));
+        assert_eq!(frames[0].get_pixel(x, y).0, red, "behind, t {t}");
+        assert_eq!(frames[1].get_pixel(x, y).0, blue, "in front, t {t}");
+        let (x, y) = pixel(pose[L_ELBOW].lerp(pose[L_HAND], t));
+        assert_eq!(frames[0].get_pixel(x, y).0, blue);
+        assert_eq!(frames[1].get_pixel(x, y).0, blue);
+    }
+    // Away from the arm the torso is the same in both frames.
+    let (x, y) = pixel(Point::new(120.0, 130.0));
+    assert_eq!(frames[0].get_pixel(x, y).0, red);
+    assert_eq!(frames[1].get_pixel(x, y).0, red);
 }
