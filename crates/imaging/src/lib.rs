@@ -14,7 +14,7 @@ pub use animation::{
 };
 pub use decode::{DecodeError, DecodeLimits, decode_image, read_dimensions};
 pub use draw::{BoxOutline, draw_boxes};
-pub use encode::{EncodeError, OutputFormat, encode};
+pub use encode::{EncodeError, OutputFormat, encode, encode_jpeg};
 pub use image::{DynamicImage, RgbImage, RgbaImage};
 pub use resize::fit_within;
 pub use sniff::{MediaKind, sniff, sniff_generated};

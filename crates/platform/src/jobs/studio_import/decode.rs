@@ -1,17 +1,19 @@
 //! The decoding half of a `studio_import`, run on a blocking thread: the upload read as its
 //! [`Decoding`] plan says (an image, a zip's images in natural name order, an H.264 Baseline MP4
-//! in-process, anything else through ffmpeg), each frame encoded as a JPEG and sent over a
-//! bounded channel to the storing half. An in-process decode that fails on a stream OpenH264
-//! cannot read starts over through ffmpeg when there is one (the storing half first forgets what
-//! it stored).
+//! in-process, anything else through ffmpeg), each picture sent over a bounded channel to the
+//! encoding stage ([`super::encode`]) on its way to the storing half. An in-process decode that
+//! fails on a stream OpenH264 cannot read starts over through ffmpeg when there is one (the
+//! storing half first forgets what it stored).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::mpsc::SyncSender,
+};
 
 use atelier_detector::video::{self, VideoError, VideoFrame, ffmpeg::FfmpegDecoder};
-use atelier_imaging::{DecodeLimits, OutputFormat, decode_image, encode};
+use atelier_imaging::{DecodeLimits, decode_image};
 use bytes::Bytes;
-use image::{DynamicImage, RgbImage};
-use tokio::sync::mpsc::Sender;
+use image::RgbImage;
 
 use crate::{
     jobs::{JobFailure, Progress},
@@ -21,9 +23,6 @@ use crate::{
         image_zip,
     },
 };
-
-/// JPEG quality of stored frames.
-const FRAME_QUALITY: u8 = 90;
 
 /// One decoded frame on its way to the store.
 pub(super) struct Decoded {
@@ -38,9 +37,9 @@ pub(super) struct Decoded {
     pub width: u32,
     /// Height, pixels.
     pub height: u32,
-    /// The stored JPEG.
+    /// The stored JPEG (empty until the encoding stage makes it).
     pub jpeg: Vec<u8>,
-    /// The picture, for frame 0 (the thumbnail).
+    /// The picture: every frame's until it is encoded, then frame 0's alone (the thumbnail).
     pub image: Option<RgbImage>,
 }
 
@@ -78,16 +77,6 @@ pub(super) struct Found {
     pub decoder: &'static str,
 }
 
-fn jpeg(image: &RgbImage) -> Result<Vec<u8>, JobFailure> {
-    encode(
-        &DynamicImage::ImageRgb8(image.clone()),
-        OutputFormat::Jpeg {
-            quality: FRAME_QUALITY,
-        },
-    )
-    .map_err(|err| JobFailure::abort("encode", err.to_string()))
-}
-
 fn video_failure(err: VideoError) -> JobFailure {
     let code = match err {
         VideoError::NotAVideo(_) => "not_a_video",
@@ -102,7 +91,7 @@ fn video_failure(err: VideoError) -> JobFailure {
 }
 
 /// The channel closed: the storing half stopped (it failed or the job was canceled).
-fn closed() -> JobFailure {
+pub(super) fn closed() -> JobFailure {
     JobFailure::abort("canceled", "the job was canceled")
 }
 
@@ -110,7 +99,7 @@ fn closed() -> JobFailure {
 pub(super) fn run(
     source: Source,
     progress: &Progress,
-    sender: &Sender<Message>,
+    sender: &SyncSender<Message>,
 ) -> Result<Found, JobFailure> {
     match &source.plan {
         Decoding::Image => one_image(&source, sender),
@@ -133,17 +122,12 @@ fn frame(number: usize, name: Option<String>, image: RgbImage, timestamp: f64) -
     }
 }
 
-/// Encodes a frame's JPEG (keeping the picture for frame 0 alone) and sends it.
-fn send(sender: &Sender<Message>, mut decoded: Decoded) -> Result<(), JobFailure> {
-    let image = decoded.image.take().ok_or_else(closed)?;
-    decoded.jpeg = jpeg(&image)?;
-    decoded.image = (decoded.number == 0).then_some(image);
-    sender
-        .blocking_send(Message::Frame(decoded))
-        .map_err(|_| closed())
+/// Sends a decoded frame on to the encoding stage.
+fn send(sender: &SyncSender<Message>, decoded: Decoded) -> Result<(), JobFailure> {
+    sender.send(Message::Frame(decoded)).map_err(|_| closed())
 }
 
-fn one_image(source: &Source, sender: &Sender<Message>) -> Result<Found, JobFailure> {
+fn one_image(source: &Source, sender: &SyncSender<Message>) -> Result<Found, JobFailure> {
     let image = decode_image(&source.bytes, &source.limits)
         .map_err(|err| JobFailure::abort("bad_image", err.to_string()))?
         .into_rgb8();
@@ -158,7 +142,7 @@ fn one_image(source: &Source, sender: &Sender<Message>) -> Result<Found, JobFail
 fn zip_images(
     source: &Source,
     progress: &Progress,
-    sender: &Sender<Message>,
+    sender: &SyncSender<Message>,
 ) -> Result<Found, JobFailure> {
     let entries = image_zip::image_entries(&source.bytes, source.archive)
         .map_err(|err| JobFailure::abort(err.code, err.message))?;
@@ -204,7 +188,7 @@ fn check_size(source: &Source, info: &video::VideoInfo) -> Result<(), JobFailure
 fn in_process(
     source: &Source,
     progress: &Progress,
-    sender: &Sender<Message>,
+    sender: &SyncSender<Message>,
 ) -> Result<Found, JobFailure> {
     let info = video::probe(&source.bytes).map_err(video_failure)?;
     check_size(source, &info)?;
@@ -230,9 +214,7 @@ fn in_process(
                 return Err(video_failure(err));
             };
             tracing::info!(error = %err, "OpenH264 cannot decode the stream; ffmpeg takes over");
-            sender
-                .blocking_send(Message::Restart)
-                .map_err(|_| closed())?;
+            sender.send(Message::Restart).map_err(|_| closed())?;
             through_ffmpeg(source, &binary, progress, sender)
         }
         Err(err) => Err(video_failure(err)),
@@ -243,7 +225,7 @@ fn through_ffmpeg(
     source: &Source,
     binary: &Path,
     progress: &Progress,
-    sender: &Sender<Message>,
+    sender: &SyncSender<Message>,
 ) -> Result<Found, JobFailure> {
     std::fs::create_dir_all(&source.tmp_dir)
         .map_err(|err| JobFailure::retry("infrastructure", err.to_string()))?;

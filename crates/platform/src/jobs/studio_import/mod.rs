@@ -1,18 +1,20 @@
 //! The `studio_import` job kind: a detector-studio media's upload (a video, an image or a zip
 //! of images; how each is read: `studio::decoding`) decoded into one JPEG per frame in the object
 //! store, each frame's number and timestamp recorded, a thumbnail made, and the media's empty
-//! annotation journal created over its frames. Frames are decoded on a blocking thread
-//! ([`decode`]) and stored as they come (a bounded channel between the two), so memory stays
-//! flat whatever the clip's length. Every frame of a media has one size: the annotation tool
+//! annotation journal created over its frames. Three stages overlap, joined by bounded
+//! channels so memory stays flat whatever the clip's length: frames are decoded on a blocking
+//! thread ([`decode`]), encoded as JPEGs on the thread pool ([`encode`]) and stored as they
+//! come. Every frame of a media has one size: the annotation tool
 //! draws a media's frames in one coordinate space (its width × height), so a zip whose images
 //! differ is refused naming the first image that differs. Idempotent: an attempt first removes
 //! what an earlier one stored, and a failed import removes what it stored; annotations an
 //! earlier attempt's journal holds are kept.
 
 mod decode;
+mod encode;
 
 use atelier_detector::{Frame, annotation::video_frame_name};
-use atelier_imaging::{OutputFormat, encode, fit_within};
+use atelier_imaging::{OutputFormat, fit_within};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use image::DynamicImage;
@@ -171,13 +173,16 @@ async fn import(
         tmp_dir: platform.config().tmp_dir(),
     };
 
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Message>(8);
+    let (to_encoder, decoded) =
+        std::sync::mpsc::sync_channel(encode::queue_depth(source.limits.max_pixels));
+    let (to_store, mut receiver) = tokio::sync::mpsc::channel::<Message>(8);
     let progress = ctx.progress.clone();
     let slot = platform.decode_slot().await?;
     let decoder = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        decode::run(source, &progress, &sender)
+        decode::run(source, &progress, &to_encoder)
     });
+    let encoder = tokio::task::spawn_blocking(move || encode::run(decoded, &to_store));
 
     let mut stored = Stored::default();
     while let Some(message) = receiver.recv().await {
@@ -205,9 +210,12 @@ async fn import(
             return Err(JobFailure::abort("canceled", "the job was canceled"));
         }
     }
-    let found = decoder
-        .await
-        .map_err(|err| JobFailure::abort("panic", err.to_string()))??;
+    let panicked = |err: tokio::task::JoinError| JobFailure::abort("panic", err.to_string());
+    // An encoding failure stops the decoder too (as a cancel): the encoder's error is the cause.
+    let encoded = encoder.await.map_err(panicked)?;
+    let found = decoder.await.map_err(panicked)?;
+    encoded?;
+    let found = found?;
     let count = stored.names.len() as i64;
     if count == 0 {
         return Err(JobFailure::abort("empty_video", "the video has no frames"));
@@ -312,7 +320,7 @@ impl Stored {
                 .unwrap_or_else(|| format!("{media_name} frame 0"));
             let small = fit_within(&DynamicImage::ImageRgb8(image.clone()), THUMBNAIL_SIDE);
             self.thumbnail = Some(
-                encode(&small, OutputFormat::Jpeg { quality: 85 })
+                atelier_imaging::encode(&small, OutputFormat::Jpeg { quality: 85 })
                     .map_err(|err| JobFailure::abort("encode", err.to_string()))?,
             );
         }
