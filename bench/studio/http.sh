@@ -27,17 +27,7 @@ fi
 cargo build --release -q --workspace --bin atelier --example studio_synth
 "$T/release/examples/studio_synth" "$WORK/data" "$CLIPS" 100
 
-"$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/srv" --models-dir "$CACHE/models" \
-  --workers 1 --max-upload-bytes 500000000 --log warn &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-export ATELIER_SERVER=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -sf "$ATELIER_SERVER/readyz" >/dev/null && break; sleep 0.2; done
-ATELIER_TOKEN=$(curl -sf "$ATELIER_SERVER/api/v1/auth/register" -H 'content-type: application/json' \
-  -d '{"username":"bench","password":"bench bench","gender":"Other","type":"Parent"}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-export ATELIER_TOKEN
-field() { python3 -c "import json,sys; print(json.loads(sys.stdin.readlines()[-1])['$1'])"; }
+. bench/studio/serve.sh --models-dir "$CACHE/models"
 
 PID=$("$BIN" studio create bench --labels disc,triangle,cross,diamond | field id)
 for i in $(seq 0 $((CLIPS - 1))); do

@@ -14,17 +14,8 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 cargo build --release -q --workspace --bin atelier
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=30 -t 60 -c:v libx264 \
   -profile:v baseline -pix_fmt yuv420p "$WORK/720p.mp4"
-"$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$WORK/srv" --workers 1 \
-  --max-upload-bytes 500000000 --log warn &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-export ATELIER_SERVER=http://127.0.0.1:$PORT
-for _ in $(seq 100); do curl -sf "$ATELIER_SERVER/readyz" >/dev/null && break; sleep 0.2; done
-ATELIER_TOKEN=$(curl -sf "$ATELIER_SERVER/api/v1/auth/register" -H 'content-type: application/json' \
-  -d '{"username":"bench","password":"bench bench","gender":"Other","type":"Parent"}' |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-export ATELIER_TOKEN
-PID=$("$BIN" studio create bench --labels thing | python3 -c "import json,sys; print(json.loads(sys.stdin.readlines()[-1])['id'])")
+. bench/studio/serve.sh
+PID=$("$BIN" studio create bench --labels thing | field id)
 for run in $(seq "$RUNS"); do
   BEFORE=$(load)
   START=$(date +%s.%N)
