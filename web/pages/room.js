@@ -136,6 +136,8 @@ function canvasView({ main, drawing, user, isHost, bind, navigate, online }) {
   let width = WIDTHS[1][0];
   let current = null;
   let catchingUp = null;
+  // A gap seen while a catch-up runs: its read may predate the missing entry, so read again.
+  let catchUpAgain = false;
 
   const status = h('span', { class: 'conn small', id: 'conn' }, t('room.connecting'));
   const people = h('span', { class: 'small muted room-people' });
@@ -249,14 +251,20 @@ function canvasView({ main, drawing, user, isHost, bind, navigate, online }) {
   }
 
   async function catchUp() {
-    if (catchingUp) return catchingUp;
+    if (catchingUp) {
+      catchUpAgain = true;
+      return catchingUp;
+    }
     catchingUp = (async () => {
       try {
-        for (;;) {
-          const page = await get(`/api/v1/drawings/${id}/strokes?since=${lastSeq}&limit=1000`);
-          for (const entry of page.entries) apply(entry, false);
-          if (!page.entries.length || lastSeq >= page.last_seq) break;
-        }
+        do {
+          catchUpAgain = false;
+          for (;;) {
+            const page = await get(`/api/v1/drawings/${id}/strokes?since=${lastSeq}&limit=1000`);
+            for (const entry of page.entries) apply(entry, false);
+            if (!page.entries.length || lastSeq >= page.last_seq) break;
+          }
+        } while (catchUpAgain);
         redraw();
       } catch (err) {
         showError(err);
