@@ -11,6 +11,7 @@ pub mod manifest;
 mod ort_backend;
 pub mod ort_dylib;
 pub mod registry;
+pub mod registry_error;
 mod rten_backend;
 pub mod runtime;
 pub mod tensor;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::registry::RegistryError;
+use crate::registry_error::RegistryError;
 
 /// The manifest shipped with atelier, embedded at build time.
 pub const BUILTIN_MANIFEST: &str = include_str!("../../../models/manifest.toml");

