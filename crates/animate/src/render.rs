@@ -3,6 +3,7 @@
 //! each frame's part order (seam fills first, then the body parts back to front as the motion
 //! orders them) over a transparent or coloured background. Frames render in parallel.
 
+use atelier_imaging::rounding::round_to_u8;
 use image::{Rgba, RgbaImage};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -262,19 +263,19 @@ impl Scene<'_> {
                     if c[3] <= 1e-4 {
                         Rgba([0, 0, 0, 0])
                     } else {
-                        let q = |v: f32| ((v / c[3]).clamp(0.0, 1.0) * 255.0).round() as u8;
+                        let q = |v: f32| round_to_u8((v / c[3]).clamp(0.0, 1.0) * 255.0);
                         Rgba([
                             q(c[0]),
                             q(c[1]),
                             q(c[2]),
-                            (c[3].clamp(0.0, 1.0) * 255.0).round() as u8,
+                            round_to_u8(c[3].clamp(0.0, 1.0) * 255.0),
                         ])
                     }
                 }
                 Background::Color(bg) => {
                     let k = 1.0 - c[3].clamp(0.0, 1.0);
                     let q = |v: f32, b: u8| {
-                        ((v + f32::from(b) / 255.0 * k).clamp(0.0, 1.0) * 255.0).round() as u8
+                        round_to_u8((v + f32::from(b) / 255.0 * k).clamp(0.0, 1.0) * 255.0)
                     };
                     Rgba([q(c[0], bg[0]), q(c[1], bg[1]), q(c[2], bg[2]), 255])
                 }

@@ -13,6 +13,7 @@
 //! [`RenderParams::fill_holes`] the pixels left empty are filled by push-pull so that an
 //! over-large amplitude degrades gracefully instead of showing black.
 
+use atelier_imaging::rounding::{round_to_i64, round_to_u8};
 use image::RgbaImage;
 use rayon::prelude::*;
 
@@ -73,8 +74,8 @@ pub fn render_pose(scene: &LayeredScene, pose: &Pose, params: &RenderParams) -> 
             .map(|v| {
                 project(scene, pose, v).map(|p| {
                     (
-                        (p.x * scale).round() as i64,
-                        (p.y * scale).round() as i64,
+                        round_to_i64(p.x * scale),
+                        round_to_i64(p.y * scale),
                         p.inv_z,
                     )
                 })
@@ -272,12 +273,7 @@ fn resolve(zbuf: &[f32], cbuf: &[[u8; 3]], w: usize, h: usize, s: usize, fill: b
     }
     let image = RgbaImage::from_fn(w as u32, h as u32, |x, y| {
         let v = values[y as usize * w + x as usize];
-        image::Rgba([
-            v[0].round().clamp(0.0, 255.0) as u8,
-            v[1].round().clamp(0.0, 255.0) as u8,
-            v[2].round().clamp(0.0, 255.0) as u8,
-            255,
-        ])
+        image::Rgba([round_to_u8(v[0]), round_to_u8(v[1]), round_to_u8(v[2]), 255])
     });
     Frame {
         image,
