@@ -3,7 +3,9 @@
 //! vertices at the joints and bone midpoints, pinned only in the parts those bones move)
 //! follow the posed skeleton, keeping their offset from the anchor they stand in for; the
 //! middle of every limb bone (15–85 % of its length) moves rigidly with its bone, so a limb
-//! bends at its joints and not along its bones; every other vertex starts from linear blend
+//! bends at its joints and not along its bones (where a mesh edge would join both bones of a
+//! limb rigidly, its end nearer the joint stays free: [`buffer_bends`]); every other vertex
+//! starts from linear blend
 //! skinning (two nearest bones of its own part) and is then relaxed by as-rigid-as-possible
 //! deformation (local rotations / global prefactored Laplacian solve, Sorkine–Alexa 2007).
 
@@ -17,6 +19,46 @@ use crate::sparse::Cholesky;
 /// The stretch of each limb bone (fractions of its length from the parent joint) whose
 /// vertices move rigidly with the bone; the rest of the limb, around the joints, bends.
 const RIGID_SPAN: (f32, f32) = (0.15, 0.85);
+
+/// `rigid` without the vertices that would join two bones of a limb rigidly: where an edge
+/// links a vertex held by one bone to one held by the other bone of the same limb (a thick
+/// limb's outline across its elbow or knee), the end nearer the joint between them goes free,
+/// so the bend has a free vertex to fold into instead of pressing two rigid ends together.
+fn buffer_bends(
+    rigid: Vec<(usize, usize)>,
+    rest: &[Point],
+    adj: &[Vec<usize>],
+    joints: &Joints,
+) -> Vec<(usize, usize)> {
+    let mut bone_of = vec![usize::MAX; rest.len()];
+    for &(v, b) in &rigid {
+        bone_of[v] = b;
+    }
+    let mut freed = vec![false; rest.len()];
+    for &(v, b) in &rigid {
+        for &w in &adj[v] {
+            let c = bone_of[w];
+            if c == usize::MAX || c == b || Part::of_bone(c) != Part::of_bone(b) {
+                continue;
+            }
+            // The joint between the two bones: the child of one is the parent of the other.
+            let joint = if PARENTS[c] == Some(b) {
+                b
+            } else if PARENTS[b] == Some(c) {
+                c
+            } else {
+                continue;
+            };
+            let near = if rest[v].dist(joints[joint]) <= rest[w].dist(joints[joint]) {
+                v
+            } else {
+                w
+            };
+            freed[near] = true;
+        }
+    }
+    rigid.into_iter().filter(|&(v, _)| !freed[v]).collect()
+}
 
 /// A point that follows the skeleton: `lerp(joint a, joint b, t)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -263,6 +305,7 @@ impl Rig {
                     .then_some((v, b))
             })
             .collect();
+        let rigid = buffer_bends(rigid, &mesh.vertices, &adj, &joints);
         let mut free = vec![0usize; n];
         let mut nfree = 0;
         for (i, f) in free.iter_mut().enumerate() {
@@ -580,5 +623,49 @@ impl Rig {
             }
             bad = now;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::skeleton::{L_ELBOW, L_HAND, L_SHOULDER, R_ELBOW, R_HAND, R_SHOULDER};
+
+    #[test]
+    fn an_edge_joining_both_bones_of_a_limb_rigidly_frees_its_end_nearer_the_elbow() {
+        let p = Point::new;
+        let mut joints = [Point::default(); 16];
+        joints[R_SHOULDER] = p(0.0, 0.0);
+        joints[R_ELBOW] = p(10.0, 0.0);
+        joints[R_HAND] = p(20.0, 0.0);
+        joints[L_SHOULDER] = p(0.0, 40.0);
+        joints[L_ELBOW] = p(10.0, 40.0);
+        joints[L_HAND] = p(20.0, 40.0);
+        let rest = vec![
+            p(9.0, 3.0),   // 0: upper arm, 3.16 from the elbow
+            p(12.0, 3.0),  // 1: forearm, 3.61 from the elbow
+            p(5.0, -3.0),  // 2: upper arm, linked only to the upper arm
+            p(12.0, 37.0), // 3: the other arm's forearm
+            p(11.0, 0.0),  // 4: free
+        ];
+        let adj = vec![vec![1, 2, 3], vec![0, 4], vec![0], vec![0], vec![1]];
+        let rigid = vec![(0, R_ELBOW), (1, R_HAND), (2, R_ELBOW), (3, L_HAND)];
+        assert_eq!(
+            buffer_bends(rigid, &rest, &adj, &joints),
+            vec![(1, R_HAND), (2, R_ELBOW), (3, L_HAND)]
+        );
+        // The forearm's end nearer the elbow goes free when it is the nearer one.
+        let rest = vec![
+            p(7.0, 3.0),
+            p(11.0, 1.0),
+            p(5.0, -3.0),
+            p(12.0, 37.0),
+            p(11.0, 0.0),
+        ];
+        let rigid = vec![(0, R_ELBOW), (1, R_HAND), (2, R_ELBOW), (3, L_HAND)];
+        assert_eq!(
+            buffer_bends(rigid, &rest, &adj, &joints),
+            vec![(0, R_ELBOW), (2, R_ELBOW), (3, L_HAND)]
+        );
     }
 }
