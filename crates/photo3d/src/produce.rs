@@ -148,7 +148,7 @@ pub fn produce(
     depth: Option<&[u8]>,
     request: &ProduceRequest,
     limits: &DecodeLimits,
-    model: Option<&mut LearnedDepth>,
+    model: Option<&LearnedDepth>,
     progress: Progress<'_>,
 ) -> Result<Produced, ProduceError> {
     let path = &request.path;

@@ -71,13 +71,13 @@ fn a_learned_depth_network_runs_through_infer_and_its_map_is_resized_to_the_phot
         refine_radius: 0,
         ..LearnedDepthSpec::midas_v21_small("brightness-depth")
     };
-    let mut depth = LearnedDepth::new(model, spec).unwrap();
+    let depth = LearnedDepth::new(model, spec).unwrap();
     // Brightness grows left to right: "nearer" to the right.
     let photo = RgbImage::from_fn(80, 48, |x, _| {
         let v = (x * 255 / 79) as u8;
         image::Rgb([v, v, v])
     });
-    let estimate = estimate_depth(&photo, DepthInput::Learned(&mut depth)).unwrap();
+    let estimate = estimate_depth(&photo, DepthInput::Learned(&depth)).unwrap();
     assert_eq!(
         estimate.source,
         DepthSource::Learned {
@@ -124,8 +124,8 @@ fn a_network_with_an_unexpected_output_shape_is_a_model_error() {
         input_height: 8,
         ..LearnedDepthSpec::midas_v21_small("bad")
     };
-    let mut depth = LearnedDepth::new(runtime.load(&path).unwrap(), spec).unwrap();
-    let err = estimate_depth(&RgbImage::new(10, 10), DepthInput::Learned(&mut depth)).unwrap_err();
+    let depth = LearnedDepth::new(runtime.load(&path).unwrap(), spec).unwrap();
+    let err = estimate_depth(&RgbImage::new(10, 10), DepthInput::Learned(&depth)).unwrap_err();
     assert!(
         matches!(err, atelier_photo3d::Photo3dError::Model(_)),
         "{err}"

@@ -71,9 +71,6 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
     let progress_bar = bar.clone();
     let job_params = params.clone();
     let produced = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut model = model
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         // Stages report out of order at their seams: the bar only moves forward.
         let shown = AtomicU64::new(0);
         let report = |stage: Stage, f: f32| {
@@ -89,7 +86,7 @@ pub async fn run(args: Photo3dArgs, settings: Settings) -> anyhow::Result<()> {
             depth.as_deref(),
             &job_params,
             &limits,
-            model.as_deref_mut(),
+            model.as_deref(),
             &report,
         )?)
     })

@@ -7,6 +7,12 @@
 //! [`LearnedDepth::estimate`] resizes the answer back to the photo, normalises it to
 //! `[0, 1]` and snaps it to the photo's edges with a guided filter (the networks' maps
 //! are soft at object boundaries, which would blur the layer cuts).
+//!
+//! One loaded network serves every job of a process at once: only the network's own run is
+//! taken in turn (the runtime keeps scratch state per session, and parallelises the run itself
+//! over its threads); resizing, normalising and the guided filter run outside that turn.
+
+use std::sync::{Mutex, PoisonError};
 
 use atelier_infer::{Model, Tensor};
 use image::RgbImage;
@@ -52,7 +58,7 @@ impl LearnedDepthSpec {
 
 /// A loaded depth network.
 pub struct LearnedDepth {
-    model: Box<dyn Model>,
+    model: Mutex<Box<dyn Model>>,
     spec: LearnedDepthSpec,
 }
 
@@ -60,7 +66,7 @@ impl std::fmt::Debug for LearnedDepth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LearnedDepth")
             .field("spec", &self.spec)
-            .field("backend", &self.model.backend())
+            .field("backend", &self.network().backend())
             .finish()
     }
 }
@@ -73,7 +79,16 @@ impl LearnedDepth {
                 "depth model spec {spec:?} has an empty input or a zero std"
             )));
         }
-        Ok(Self { model, spec })
+        Ok(Self {
+            model: Mutex::new(model),
+            spec,
+        })
+    }
+
+    /// The network, for one run at a time (a run that panicked left nothing half-written that
+    /// the next run reads: inputs and outputs are per run).
+    fn network(&self) -> std::sync::MutexGuard<'_, Box<dyn Model>> {
+        self.model.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The model's contract.
@@ -98,11 +113,12 @@ impl LearnedDepth {
     }
 
     /// Runs the network on `image` and returns its normalised disparity at the photo's size.
-    pub fn estimate(&mut self, image: &RgbImage) -> Result<DepthMap, Photo3dError> {
+    /// Several estimates may run at once; they take turns only for the network's run.
+    pub fn estimate(&self, image: &RgbImage) -> Result<DepthMap, Photo3dError> {
         crate::limits::check_not_empty(image.width(), image.height())?;
         let input = self.preprocess(image)?;
         let outputs = self
-            .model
+            .network()
             .run(&input)
             .map_err(|e| Photo3dError::Model(e.to_string()))?;
         let out = outputs

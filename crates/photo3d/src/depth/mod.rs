@@ -118,7 +118,7 @@ pub struct DepthEstimate {
 /// Where depth should come from.
 pub enum DepthInput<'a> {
     /// Run this network.
-    Learned(&'a mut LearnedDepth),
+    Learned(&'a LearnedDepth),
     /// Read a depth map the user supplied (PNG or any format `image` reads).
     Supplied {
         /// The encoded file.

@@ -1,7 +1,8 @@
 //! The learned depth model of 3D photos: the model cache's default for the `depth-estimation`
-//! task, loaded once and shared (one estimate at a time: the model keeps scratch state).
+//! task, loaded once and shared by every job of the process at once (the model takes its own
+//! runs in turn; everything around them runs in parallel).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use atelier_infer::{Registry, Runtime};
 use atelier_photo3d::{LearnedDepth, LearnedDepthSpec};
@@ -12,7 +13,7 @@ use super::ModelsError;
 pub const DEPTH_TASK: &str = "depth-estimation";
 
 /// A loaded depth model, shared by the jobs of one process.
-pub type SharedDepthModel = Arc<Mutex<LearnedDepth>>;
+pub type SharedDepthModel = Arc<LearnedDepth>;
 
 /// Whether the cache in `cache_dir` holds a fetched default depth model.
 pub(crate) fn is_cached(cache_dir: &std::path::Path) -> bool {
@@ -54,5 +55,5 @@ pub(crate) fn load(
     let model =
         LearnedDepth::new(model, spec).map_err(|err| ModelsError::unavailable(&name, err))?;
     tracing::info!(model = %name, backend = ?runtime.kind(), "depth model loaded");
-    Ok(Some(Arc::new(Mutex::new(model))))
+    Ok(Some(Arc::new(model)))
 }

@@ -124,7 +124,6 @@ async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
         std::sync::Arc::ptr_eq(&shared, &again),
         "loaded once per process"
     );
-    let mut model = shared.lock().expect("lock");
     // Brightness grows left to right: the right is "nearer".
     let photo = image::RgbImage::from_fn(64, 40, |x, _| {
         let v = (x * 255 / 63) as u8;
@@ -146,7 +145,7 @@ async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
         None,
         &params,
         &DecodeLimits::default(),
-        Some(&mut *model),
+        Some(&shared),
         &no_progress,
     )
     .expect("produced");
@@ -160,4 +159,107 @@ async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
         .expect("depth preview")
         .to_luma8();
     assert!(preview.get_pixel(60, 20)[0] > preview.get_pixel(3, 20)[0] + 100);
+}
+
+/// The loaded network is shared by jobs running at once: one job rendering does not hold it
+/// (before, a job held the model for its whole run, so every 3D photo of a process ran one at
+/// a time whenever a depth model was installed). Job A stops in its render stage until job B,
+/// using the same model, has finished its depth stage; with the model held for A's whole run,
+/// B could not start its depth and A would wait out the timeout.
+#[tokio::test]
+async fn jobs_sharing_the_depth_model_overlap() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use atelier_photo3d::Stage;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    register(dir.path());
+    let models = Models::new(ModelsConfig {
+        runtime: RuntimePreference::Rten,
+        intra_threads: 1,
+        cache_dir: dir.path().to_path_buf(),
+        ..ModelsConfig::under(dir.path())
+    });
+    let shared = models
+        .depth()
+        .await
+        .expect("loads")
+        .expect("a depth model is registered");
+    let photo = image::RgbImage::from_fn(64, 40, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 6) as u8, 90])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    photo
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("png");
+    let png = png.into_inner();
+    let params = Photo3dParams {
+        duration: 0.25,
+        fps: 4,
+        formats: vec!["mp4".into()],
+        max_side: 64,
+        ..Photo3dParams::for_upload("upl_x")
+    };
+    let (depth_done, b_past_depth) = mpsc::channel::<()>();
+    let b_past_depth = std::sync::Mutex::new(b_past_depth);
+    let (a_rendering, a_in_render) = mpsc::channel::<()>();
+    let a_rendering = std::sync::Mutex::new(a_rendering);
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| {
+            let waited = std::sync::OnceLock::new();
+            let report = |stage: Stage, _f: f32| {
+                if stage == Stage::Render {
+                    waited.get_or_init(|| {
+                        a_rendering
+                            .lock()
+                            .expect("lock")
+                            .send(())
+                            .expect("test alive");
+                        let past = b_past_depth.lock().expect("lock");
+                        past.recv_timeout(Duration::from_secs(20)).is_ok()
+                    });
+                }
+                true
+            };
+            let produced = produce(
+                &png,
+                None,
+                &params,
+                &DecodeLimits::default(),
+                Some(&shared),
+                &report,
+            );
+            (produced.map(|p| p.depth_source), waited.get().copied())
+        });
+        a_in_render
+            .recv_timeout(Duration::from_secs(20))
+            .expect("A reaches its render stage");
+        let report = |stage: Stage, _f: f32| {
+            if stage != Stage::Depth {
+                let _ = depth_done.send(());
+            }
+            true
+        };
+        let b = produce(
+            &png,
+            None,
+            &params,
+            &DecodeLimits::default(),
+            Some(&shared),
+            &report,
+        )
+        .expect("B produced");
+        let (a_source, a_waited) = a.join().expect("A did not panic");
+        assert_eq!(
+            a_waited,
+            Some(true),
+            "B ran its depth stage while A was rendering"
+        );
+        let learned = DepthSource::Learned {
+            model: "brightness-depth".into(),
+        };
+        assert_eq!(a_source.expect("A produced"), learned);
+        assert_eq!(b.depth_source, learned);
+    });
 }

@@ -176,9 +176,6 @@ impl JobKind for Photo3d {
             let progress = ctx.progress.clone();
             let job_params = params.clone();
             let produced = tokio::task::spawn_blocking(move || {
-                let mut model = model
-                    .as_ref()
-                    .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
                 // Stages report out of order at their seams (layers closes after inpaint):
                 // only forward moves are shown.
                 let shown = std::sync::atomic::AtomicU8::new(0);
@@ -195,7 +192,7 @@ impl JobKind for Photo3d {
                     depth_bytes.as_deref(),
                     &job_params,
                     &limits,
-                    model.as_deref_mut(),
+                    model.as_deref(),
                     &report,
                 )
                 .map_err(|err| request_failure(&err))

@@ -87,7 +87,7 @@ pub fn produce(
     depth: Option<&[u8]>,
     params: &Photo3dParams,
     limits: &DecodeLimits,
-    model: Option<&mut LearnedDepth>,
+    model: Option<&LearnedDepth>,
     progress: Progress<'_>,
 ) -> Result<Produced, Photo3dJobError> {
     let request = params.produce_request()?;
