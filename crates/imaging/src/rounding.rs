@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn equal_to_round_on_a_dense_sweep() {
-        // Every f32 step around the channel range and a coarse sweep of vertex coordinates.
+        // Every 97th f32 around the channel range and a coarse sweep of vertex coordinates.
         let mut v = -4.0f32;
         while v < 260.0 {
             assert_eq!(round_to_u8(v), v.round().clamp(0.0, 255.0) as u8, "{v}");

@@ -104,16 +104,41 @@ fn register(dir: &std::path::Path) {
     std::fs::write(dir.join("models").join("imported.toml"), text).expect("write manifest");
 }
 
+/// A models service whose cache (under `dir`) holds the test network as the default depth model.
+fn models_with_depth_network(dir: &std::path::Path) -> Models {
+    register(dir);
+    Models::new(ModelsConfig {
+        runtime: RuntimePreference::Rten,
+        intra_threads: 1,
+        cache_dir: dir.to_path_buf(),
+        ..ModelsConfig::under(dir)
+    })
+}
+
+/// `photo` as PNG bytes.
+fn png(photo: &image::RgbImage) -> Vec<u8> {
+    let mut png = std::io::Cursor::new(Vec::new());
+    photo
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("png");
+    png.into_inner()
+}
+
+/// A quarter-second, 64-px 3D photo in `format`.
+fn quick_params(format: &str) -> Photo3dParams {
+    Photo3dParams {
+        duration: 0.25,
+        fps: 4,
+        formats: vec![format.into()],
+        max_side: 64,
+        ..Photo3dParams::for_upload("upl_x")
+    }
+}
+
 #[tokio::test]
 async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
     let dir = tempfile::tempdir().expect("tempdir");
-    register(dir.path());
-    let models = Models::new(ModelsConfig {
-        runtime: RuntimePreference::Rten,
-        intra_threads: 1,
-        cache_dir: dir.path().to_path_buf(),
-        ..ModelsConfig::under(dir.path())
-    });
+    let models = models_with_depth_network(dir.path());
     let shared = models
         .depth()
         .await
@@ -129,19 +154,9 @@ async fn a_cached_default_depth_model_is_loaded_once_and_named_in_the_result() {
         let v = (x * 255 / 63) as u8;
         image::Rgb([v, v, v])
     });
-    let mut png = std::io::Cursor::new(Vec::new());
-    photo
-        .write_to(&mut png, image::ImageFormat::Png)
-        .expect("png");
-    let params = Photo3dParams {
-        duration: 0.25,
-        fps: 4,
-        formats: vec!["glb".into()],
-        max_side: 64,
-        ..Photo3dParams::for_upload("upl_x")
-    };
+    let params = quick_params("glb");
     let produced = produce(
-        png.get_ref(),
+        &png(&photo),
         None,
         &params,
         &DecodeLimits::default(),
@@ -174,14 +189,7 @@ async fn jobs_sharing_the_depth_model_overlap() {
     use atelier_photo3d::Stage;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    register(dir.path());
-    let models = Models::new(ModelsConfig {
-        runtime: RuntimePreference::Rten,
-        intra_threads: 1,
-        cache_dir: dir.path().to_path_buf(),
-        ..ModelsConfig::under(dir.path())
-    });
-    let shared = models
+    let shared = models_with_depth_network(dir.path())
         .depth()
         .await
         .expect("loads")
@@ -189,17 +197,18 @@ async fn jobs_sharing_the_depth_model_overlap() {
     let photo = image::RgbImage::from_fn(64, 40, |x, y| {
         image::Rgb([(x * 4) as u8, (y * 6) as u8, 90])
     });
-    let mut png = std::io::Cursor::new(Vec::new());
-    photo
-        .write_to(&mut png, image::ImageFormat::Png)
-        .expect("png");
-    let png = png.into_inner();
-    let params = Photo3dParams {
-        duration: 0.25,
-        fps: 4,
-        formats: vec!["mp4".into()],
-        max_side: 64,
-        ..Photo3dParams::for_upload("upl_x")
+    let png = png(&photo);
+    let params = quick_params("mp4");
+    // One 3D photo of `png` on the shared model, reporting to `report`.
+    let run = |report: atelier_photo3d::Progress<'_>| {
+        produce(
+            &png,
+            None,
+            &params,
+            &DecodeLimits::default(),
+            Some(&shared),
+            report,
+        )
     };
     let (depth_done, b_past_depth) = mpsc::channel::<()>();
     let b_past_depth = std::sync::Mutex::new(b_past_depth);
@@ -222,14 +231,7 @@ async fn jobs_sharing_the_depth_model_overlap() {
                 }
                 true
             };
-            let produced = produce(
-                &png,
-                None,
-                &params,
-                &DecodeLimits::default(),
-                Some(&shared),
-                &report,
-            );
+            let produced = run(&report);
             (produced.map(|p| p.depth_source), waited.get().copied())
         });
         a_in_render
@@ -241,15 +243,7 @@ async fn jobs_sharing_the_depth_model_overlap() {
             }
             true
         };
-        let b = produce(
-            &png,
-            None,
-            &params,
-            &DecodeLimits::default(),
-            Some(&shared),
-            &report,
-        )
-        .expect("B produced");
+        let b = run(&report).expect("B produced");
         let (a_source, a_waited) = a.join().expect("A did not panic");
         assert_eq!(
             a_waited,
