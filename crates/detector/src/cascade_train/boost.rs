@@ -59,10 +59,14 @@ pub struct Stage {
 impl Stage {
     /// Whether the window whose integral is `ii` passes the stage.
     pub(crate) fn passes(&self, ii: &Integral) -> bool {
-        let sum = self
-            .stumps
-            .iter()
-            .fold(0f64, |acc, s| acc + f64::from(s.value(ii.code(&s.feature))));
+        self.passes_at(ii, 0, 0)
+    }
+
+    /// Whether the window at (`x`, `y`) of a larger integral passes the stage.
+    pub(crate) fn passes_at(&self, ii: &Integral, x: usize, y: usize) -> bool {
+        let sum = self.stumps.iter().fold(0f64, |acc, s| {
+            acc + f64::from(s.value(ii.code_at(&s.feature, x, y)))
+        });
         accepts(sum, self.threshold)
     }
 }

@@ -83,8 +83,14 @@ impl Integral {
 
     /// The LBP code of feature `f` (which must lie inside the patch).
     pub fn code(&self, f: &LbpRect) -> u8 {
+        self.code_at(f, 0, 0)
+    }
+
+    /// The LBP code of feature `f` of the window whose corner is at (`ox`, `oy`).
+    pub fn code_at(&self, f: &LbpRect, ox: usize, oy: usize) -> u8 {
         let (w, h) = (f.width as usize, f.height as usize);
-        let b = |i: usize, j: usize| self.block(f.x as usize + i * w, f.y as usize + j * h, w, h);
+        let (x, y) = (ox + f.x as usize, oy + f.y as usize);
+        let b = |i: usize, j: usize| self.block(x + i * w, y + j * h, w, h);
         let centre = b(1, 1);
         // Clockwise from the top-left block, as in OpenCV's LBPEvaluator.
         let ring = [

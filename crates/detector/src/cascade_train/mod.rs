@@ -23,6 +23,7 @@ use atelier_haar::Size;
 use rayon::prelude::*;
 
 use crate::Progress;
+use crate::geometry::BBox;
 use crate::synth::Rng;
 use boost::{CodeTable, Control, Stage, StageGoals, train_stage};
 use lbp::Integral;
@@ -30,9 +31,6 @@ pub use samples::{GrayFrame, TrainingFrame};
 
 /// Fewest positives a stage trains on.
 pub const MIN_POSITIVES: usize = 10;
-
-/// Candidate windows drawn per parallel batch while mining negatives.
-const MINING_BATCH: usize = 4096;
 
 /// Parameters of [`train`], with `opencv_traincascade`'s meaning.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,9 +49,12 @@ pub struct CascadeParams {
     pub negatives: usize,
     /// Add each positive mirrored left to right.
     pub mirror: bool,
-    /// Most candidate windows drawn to find one stage's negatives; when the cascade passes so
-    /// few that they do not fill a stage, training stops (its false-alarm rate is below
-    /// `negatives / max_mining_windows`).
+    /// Extra copies of each positive, each shifted by up to 6 % of the box and scaled by up to
+    /// 8 %, so the cascade also accepts the near-miss windows that detection groups.
+    pub jitter: usize,
+    /// Most background windows looked at to find one stage's negatives; when the cascade passes
+    /// so few that they do not fill a stage, training stops (its false-alarm rate is then below
+    /// about `negatives / max_mining_windows`).
     pub max_mining_windows: usize,
     /// Wall-clock budget: checked between stumps; when spent, the stage in training is closed as
     /// it stands (its threshold already keeps the hit rate) and training stops.
@@ -72,7 +73,8 @@ impl Default for CascadeParams {
             max_weak_count: 100,
             negatives: 1000,
             mirror: true,
-            max_mining_windows: 4_000_000,
+            jitter: 2,
+            max_mining_windows: 20_000_000,
             time_budget: Duration::from_secs(300),
             seed: 1,
         }
@@ -82,7 +84,7 @@ impl Default for CascadeParams {
 /// Why training refused or stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CascadeTrainError {
-    /// Fewer usable positive boxes than [`MIN_POSITIVES`] (mirrored copies counted).
+    /// Fewer usable positive windows than [`MIN_POSITIVES`] (copies counted).
     #[error("{found} positive windows, at least {needed} are needed")]
     TooFewPositives {
         /// Positive windows found.
@@ -134,8 +136,8 @@ pub struct StageReport {
     pub hit_rate: f64,
     /// Share of its negatives it passes.
     pub false_alarm: f64,
-    /// Share of the drawn candidate windows the earlier stages passed (the cascade's false-alarm
-    /// rate on background before this stage).
+    /// Share of the background windows looked at that the earlier stages passed (the cascade's
+    /// false-alarm rate on background before this stage).
     pub acceptance: f64,
     /// Seconds spent on the stage (mining included).
     pub seconds: f64,
@@ -144,7 +146,7 @@ pub struct StageReport {
 /// What a training run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
-    /// Positive windows (mirrored copies counted).
+    /// Positive windows (mirrored and jittered copies counted).
     pub positives: usize,
     /// Per stage.
     pub stages: Vec<StageReport>,
@@ -212,50 +214,55 @@ fn check(p: &CascadeParams) -> Result<(), CascadeTrainError> {
     Ok(())
 }
 
-/// Mines up to `count` negatives that pass `stages`; returns them and how many windows were
-/// drawn. Candidates are drawn in order from `rng` and judged in parallel batches, so the result
-/// depends on the seed only.
+/// Mines up to `params.negatives` negatives that pass `stages`; returns them and how many
+/// windows were looked at. Like OpenCV's trainer it scans whole pyramid levels (every position),
+/// here of a random frame at a random scale per visit, and keeps at most a twentieth of a
+/// stage's negatives from one visit (drawn at random among the level's passing windows), so
+/// they come from many frames and scales. Also returns the windows looked at and how many of
+/// them passed. Deterministic in `rng`.
 fn mine(
     frames: &[TrainingFrame],
     stages: &[Stage],
     p: &CascadeParams,
     rng: &mut Rng,
     deadline: Option<Instant>,
-) -> Result<(Vec<Integral>, usize), CascadeTrainError> {
-    let (ww, wh) = (p.window.width as usize, p.window.height as usize);
+) -> Result<(Vec<Integral>, usize, usize), CascadeTrainError> {
+    let w = p.window;
+    let (ww, wh) = (w.width as usize, w.height as usize);
+    let per_visit = (p.negatives / 20).max(1);
     let mut found = Vec::new();
-    let mut drawn = 0usize;
-    while found.len() < p.negatives && drawn < p.max_mining_windows {
+    let (mut looked, mut passed) = (0usize, 0usize);
+    while found.len() < p.negatives && looked < p.max_mining_windows {
         if deadline.is_some_and(|d| Instant::now() > d) {
             break;
         }
-        let batch = MINING_BATCH.min(p.max_mining_windows - drawn);
-        let mut candidates = Vec::with_capacity(batch);
-        for _ in 0..batch {
-            candidates.push(
-                samples::draw_candidate(frames, p.window, rng)
-                    .ok_or(CascadeTrainError::NoNegatives)?,
-            );
-        }
-        let passed: Vec<Option<Integral>> = candidates
-            .par_iter()
-            .map(|c| {
-                let ii = Integral::new(&c.patch(frames, p.window), ww, wh);
-                passes_all(stages, &ii).then_some(ii)
+        let (fi, level) =
+            samples::draw_level(frames, w, rng).ok_or(CascadeTrainError::NoNegatives)?;
+        let (cols, rows) = level.positions(w);
+        let frame = &frames[fi];
+        let mut passing: Vec<(usize, usize)> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|y| {
+                let level = &level;
+                (0..cols).filter_map(move |x| {
+                    (stages.iter().all(|s| s.passes_at(&level.integral, x, y))
+                        && samples::away_from_object(frame, &level.frame_box(x, y, w)))
+                    .then_some((x, y))
+                })
             })
             .collect();
-        for (k, ii) in passed.into_iter().enumerate() {
-            if let Some(ii) = ii {
-                found.push(ii);
-                if found.len() == p.negatives {
-                    drawn += k + 1;
-                    return Ok((found, drawn));
-                }
-            }
+        looked += cols * rows;
+        passed += passing.len();
+        // A partial Fisher–Yates shuffle picks this visit's share.
+        let take = per_visit.min(passing.len()).min(p.negatives - found.len());
+        for k in 0..take {
+            let j = k + rng.below(passing.len() - k);
+            passing.swap(k, j);
+            let (x, y) = passing[k];
+            found.push(Integral::new(&level.patch(x, y, w), ww, wh));
         }
-        drawn += batch;
     }
-    Ok((found, drawn))
+    Ok((found, looked, passed))
 }
 
 /// Trains a cascade for the object whose boxes the frames' `positives` hold; frames without
@@ -271,7 +278,8 @@ pub fn train(
     let deadline = started + params.time_budget;
     let (ww, wh) = (params.window.width as usize, params.window.height as usize);
     let features = lbp::enumerate(params.window);
-    let positives: Vec<Integral> = samples::positives(frames, params.window, params.mirror)
+    let mut rng = Rng::new(params.seed);
+    let positives: Vec<Integral> = samples::positives(frames, params, &mut rng)
         .iter()
         .map(|patch| Integral::new(patch, ww, wh))
         .collect();
@@ -281,7 +289,6 @@ pub fn train(
             needed: MIN_POSITIVES,
         });
     }
-    let mut rng = Rng::new(params.seed);
     let mut stages: Vec<Stage> = Vec::new();
     let mut reports = Vec::new();
     let goals = StageGoals {
@@ -307,7 +314,7 @@ pub fn train(
             stop = StopReason::PositivesExhausted;
             break;
         }
-        let (negatives, drawn) = mine(
+        let (negatives, looked, passed) = mine(
             frames,
             &stages,
             params,
@@ -327,7 +334,7 @@ pub fn train(
                 break;
             }
         }
-        let acceptance = negatives.len() as f64 / drawn.max(1) as f64;
+        let acceptance = passed as f64 / looked.max(1) as f64;
         let samples: Vec<Integral> = live
             .iter()
             .map(|ii| (*ii).clone())
@@ -394,6 +401,34 @@ pub fn train(
             seconds: started.elapsed().as_secs_f64(),
         },
     })
+}
+
+/// How detections compare with the truth on one image: each truth box is matched greedily (in
+/// order) to the unmatched detection of highest IoU, if that is at least 0.5; detections that
+/// match nothing and overlap no `ignore` box by 0.5 are false positives. Returns
+/// `(matched truth boxes, false positives)`.
+pub fn match_detections(truth: &[BBox], ignore: &[BBox], found: &[BBox]) -> (usize, usize) {
+    let mut used = vec![false; found.len()];
+    let mut matched = 0;
+    for t in truth {
+        let best = found
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used[*i])
+            .map(|(i, f)| (i, t.iou(f)))
+            .filter(|(_, iou)| *iou >= 0.5)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, _)) = best {
+            used[i] = true;
+            matched += 1;
+        }
+    }
+    let false_positives = found
+        .iter()
+        .zip(&used)
+        .filter(|(f, u)| !**u && ignore.iter().all(|g| g.iou(f) < 0.5))
+        .count();
+    (matched, false_positives)
 }
 
 #[cfg(test)]

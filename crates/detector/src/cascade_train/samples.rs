@@ -12,7 +12,8 @@ use crate::annotation::FrameBox;
 use crate::geometry::BBox;
 use crate::synth::Rng;
 
-use super::CascadeTrainError;
+use super::lbp::Integral;
+use super::{CascadeParams, CascadeTrainError};
 
 /// A gray image, row-major without padding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +106,15 @@ impl TrainingFrame {
     }
 }
 
-/// The positive windows: each positive box resampled to `window`, and mirrored too if asked.
-/// Boxes smaller than a quarter of the window on a side are skipped (too blurred to teach).
-pub(crate) fn positives(frames: &[TrainingFrame], window: Size, mirror: bool) -> Vec<Vec<u8>> {
+/// The positive windows: each positive box resampled to the window, plus `jitter` shifted and
+/// scaled copies, each also mirrored if asked. Boxes smaller than a quarter of the window on a
+/// side are skipped (too blurred to teach).
+pub(crate) fn positives(
+    frames: &[TrainingFrame],
+    p: &CascadeParams,
+    rng: &mut Rng,
+) -> Vec<Vec<u8>> {
+    let window = p.window;
     let (ww, wh) = (f64::from(window.width), f64::from(window.height));
     let mut out = Vec::new();
     for f in frames {
@@ -115,13 +122,21 @@ pub(crate) fn positives(frames: &[TrainingFrame], window: Size, mirror: bool) ->
             if !b.is_proper() || b.width() < ww / 4.0 || b.height() < wh / 4.0 {
                 continue;
             }
-            let patch = f
-                .image
-                .resample(b.xtl, b.ytl, b.width() / ww, b.height() / wh, window);
-            if mirror {
-                out.push(mirrored(&patch, window));
+            for copy in 0..=p.jitter {
+                let (mut w, mut h, mut x, mut y) = (b.width(), b.height(), b.xtl, b.ytl);
+                if copy > 0 {
+                    let s = rng.uniform(-0.08, 0.08).exp();
+                    let (nw, nh) = (w * s, h * s);
+                    x += (w - nw) / 2.0 + rng.uniform(-0.06, 0.06) * w;
+                    y += (h - nh) / 2.0 + rng.uniform(-0.06, 0.06) * h;
+                    (w, h) = (nw, nh);
+                }
+                let patch = f.image.resample(x, y, w / ww, h / wh, window);
+                if p.mirror {
+                    out.push(mirrored(&patch, window));
+                }
+                out.push(patch);
             }
-            out.push(patch);
         }
     }
     out
@@ -135,39 +150,81 @@ fn mirrored(patch: &[u8], window: Size) -> Vec<u8> {
         .collect()
 }
 
-/// A negative window drawn at random: which frame, where (in frame pixels), at what scale.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Candidate {
-    frame: usize,
-    x0: f64,
-    y0: f64,
-    sx: f64,
-    sy: f64,
-}
-
-impl Candidate {
-    /// The window's pixels.
-    pub(crate) fn patch(&self, frames: &[TrainingFrame], window: Size) -> Vec<u8> {
-        frames[self.frame]
-            .image
-            .resample(self.x0, self.y0, self.sx, self.sy, window)
-    }
-}
-
 /// Largest IoU a negative window may have with a box of the object.
 pub const NEGATIVE_MAX_IOU: f64 = 0.3;
 
-/// Draws negative windows as the detector's pyramid would see them: a frame, a pyramid level
-/// (scale uniform in log space, level size rounded like OpenCV), an integer position on that
-/// level; windows overlapping a box of the object by more than [`NEGATIVE_MAX_IOU`] are drawn
-/// again. `None` when no frame is as large as the window, or a thousand draws in a row all
-/// overlapped the object.
-pub(crate) fn draw_candidate(
+/// One level of a frame's scale pyramid with its integral, as the detector scans it.
+pub(crate) struct Level {
+    pixels: Vec<u8>,
+    width: usize,
+    height: usize,
+    sx: f64,
+    sy: f64,
+    pub(crate) integral: Integral,
+}
+
+impl Level {
+    /// Frame `frame` shrunk by `scale` (level size rounded like OpenCV), or `None` when the
+    /// level is smaller than the window.
+    pub(crate) fn new(frame: &GrayFrame, scale: f64, window: Size) -> Option<Self> {
+        let (fw, fh) = (f64::from(frame.width), f64::from(frame.height));
+        let (lw, lh) = ((fw / scale).round(), (fh / scale).round());
+        if lw < f64::from(window.width) || lh < f64::from(window.height) {
+            return None;
+        }
+        let (sx, sy) = (fw / lw, fh / lh);
+        let (width, height) = (lw as usize, lh as usize);
+        let pixels = frame.resample(0.0, 0.0, sx, sy, Size::new(width as u32, height as u32));
+        let integral = Integral::new(&pixels, width, height);
+        Some(Self {
+            pixels,
+            width,
+            height,
+            sx,
+            sy,
+            integral,
+        })
+    }
+
+    /// Window positions per row and rows.
+    pub(crate) fn positions(&self, window: Size) -> (usize, usize) {
+        (
+            self.width + 1 - window.width as usize,
+            self.height + 1 - window.height as usize,
+        )
+    }
+
+    /// The window at (`x`, `y`) in frame pixels.
+    pub(crate) fn frame_box(&self, x: usize, y: usize, window: Size) -> BBox {
+        let (x0, y0) = (x as f64 * self.sx, y as f64 * self.sy);
+        BBox::new(
+            x0,
+            y0,
+            x0 + f64::from(window.width) * self.sx,
+            y0 + f64::from(window.height) * self.sy,
+        )
+    }
+
+    /// The window's pixels at (`x`, `y`).
+    pub(crate) fn patch(&self, x: usize, y: usize, window: Size) -> Vec<u8> {
+        let (ww, wh) = (window.width as usize, window.height as usize);
+        (y..y + wh)
+            .flat_map(|r| {
+                self.pixels[r * self.width + x..r * self.width + x + ww]
+                    .iter()
+                    .copied()
+            })
+            .collect()
+    }
+}
+
+/// Picks a frame at least as large as the window and a pyramid scale for it (uniform in log
+/// space up to the largest that still holds a window); `None` when no frame is large enough.
+pub(crate) fn draw_level(
     frames: &[TrainingFrame],
     window: Size,
     rng: &mut Rng,
-) -> Option<Candidate> {
-    let (ww, wh) = (f64::from(window.width), f64::from(window.height));
+) -> Option<(usize, Level)> {
     let usable: Vec<usize> = (0..frames.len())
         .filter(|&i| {
             let f = &frames[i].image;
@@ -177,39 +234,25 @@ pub(crate) fn draw_candidate(
     if usable.is_empty() {
         return None;
     }
-    for _ in 0..1000 {
+    loop {
         let i = usable[rng.below(usable.len())];
-        let (fw, fh) = (
-            f64::from(frames[i].image.width),
-            f64::from(frames[i].image.height),
-        );
-        let max_scale = (fw / ww).min(fh / wh);
+        let f = &frames[i].image;
+        let max_scale = (f64::from(f.width) / f64::from(window.width))
+            .min(f64::from(f.height) / f64::from(window.height));
         let scale = rng.uniform(0.0, max_scale.ln().max(0.0)).exp();
-        let (lw, lh) = ((fw / scale).round(), (fh / scale).round());
-        if lw < ww || lh < wh {
-            continue;
-        }
-        let x = rng.below((lw - ww) as usize + 1) as f64;
-        let y = rng.below((lh - wh) as usize + 1) as f64;
-        let (sx, sy) = (fw / lw, fh / lh);
-        let c = Candidate {
-            frame: i,
-            x0: x * sx,
-            y0: y * sy,
-            sx,
-            sy,
-        };
-        let b = BBox::new(c.x0, c.y0, c.x0 + ww * sx, c.y0 + wh * sy);
-        let f = &frames[i];
-        if f.positives
-            .iter()
-            .chain(&f.ignore)
-            .all(|o| o.iou(&b) <= NEGATIVE_MAX_IOU)
-        {
-            return Some(c);
+        if let Some(level) = Level::new(f, scale, window) {
+            return Some((i, level));
         }
     }
-    None
+}
+
+/// Whether a window (in frame pixels) may be a negative of `frame`.
+pub(crate) fn away_from_object(frame: &TrainingFrame, b: &BBox) -> bool {
+    frame
+        .positives
+        .iter()
+        .chain(&frame.ignore)
+        .all(|o| o.iou(b) <= NEGATIVE_MAX_IOU)
 }
 
 #[cfg(test)]
@@ -248,11 +291,30 @@ mod tests {
             positives: vec![BBox::new(0.0, 0.0, 3.0, 2.0)],
             ignore: vec![],
         };
-        let p = positives(&[frame], Size::new(3, 2), true);
+        let params = CascadeParams {
+            window: Size::new(3, 2),
+            jitter: 0,
+            ..CascadeParams::default()
+        };
+        let p = positives(&[frame], &params, &mut Rng::new(1));
         assert_eq!(
             p,
             vec![vec![20, 10, 0, 20, 10, 0], vec![0, 10, 20, 0, 10, 20]]
         );
+    }
+
+    #[test]
+    fn a_pyramid_level_maps_its_windows_back_to_the_frame() {
+        let frame = ramp(64, 48);
+        let level = Level::new(&frame, 2.0, Size::new(12, 12)).expect("a level");
+        assert_eq!(level.positions(Size::new(12, 12)), (21, 13));
+        assert_eq!(
+            level.frame_box(3, 1, Size::new(12, 12)),
+            BBox::new(6.0, 2.0, 30.0, 26.0)
+        );
+        // Column 3 of the level averages frame columns 6 and 7: (60 + 70) / 2.
+        assert_eq!(level.patch(3, 1, Size::new(12, 12))[0], 65);
+        assert!(Level::new(&frame, 4.5, Size::new(12, 12)).is_none());
     }
 
     #[test]
@@ -262,15 +324,13 @@ mod tests {
             positives: vec![BBox::new(10.0, 10.0, 40.0, 40.0)],
             ignore: vec![BBox::new(40.0, 0.0, 64.0, 24.0)],
         };
+        assert!(!away_from_object(
+            &frame,
+            &BBox::new(12.0, 12.0, 40.0, 40.0)
+        ));
+        assert!(!away_from_object(&frame, &BBox::new(40.0, 0.0, 60.0, 20.0)));
+        assert!(away_from_object(&frame, &BBox::new(0.0, 36.0, 12.0, 48.0)));
         let frames = [frame];
-        let mut rng = Rng::new(3);
-        for _ in 0..500 {
-            let c = draw_candidate(&frames, Size::new(12, 12), &mut rng).expect("a window");
-            let b = BBox::new(c.x0, c.y0, c.x0 + 12.0 * c.sx, c.y0 + 12.0 * c.sy);
-            assert!(b.xbr <= 64.0 + 1e-9 && b.ybr <= 48.0 + 1e-9, "{b:?}");
-            assert!(b.iou(&frames[0].positives[0]) <= NEGATIVE_MAX_IOU);
-            assert!(b.iou(&frames[0].ignore[0]) <= NEGATIVE_MAX_IOU);
-        }
-        assert!(draw_candidate(&frames, Size::new(80, 80), &mut rng).is_none());
+        assert!(draw_level(&frames, Size::new(80, 80), &mut Rng::new(3)).is_none());
     }
 }

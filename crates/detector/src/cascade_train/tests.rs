@@ -179,6 +179,8 @@ fn too_few_positives_and_no_room_for_negatives_are_refused() {
     };
     let params = CascadeParams {
         window: Size::new(12, 12),
+        jitter: 0,
+        max_mining_windows: 10_000,
         ..CascadeParams::default()
     };
     assert_eq!(
