@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fps += fp;
     }
     println!(
-        "held-out: {test_n} images 320x240, {found}/{truth} {name}s found (IoU >= 0.5) = {:.3}, {:.2} false positives per image, detection {:.1} ms per image",
+        "held-out: {test_n} images 320x240, {found}/{truth} unoccluded {name} objects found (IoU >= 0.5) = {:.3}, {:.2} false positives per image, detection {:.1} ms per image",
         found as f64 / truth.max(1) as f64,
         fps as f64 / test_n as f64,
         t.elapsed().as_secs_f64() * 1000.0 / test_n as f64
