@@ -184,7 +184,11 @@ fn too_few_positives_and_no_room_for_negatives_are_refused() {
         ..CascadeParams::default()
     };
     assert_eq!(
-        train(std::slice::from_ref(&one), &params, &mut crate::no_progress()),
+        train(
+            std::slice::from_ref(&one),
+            &params,
+            &mut crate::no_progress()
+        ),
         Err(CascadeTrainError::TooFewPositives {
             found: 2,
             needed: MIN_POSITIVES
