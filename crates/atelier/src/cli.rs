@@ -49,6 +49,8 @@ pub enum Command {
     Models(ModelsArgs),
     /// Detect objects in an image with an OpenCV Haar/LBP cascade; prints the boxes as JSON.
     Detect(DetectArgs),
+    /// Train an LBP cascade for one label of annotated images; writes OpenCV cascade XML.
+    TrainCascade(Box<TrainCascadeArgs>),
     /// Animate a drawing of a figure: GIF, MP4 or PNG sprite sheet (by the output's extension).
     Animate(AnimateArgs),
     /// Make a 3D photo: a parallax MP4, GIF or glTF scene (by the output's extension).
@@ -213,6 +215,72 @@ pub struct DetectArgs {
     /// Model settings (the cascade folder among them).
     #[command(flatten)]
     pub models: ModelArgs,
+}
+
+/// Flags of `atelier train-cascade`.
+#[derive(Debug, Args)]
+pub struct TrainCascadeArgs {
+    /// The annotations: COCO 1.0 JSON (`.json`, e.g. `instances_default.json`) or CVAT for
+    /// images 1.1 XML (`.xml`), as `atelier studio export` or CVAT writes them.
+    #[arg(long, value_name = "FILE")]
+    pub annotations: PathBuf,
+
+    /// The folder holding the annotated images under the names the annotations give them.
+    #[arg(long, value_name = "DIR")]
+    pub images: PathBuf,
+
+    /// The label to detect; its boxes are the positives, the rest of every image the negatives.
+    #[arg(long, value_name = "NAME")]
+    pub label: String,
+
+    /// The cascade XML to write (loads in `cv2.CascadeClassifier` and `atelier detect --cascade`).
+    #[arg(short, long, value_name = "OUT.xml")]
+    pub output: PathBuf,
+
+    /// A folder of images without the object, for more negatives (not recursive).
+    #[arg(long, value_name = "DIR")]
+    pub backgrounds: Option<PathBuf>,
+
+    /// The detection window, the smallest object found (WIDTHxHEIGHT, 6–64 a side).
+    #[arg(long, default_value = "24x24", value_name = "WxH")]
+    pub window: String,
+
+    /// Most stages.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub stages: usize,
+
+    /// Share of the positives each stage keeps.
+    #[arg(long, default_value_t = 0.995, value_name = "RATE")]
+    pub min_hit_rate: f64,
+
+    /// Largest share of its negatives a stage passes.
+    #[arg(long, default_value_t = 0.5, value_name = "RATE")]
+    pub max_false_alarm: f64,
+
+    /// Most weak classifiers (stumps) per stage.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_weak_count: usize,
+
+    /// Negative windows per stage.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub negatives: usize,
+
+    /// Do not add mirrored copies of the positives (for objects that are not left–right
+    /// symmetric in meaning, such as text).
+    #[arg(long)]
+    pub no_mirror: bool,
+
+    /// Use occluded boxes as positives too (by default they are only kept out of the negatives).
+    #[arg(long)]
+    pub occluded: bool,
+
+    /// Wall-clock budget in seconds; training stops with the stages done by then.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub budget: u64,
+
+    /// Seed of the negative windows' draw.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Flags of `atelier classify`.

@@ -65,6 +65,7 @@ impl Settings {
             Command::Models(args) => (&no_store, None, None, None, &args.models),
             Command::Detect(args) => (&no_store, None, None, None, &args.models),
             Command::Animate(_) => (&no_store, None, None, None, &no_models),
+            Command::TrainCascade(_) => (&no_store, None, None, None, &no_models),
             Command::Photo3d(args) => (&no_store, None, None, None, &args.models),
             Command::Studio(_) => (&no_store, None, None, None, &no_models),
         };

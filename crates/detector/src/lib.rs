@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod annotation;
+pub mod cascade_train;
 pub mod eval;
 pub mod export;
 pub mod formats;

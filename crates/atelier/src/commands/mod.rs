@@ -9,6 +9,7 @@ mod models;
 mod photo3d;
 mod serve;
 mod studio;
+mod train_cascade;
 mod worker;
 
 use crate::{cli::Command, settings::Settings};
@@ -24,6 +25,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args, settings).await,
         Command::Models(args) => models::run(args, settings).await,
         Command::Detect(args) => detect::run(args, settings).await,
+        Command::TrainCascade(args) => train_cascade::run(*args, settings).await,
         Command::Animate(args) => animate::run(args, settings).await,
         Command::Photo3d(args) => photo3d::run(args, settings).await,
         Command::Studio(args) => studio::run(args).await,

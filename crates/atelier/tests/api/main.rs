@@ -39,5 +39,6 @@ mod studio_exchange;
 mod studio_media;
 mod studio_proposals;
 mod studio_training;
+mod train_cascade;
 mod uploads;
 mod web;
