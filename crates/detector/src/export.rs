@@ -27,7 +27,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::BBox;
-use crate::train::features::{MEAN, STD, STRIDE, fitted, scale_to_fit};
+use crate::train::features::{CONTEXT_RADII, MEAN, STD, STRIDE, fitted, scale_to_fit};
 use crate::train::head::Head;
 
 /// The exported model's input.
@@ -166,7 +166,14 @@ pub fn detector_graph(
         channels(&backbone, BACKBONE_OUTPUTS[1])?,
     );
     let classes = head.classes;
-    if c8 + 2 * c16 != head.dim
+    // Context means the head reads (a prefix of CONTEXT_RADII: older heads read fewer).
+    let contexts = head
+        .dim
+        .checked_sub(c8 + c16)
+        .filter(|rest| c16 > 0 && rest.is_multiple_of(c16))
+        .map_or(0, |rest| rest / c16);
+    if contexts == 0
+        || contexts > CONTEXT_RADII.len()
         || head.mean.len() != head.dim
         || head.inv_std.len() != head.dim
         || head.w1.len() != head.hidden * head.dim
@@ -177,8 +184,10 @@ pub fn detector_graph(
     {
         return Err(ExportError::Head(format!(
             "a head of {} features, {} hidden, {classes} classes does not fit a backbone of \
-             {c8} + 2 × {c16} channels",
-            head.dim, head.hidden
+             {c8} + k × {c16} channels (k = 2..={})",
+            head.dim,
+            head.hidden,
+            CONTEXT_RADII.len() + 1
         )));
     }
     let taken = |n: &str| n.starts_with(PREFIX) || OUTPUTS.contains(&n) || n == INPUT;
@@ -216,26 +225,27 @@ pub fn detector_graph(
     }
 
     // Features per stride-8 cell (features::combine): the cell's stride-8 channels, its
-    // stride-16 parent's channels, the 3×3 mean of the parent's neighbourhood (edges average
-    // what exists: count_include_pad = 0).
+    // stride-16 parent's channels, the means of the parent's (2r + 1)² neighbourhoods for the
+    // head's CONTEXT_RADII (edges average what exists: count_include_pad = 0).
     let (h8, w8, h16, w16) = (height / 8, width / 8, height / 16, width / 16);
-    let context = b.op(
-        "AveragePool",
-        &[BACKBONE_OUTPUTS[1]],
-        vec![
-            ("kernel_shape", Attr::Ints(vec![3, 3])),
-            ("pads", Attr::Ints(vec![1, 1, 1, 1])),
-            ("strides", Attr::Ints(vec![1, 1])),
-            ("count_include_pad", Attr::Int(0)),
-        ],
-    );
     let parent = b.upsample2(BACKBONE_OUTPUTS[1], c16, h16, w16);
-    let context = b.upsample2(&context, c16, h16, w16);
-    let features = b.op(
-        "Concat",
-        &[BACKBONE_OUTPUTS[0], &parent, &context],
-        vec![("axis", Attr::Int(1))],
-    );
+    let mut parts = vec![BACKBONE_OUTPUTS[0].to_string(), parent];
+    for &r in &CONTEXT_RADII[..contexts] {
+        let (k, r) = (2 * r as i64 + 1, r as i64);
+        let context = b.op(
+            "AveragePool",
+            &[BACKBONE_OUTPUTS[1]],
+            vec![
+                ("kernel_shape", Attr::Ints(vec![k, k])),
+                ("pads", Attr::Ints(vec![r, r, r, r])),
+                ("strides", Attr::Ints(vec![1, 1])),
+                ("count_include_pad", Attr::Int(0)),
+            ],
+        );
+        parts.push(b.upsample2(&context, c16, h16, w16));
+    }
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let features = b.op("Concat", &parts, vec![("axis", Attr::Int(1))]);
 
     // The head: standardisation, then two 1×1 convolutions.
     let dim = head.dim;
@@ -324,8 +334,8 @@ pub fn input(image: &RgbImage, width: usize, height: usize) -> Result<(Tensor, f
 }
 
 /// Detections from the model's `peaks`, `size` and `offset` outputs: every peak scoring at least
-/// `min_score` (and above 0), row by row, best first (stable), at most `max_detections`; boxes
-/// in network pixels.
+/// `min_score` (and above 0), row by row, best first (stable), per-class non-maximum
+/// suppression ([`crate::nms`]), at most `max_detections`; boxes in network pixels.
 pub fn decode_outputs(
     peaks: &Tensor,
     size: &Tensor,
@@ -373,8 +383,7 @@ pub fn decode_outputs(
         }
     }
     found.sort_by(|a, b| b.2.total_cmp(&a.2));
-    found.truncate(max_detections);
-    Ok(found)
+    Ok(crate::nms::suppress_overlaps(found, max_detections))
 }
 
 /// Boxes in network pixels → image pixels (divided by `scale`, clipped to `width × height`),

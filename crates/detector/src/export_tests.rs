@@ -9,8 +9,8 @@ use super::*;
 use crate::synth::Rng;
 use crate::train::{decode, features::Backbone};
 
-const W: usize = 64;
-const H: usize = 32;
+const W: usize = 128;
+const H: usize = 64;
 const C8: usize = 2;
 const C16: usize = 3;
 
@@ -85,8 +85,10 @@ fn tiny_backbone(rng: &mut Rng) -> Graph {
     g
 }
 
-fn random_head(rng: &mut Rng, classes: usize) -> Head {
-    let dim = C8 + 2 * C16;
+/// A random head reading the stride-8 cell, its stride-16 parent and the first `contexts`
+/// context means of `CONTEXT_RADII`.
+fn random_head(rng: &mut Rng, classes: usize, contexts: usize) -> Head {
+    let dim = C8 + (1 + contexts) * C16;
     let mean = random(rng, dim, 0.5);
     let inv_std: Vec<f32> = (0..dim).map(|_| rng.uniform(0.5, 2.0) as f32).collect();
     let mut head = Head::new(dim, 5, classes, mean, inv_std, rng);
@@ -125,8 +127,15 @@ fn the_exported_outputs_equal_the_head_on_the_backbone_features() {
     let mut rng = Rng::new(5);
     let trunk = tiny_backbone(&mut rng);
     let trunk_bytes = trunk.encode("test");
-    for (classes, (iw, ih)) in [(1usize, (64u32, 24u32)), (3, (100, 40)), (2, (30, 60))] {
-        let head = random_head(&mut rng, classes);
+    // The last head reads the 3×3 context only (trained before the 5×5 mean existed).
+    let cases = [
+        (1usize, (64u32, 24u32), CONTEXT_RADII.len()),
+        (3, (100, 40), CONTEXT_RADII.len()),
+        (2, (30, 60), CONTEXT_RADII.len()),
+        (2, (100, 40), 1),
+    ];
+    for (classes, (iw, ih), contexts) in cases {
+        let head = random_head(&mut rng, classes, contexts);
         let exported = detector_onnx(&trunk_bytes, &head, W, H).expect("exports");
         let mut model = Exported::new(load(&dir, "det.onnx", &exported), W, H);
         let mut backbone =
@@ -203,7 +212,7 @@ fn the_exported_outputs_equal_the_head_on_the_backbone_features() {
 #[test]
 fn the_input_fills_the_padding_with_the_mean_colour() {
     let mut rng = Rng::new(2);
-    let image = random_image(&mut rng, 64, 16);
+    let image = random_image(&mut rng, 128, 16);
     let (t, scale) = input(&image, W, H).expect("input");
     assert_eq!(scale, 1.0);
     assert_eq!(t.shape(), [1, 3, H, W]);
@@ -217,7 +226,20 @@ fn the_input_fills_the_padding_with_the_mean_colour() {
 fn heads_and_backbones_that_do_not_fit_are_refused() {
     let mut rng = Rng::new(9);
     let trunk = tiny_backbone(&mut rng);
-    let head = random_head(&mut rng, 2);
+    let head = random_head(&mut rng, 2, CONTEXT_RADII.len());
+    assert!(matches!(
+        detector_graph(
+            trunk.clone(),
+            &random_head(&mut rng, 2, CONTEXT_RADII.len() + 1),
+            W,
+            H
+        ),
+        Err(ExportError::Head(_))
+    ));
+    assert!(matches!(
+        detector_graph(trunk.clone(), &random_head(&mut rng, 2, 0), W, H),
+        Err(ExportError::Head(_))
+    ));
     assert!(matches!(
         detector_graph(trunk.clone(), &head, 60, 32),
         Err(ExportError::Head(_))

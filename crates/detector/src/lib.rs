@@ -6,6 +6,7 @@ pub mod eval;
 pub mod export;
 pub mod formats;
 pub mod geometry;
+pub mod nms;
 pub mod synth;
 pub mod train;
 pub mod video;

@@ -24,6 +24,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 
 
+NMS_IOU = 0.5
+
+
+def iou(a, b):
+    """Intersection over union of two (x0, y0, x1, y1) boxes, computed as atelier does."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / (area(a) + area(b) - inter)
+
+
+def area(r):
+    """Area of an (x0, y0, x1, y1) box."""
+    return (r[2] - r[0]) * (r[3] - r[1])
+
+
 def round_half_away(v):
     """Rust's f64::round (Python's round() rounds half to even)."""
     return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
@@ -62,8 +80,9 @@ class Detector:
     def decode(self, peaks, size, offset, scale, w, h, min_score):
         """Boxes in image pixels, best first: every (y, x, class) whose peak score is at least
         min_score, row by row, centred at ((x + offset_x) * stride, (y + offset_y) * stride),
-        sorted by score (stable), the first max_detections, divided by scale, clipped to the
-        image, empty boxes dropped."""
+        sorted by score (stable), per-class non-maximum suppression (a box is dropped when a
+        kept one of its class overlaps it by IoU > NMS_IOU), the first max_detections, divided
+        by scale, clipped to the image, empty boxes dropped."""
         found = []
         p = peaks[0].transpose(1, 2, 0)  # (rows, columns, classes): row-major (y, x, k) order
         for y, x, k in zip(*np.nonzero((p > 0) & (p >= np.float32(min_score)))):
@@ -73,8 +92,14 @@ class Detector:
             cy = (y + float(offset[0, 1, y, x])) * self.stride
             found.append((int(k), (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2), score))
         found.sort(key=lambda d: -d[2])
+        kept = []
+        for k, b, score in found:
+            if len(kept) == self.max_detections:
+                break
+            if not any(kk == k and iou(kb, b) > NMS_IOU for kk, kb, _ in kept):
+                kept.append((k, b, score))
         boxes = []
-        for k, (x0, y0, x1, y1), score in found[: self.max_detections]:
+        for k, (x0, y0, x1, y1), score in kept:
             x0, x1 = (min(max(v / scale, 0.0), w) for v in (x0, x1))
             y0, y1 = (min(max(v / scale, 0.0), h) for v in (y0, y1))
             if not (x1 > x0 and y1 > y0):

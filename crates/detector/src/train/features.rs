@@ -1,7 +1,8 @@
 //! Frozen backbone features: an RGB image → EfficientNet-Lite0's stride-8 and stride-16 maps
 //! (ONNX Runtime through `atelier_infer`) → one feature vector per stride-8 cell: the cell's
-//! stride-8 channels, its stride-16 parent's channels, and the 3×3 mean of the stride-16
-//! neighbourhood (context at two scales for a head that only sees one cell).
+//! stride-8 channels, its stride-16 parent's channels, and the 3×3 and 5×5 means of the
+//! stride-16 neighbourhood (context at three scales for a head that only sees one cell; the
+//! 5×5 mean, 80 pixels wide, spans the largest objects, which the thin "cross" needs).
 
 use atelier_infer::{Model, Tensor};
 use image::RgbImage;
@@ -104,6 +105,12 @@ impl Backbone {
 
     /// Runs the backbone on one image.
     pub fn features(&mut self, image: &RgbImage) -> Result<FeatureMap, TrainError> {
+        let (s8, s16) = self.raw(image)?;
+        combine(&s8, &s16)
+    }
+
+    /// The trunk's raw stride-8 and stride-16 maps of one image (`[1, c, h, w]` each).
+    pub fn raw(&mut self, image: &RgbImage) -> Result<(Tensor, Tensor), TrainError> {
         let input = self.input(image)?;
         let out = self
             .model
@@ -113,8 +120,7 @@ impl Backbone {
             out.get(name)
                 .ok_or_else(|| TrainError::Backbone(format!("no output {name:?}")))
         };
-        let (s8, s16) = (get("stride8")?, get("stride16")?);
-        combine(s8, s16)
+        Ok((get("stride8")?.clone(), get("stride16")?.clone()))
     }
 }
 
@@ -137,6 +143,32 @@ pub fn fitted(image: &RgbImage, net_w: usize, net_h: usize) -> RgbImage {
     }
 }
 
+/// Radii (in stride-16 cells) of the context means appended to each cell's features, in order:
+/// the 3×3 and the 5×5 mean of the stride-16 neighbourhood. Heads trained before the 5×5 mean
+/// existed read the first `c8 + 2 · c16` values only, which is still their layout.
+pub const CONTEXT_RADII: [usize; 2] = [1, 2];
+
+/// `[c, h, w]` → the mean over each value's `(2r + 1)²` neighbourhood (edges average what
+/// exists, as ONNX `AveragePool` with `count_include_pad = 0`).
+fn neighbourhood_mean(t: &[f32], c: usize, h: usize, w: usize, r: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; c * h * w];
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let (mut sum, mut n) = (0.0, 0.0);
+                for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                    for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                        sum += t[(ch * h + yy) * w + xx];
+                        n += 1.0;
+                    }
+                }
+                out[(ch * h + y) * w + x] = sum / n;
+            }
+        }
+    }
+    out
+}
+
 /// Builds per-cell vectors from `[1, c8, h8, w8]` and `[1, c16, h16, w16]` maps.
 fn combine(s8: &Tensor, s16: &Tensor) -> Result<FeatureMap, TrainError> {
     let (&[1, c8, h8, w8], &[1, c16, h16, w16]) = (s8.shape(), s16.shape()) else {
@@ -152,30 +184,20 @@ fn combine(s8: &Tensor, s16: &Tensor) -> Result<FeatureMap, TrainError> {
         ));
     }
     let (a, b) = (s8.data(), s16.data());
-    // 3x3 mean of the stride-16 map (edges average what exists).
-    let mut ctx = vec![0.0f32; c16 * h16 * w16];
-    for c in 0..c16 {
-        for y in 0..h16 {
-            for x in 0..w16 {
-                let (mut sum, mut n) = (0.0, 0.0);
-                for yy in y.saturating_sub(1)..(y + 2).min(h16) {
-                    for xx in x.saturating_sub(1)..(x + 2).min(w16) {
-                        sum += b[(c * h16 + yy) * w16 + xx];
-                        n += 1.0;
-                    }
-                }
-                ctx[(c * h16 + y) * w16 + x] = sum / n;
-            }
-        }
-    }
-    let dim = c8 + 2 * c16;
+    let contexts: Vec<Vec<f32>> = CONTEXT_RADII
+        .iter()
+        .map(|&r| neighbourhood_mean(b, c16, h16, w16, r))
+        .collect();
+    let dim = c8 + (1 + contexts.len()) * c16;
     let mut data = Vec::with_capacity(h8 * w8 * dim);
     for y in 0..h8 {
         for x in 0..w8 {
             data.extend((0..c8).map(|c| a[(c * h8 + y) * w8 + x]));
             let (py, px) = (y / 2, x / 2);
             data.extend((0..c16).map(|c| b[(c * h16 + py) * w16 + px]));
-            data.extend((0..c16).map(|c| ctx[(c * h16 + py) * w16 + px]));
+            for ctx in &contexts {
+                data.extend((0..c16).map(|c| ctx[(c * h16 + py) * w16 + px]));
+            }
         }
     }
     Ok(FeatureMap {

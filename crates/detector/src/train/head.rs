@@ -168,6 +168,21 @@ impl Head {
         }
     }
 
+    /// Moves this head's weights towards `other`'s: `w = decay · w + (1 − decay) · other`
+    /// (a running average of a training head; the standardisation is shared).
+    pub fn blend(&mut self, other: &Head, decay: f32) {
+        for (a, b) in [
+            (&mut self.w1, &other.w1),
+            (&mut self.b1, &other.b1),
+            (&mut self.w2, &other.w2),
+            (&mut self.b2, &other.b2),
+        ] {
+            a.iter_mut()
+                .zip(b)
+                .for_each(|(x, y)| *x = decay * *x + (1.0 - decay) * y);
+        }
+    }
+
     /// Standardises a raw feature vector.
     pub fn normalise(&self, raw: &[f32], out: &mut [f32]) {
         for i in 0..self.dim {
@@ -356,6 +371,21 @@ mod tests {
         assert_eq!(head.b2[..3], [base.b2[1], -4.6, base.b2[0]]);
         assert_eq!(&head.b2[3..], &base.b2[2..]);
         assert_eq!(head.w2.len(), (3 + 4) * 2);
+    }
+
+    #[test]
+    fn blending_moves_the_weights_and_keeps_the_standardisation() {
+        let mut rng = Rng::new(8);
+        let mut a = Head::new(2, 1, 1, vec![0.0; 2], vec![1.0; 2], &mut rng);
+        let mut b = a.clone();
+        a.w1 = vec![1.0, 2.0];
+        b.w1 = vec![3.0, 6.0];
+        b.b2 = vec![0.0; 5];
+        b.mean = vec![9.0; 2];
+        a.blend(&b, 0.75);
+        assert_eq!(a.w1, [1.5, 3.0]);
+        assert_eq!(a.b2[0], -4.6 * 0.75);
+        assert_eq!(a.mean, [0.0, 0.0]);
     }
 
     /// The hand-written gradient equals a finite difference of the loss.

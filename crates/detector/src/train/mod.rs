@@ -5,8 +5,9 @@
 //! scale/crop and colour jitter), so each epoch only costs the head; the flip augmentation
 //! mirrors feature maps. [`train`] runs epochs of Adam over shuffled mini-batches (images in
 //! parallel with rayon), evaluates mAP@0.5 on the held-out samples after each epoch, reports it
-//! through the callback (which can cancel), keeps the best head, and stops early after
-//! `patience` epochs without improvement or when the time budget is spent.
+//! through the callback (which can cancel), keeps the best head (by eval mAP@0.5, then
+//! mAP@[.5:.95], then training loss), and stops early after `patience` epochs without a better
+//! one or when the time budget is spent.
 
 pub mod features;
 pub mod head;
@@ -73,7 +74,8 @@ pub struct TrainParams {
     pub batch: usize,
     /// Adam learning rate.
     pub learning_rate: f32,
-    /// Stop after this many epochs without a better eval mAP@0.5.
+    /// Stop after this many epochs without a better head (eval mAP@0.5, then mAP@[.5:.95],
+    /// then training loss).
     pub patience: usize,
     /// Wall-clock budget for the epochs (preparation excluded).
     pub time_budget: Duration,
@@ -87,6 +89,16 @@ pub struct TrainParams {
     pub background_keep: u32,
     /// Seed.
     pub seed: u64,
+    /// Decay of the running average of the head's weights that is evaluated and kept (one
+    /// update per step, at most `(1 + step) / (10 + step)` early on and at most
+    /// `1 - 1 / (2 × steps per epoch)`, about two epochs; 0: the weights as trained). Averaging smooths the step-to-step noise
+    /// that otherwise decides which epoch early stopping keeps.
+    #[serde(default = "default_weight_average")]
+    pub weight_average: f32,
+}
+
+fn default_weight_average() -> f32 {
+    0.99
 }
 
 impl Default for TrainParams {
@@ -102,6 +114,7 @@ impl Default for TrainParams {
             flip: true,
             background_keep: 1,
             seed: 1,
+            weight_average: default_weight_average(),
         }
     }
 }
@@ -343,20 +356,27 @@ fn statistics(samples: &[Sample]) -> (Vec<f32>, Vec<f32>) {
     (mean, inv)
 }
 
-fn standardise(head: &Head, fm: &FeatureMap) -> Vec<f32> {
-    let mut out = vec![0.0; fm.data.len()];
+/// The head's standardised inputs of every cell: the first `head.dim` features of each (a head
+/// from before [`features::CONTEXT_RADII`] grew reads a prefix).
+fn standardise(head: &Head, fm: &FeatureMap) -> FeatureMap {
+    let mut data = vec![0.0; fm.grid_w * fm.grid_h * head.dim];
     for (raw, o) in fm
         .data
         .chunks_exact(fm.dim)
-        .zip(out.chunks_exact_mut(fm.dim))
+        .zip(data.chunks_exact_mut(head.dim))
     {
         head.normalise(raw, o);
     }
-    out
+    FeatureMap {
+        dim: head.dim,
+        data,
+        ..fm.clone_shape()
+    }
 }
 
-/// Detections of one image's features: 3×3 peaks of the heat map above `threshold`, at most
-/// `max_detections`, boxes in network pixels.
+/// Detections of one image's features: 3×3 peaks of the heat map above `threshold`, best
+/// first, then per-class non-maximum suppression ([`crate::nms`]), at most `max_detections`,
+/// boxes in network pixels.
 pub fn decode(
     head: &Head,
     fm: &FeatureMap,
@@ -414,8 +434,7 @@ pub fn decode(
         }
     }
     found.sort_by(|a, b| b.2.total_cmp(&a.2));
-    found.truncate(max_detections);
-    found
+    crate::nms::suppress_overlaps(found, max_detections)
 }
 
 /// Evaluates a head on samples (boxes compared in network pixels, which only rescales them).
@@ -462,7 +481,9 @@ pub fn train(
 
 /// Trains a head on `train` samples, from `base` when given (fine-tuning: its weights and its
 /// feature standardisation, already mapped to these `classes` by [`Head::with_classes`]; it is
-/// evaluated first and kept when no epoch beats it), else from a fresh one.
+/// evaluated first and kept when no epoch beats it), else from a fresh one. A base head that
+/// reads fewer features than the samples carry (trained before the wider context existed) goes
+/// on reading its prefix of them.
 pub fn train_from(
     base: Option<Head>,
     train: &[Sample],
@@ -481,21 +502,22 @@ pub fn train_from(
     }
     let dim = train[0].features.dim;
     if let Some(b) = &base
-        && (b.dim != dim || b.classes != classes)
+        && (b.dim > dim || b.classes != classes)
     {
         return Err(TrainError::Params(format!(
-            "the base head takes {} features for {} classes, not {dim} for {classes}",
+            "the base head takes {} features for {} classes, the samples {dim} for {classes}",
             b.dim, b.classes
         )));
     }
     let start = Instant::now();
     let mut rng = Rng::new(params.seed);
-    let mut best: Option<(f64, Head, Option<Evaluation>)> = None;
+    let mut best: Option<(Rank, Head, Option<Evaluation>)> = None;
     let mut head = match base {
         Some(base) => {
             let evaluation = evaluate_head(&base, eval);
-            if let Some(map50) = evaluation.as_ref().and_then(|e| e.map50) {
-                best = Some((map50, base.clone(), evaluation));
+            if evaluation.as_ref().is_some_and(|e| e.map50.is_some()) {
+                let rank = Rank::of(evaluation.as_ref(), f64::INFINITY);
+                best = Some((rank, base.clone(), evaluation));
             }
             base
         }
@@ -505,15 +527,13 @@ pub fn train_from(
         }
     };
     let mut adam = Adam::new(&head, params.learning_rate, 1e-4);
+    let mut average = head.clone();
     // Standardised features once, with targets plain and mirrored (maps are mirrored per step).
     let prepared: Vec<(FeatureMap, [Targets; 2])> = train
         .par_iter()
         .map(|s| {
             let (gw, gh) = (s.features.grid_w, s.features.grid_h);
-            let features = FeatureMap {
-                data: standardise(&head, &s.features),
-                ..s.features.clone_shape()
-            };
+            let features = standardise(&head, &s.features);
             let plain = targets(&s.boxes, gw, gh, classes);
             let mirrored = targets(&flip_boxes(&s.boxes, s.canvas_w), gw, gh, classes);
             (features, [plain, mirrored])
@@ -523,6 +543,8 @@ pub fn train_from(
     let mut since_best = 0;
     let mut order: Vec<usize> = (0..prepared.len()).collect();
     let mut step = 0u64;
+    let steps_per_epoch = prepared.len().div_ceil(params.batch);
+    let horizon = 1.0 - 1.0 / (2 * steps_per_epoch).max(1) as f32;
     for epoch in 1..=params.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i + 1));
@@ -555,10 +577,19 @@ pub fn train_from(
                 .ok_or(TrainError::NoAnnotations)?;
             let norm = objects.max(1) as f32;
             adam.step(&mut head, &grads, 1.0 / norm);
+            // Warm-up: the average starts at the untrained head, so early steps weigh more
+            // (decay (1 + t) / (10 + t) until it reaches `weight_average`); and it reaches
+            // back about two epochs at most, so a small project (a few steps an epoch) is not
+            // judged by the average of heads from many epochs ago.
+            let warm = (1.0 + step as f32) / (10.0 + step as f32);
+            average.blend(
+                &head,
+                params.weight_average.clamp(0.0, 1.0).min(warm).min(horizon),
+            );
             epoch_loss += loss.heat + loss.size + loss.offset;
             epoch_objects += objects.max(1);
         }
-        let evaluation = evaluate_head(&head, eval);
+        let evaluation = evaluate_head(&average, eval);
         let map50 = evaluation.as_ref().and_then(|e| e.map50);
         let stats = EpochStats {
             epoch,
@@ -567,9 +598,9 @@ pub fn train_from(
             elapsed: start.elapsed().as_secs_f64(),
         };
         history.push(stats.clone());
-        let score = map50.unwrap_or(-stats.loss);
-        if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
-            best = Some((score, head.clone(), evaluation));
+        let rank = Rank::of(evaluation.as_ref(), stats.loss);
+        if best.as_ref().is_none_or(|(b, _, _)| rank > *b) {
+            best = Some((rank, average.clone(), evaluation));
             since_best = 0;
         } else {
             since_best += 1;
@@ -587,6 +618,30 @@ pub fn train_from(
         history,
         evaluation,
     })
+}
+
+/// How an epoch's head ranks for keeping: by eval mAP@0.5, then eval mAP@[.5:.95], then the
+/// lower training loss (the fields compare in this order). The mAPs of a small eval split
+/// saturate (a single video's every tenth frame: two frames at 1.0 after a few epochs), and
+/// without the later keys the first saturated epoch would be kept, long before the head
+/// generalises; with no eval split the loss alone decides.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct Rank {
+    map50: f64,
+    map: f64,
+    neg_loss: f64,
+}
+
+impl Rank {
+    fn of(evaluation: Option<&Evaluation>, loss: f64) -> Self {
+        Self {
+            map50: evaluation
+                .and_then(|e| e.map50)
+                .unwrap_or(f64::NEG_INFINITY),
+            map: evaluation.and_then(|e| e.map).unwrap_or(f64::NEG_INFINITY),
+            neg_loss: -loss,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -662,7 +717,13 @@ mod tests {
         let long = toy_params();
         let base = train(&train_set, &eval_set, 3, &long, &mut |_| true).expect("base");
         let base_map = base.evaluation.and_then(|e| e.map50).expect("base mAP");
-        let one = TrainParams { epochs: 1, ..long };
+        // One epoch of small steps: a fresh head barely moves, a tuned one starts where the
+        // base is (the averaged weights of one epoch of the toy's large steps already solve it).
+        let one = TrainParams {
+            epochs: 1,
+            learning_rate: 1e-4,
+            ..long
+        };
         let map_of = |t: Trained| t.evaluation.and_then(|e| e.map50).expect("mAP");
         let fresh = map_of(train(&train_set, &eval_set, 3, &one, &mut |_| true).expect("fresh"));
         let tuned = train_from(
@@ -681,6 +742,50 @@ mod tests {
             tuned > fresh + 0.2,
             "tuned {tuned}, fresh after one epoch {fresh}"
         );
+
+        // A base that reads a prefix of the features (a head from before the wider context)
+        // fine-tunes on the longer vectors, reading its prefix; a longer one is refused.
+        let short: Vec<Sample> = train_set
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.features = FeatureMap {
+                    dim: 4,
+                    data: s
+                        .features
+                        .data
+                        .chunks_exact(6)
+                        .flat_map(|c| &c[..4])
+                        .copied()
+                        .collect(),
+                    ..s.features.clone_shape()
+                };
+                s
+            })
+            .collect();
+        let narrow = train(&short, &short, 3, &one, &mut |_| true).expect("narrow");
+        assert_eq!(narrow.head.dim, 4);
+        let widened = train_from(
+            Some(narrow.head.clone()),
+            &train_set,
+            &eval_set,
+            3,
+            &one,
+            &mut |_| true,
+        )
+        .expect("prefix base");
+        assert_eq!(widened.head.dim, 4);
+        assert!(matches!(
+            train_from(
+                Some(base.head.clone()),
+                &short,
+                &short,
+                3,
+                &one,
+                &mut |_| true
+            ),
+            Err(TrainError::Params(_))
+        ));
 
         // A base for other classes is refused; mapped to these classes it trains.
         let two = base.head.with_classes(&[Some(0), Some(1)], &mut rng);
