@@ -3,7 +3,8 @@
 //! clip's CVAT-for-video annotations, exports them (one media and the whole project) and imports
 //! an export back, trains a detector showing its epochs, and downloads it; every result is
 //! checked through the API. Sign-in with a user and password, and a server error (an unknown
-//! label) shown as its message with a non-zero exit, are checked too.
+//! label) shown as its message with a non-zero exit, are checked too. On both backends: the
+//! embedded default and PostgreSQL + S3.
 
 use std::{io::Read, path::Path, process::Stdio};
 
@@ -134,9 +135,8 @@ async fn shown_boxes(
     all
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
-    let app = spawn_app(Backend::Embedded).await;
+async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli(backend: Backend) {
+    let app = spawn_app(backend).await;
     let username = format!("cli_{}", random_suffix());
     let (token, _) = app.register(&username, "Parent").await;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -459,3 +459,5 @@ async fn a_detector_project_is_scripted_end_to_end_with_the_studio_cli() {
     assert!(hidden.stderr.contains("HTTP 404"), "{}", hidden.stderr);
     app.stop().await;
 }
+
+crate::on_both_backends!(a_detector_project_is_scripted_end_to_end_with_the_studio_cli);

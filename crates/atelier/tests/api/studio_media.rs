@@ -1,7 +1,8 @@
 //! Studio media beyond the H.264 Baseline MP4, over HTTP: zips of images (frames in natural
 //! name order, furniture skipped, bad archives failing with the entry named and no frames
 //! kept), videos only ffmpeg reads (High-profile H.264, VP9 WebM, MJPEG AVI made here with the
-//! ffmpeg CLI) decoded through it, the same refused with 415 on a server without ffmpeg; and
+//! ffmpeg CLI) decoded through it, a Baseline MP4 that OpenH264 fails on after storing frames
+//! started over through ffmpeg, the same refused with 415 on a server without ffmpeg; and
 //! `?frame=N` listing the tracks outside on that frame.
 //!
 //! ffmpeg is needed to make the videos; without it these tests skip, except under
@@ -381,6 +382,70 @@ async fn videos_only_ffmpeg_reads_import_through_it_with_their_frames_and_times(
     // atelier's own (Baseline) MP4 still decodes in-process.
     let (_, job) = import_any(&app, &token, pid, mp4(&video), "baseline.mp4").await;
     assert_eq!(job["output"]["decoder"], "in-process", "{job}");
+    app.stop().await;
+}
+
+/// atelier's own Baseline MP4 of `video` whose last sample's NAL units are of a reserved type
+/// (23): OpenH264 makes no picture of it, which it finds only after every other picture.
+fn mp4_with_an_undecodable_last_sample(video: &atelier_detector::synth::SynthVideo) -> Vec<u8> {
+    let mut bytes = mp4(video);
+    let track = atelier_imaging::animation::demux_mp4(&bytes).expect("demux");
+    let last = &track.samples.last().expect("samples").data;
+    let at = bytes
+        .windows(last.len())
+        .position(|w| w == last.as_slice())
+        .expect("the last sample in the file");
+    let width = usize::from(track.nal_length_size);
+    let mut nal = at;
+    while nal < at + last.len() {
+        let length = bytes[nal..nal + width]
+            .iter()
+            .fold(0usize, |n, &b| n << 8 | usize::from(b));
+        bytes[nal + width] = (bytes[nal + width] & 0xE0) | 23;
+        nal += width + length;
+    }
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_openh264_fails_on_after_storing_frames_starts_over_through_ffmpeg_keeping_each_frame_once()
+ {
+    if !ffmpeg_available() {
+        return;
+    }
+    let app = spawn_app(Backend::Embedded).await;
+    let token = app.user().await;
+    let (pid, _) = project(&app, &token).await;
+    let video = clip(17);
+    let samples = video.frames.len();
+    let (media, job) = import_any(
+        &app,
+        &token,
+        pid,
+        mp4_with_an_undecodable_last_sample(&video),
+        "broken-tail.mp4",
+    )
+    .await;
+    assert_eq!(job["status"], "succeeded", "{job} {media}");
+    assert_eq!(job["output"]["decoder"], "ffmpeg", "{job}");
+    // The in-process attempt had stored every picture but the last; the restart cleared them,
+    // so each frame ffmpeg reads is there once, with its own time.
+    assert_eq!(media["frame_count"], samples - 1, "{media}");
+    let mid = media["id"].as_i64().expect("id");
+    let list = frames(&app, &token, mid).await;
+    assert_eq!(list.len(), samples - 1);
+    for (n, entry) in list.iter().enumerate() {
+        assert_eq!(entry["number"], n, "{entry}");
+        let expected = (n as f64 * 1000.0 / 12.0).round() as i64;
+        let at = entry["timestamp_ms"].as_i64().expect("timestamp");
+        assert!((at - expected).abs() <= 1, "frame {n} at {at} ms");
+    }
+    for n in [0, 11, samples - 2] {
+        let got = frame(&app, &token, mid, n).await;
+        let own = mean_diff(&got, &video.frames[n]);
+        let next = mean_diff(&got, &video.frames[n + 1]);
+        assert!(own < next, "frame {n}: {own} against the next one's {next}");
+    }
     app.stop().await;
 }
 
