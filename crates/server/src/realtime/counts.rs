@@ -58,17 +58,21 @@ impl ClusterCounts {
         tokio::spawn(async move {
             let mut last: Option<Instant> = None;
             loop {
+                // Shutdown first: a closing node's sockets all leave, and it then writes nothing
+                // (the presence roster deletes its rows with its heartbeat).
                 tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => return,
                     () = hub.counts_changed() => {}
                     () = tokio::time::sleep(counts.refresh) => {}
-                    _ = shutdown.changed() => return,
                 }
                 // Batch: joins and leaves arriving within the interval of the last write are
                 // published together (a change after a quiet spell goes out at once).
                 if let Some(last) = last {
                     tokio::select! {
-                        () = tokio::time::sleep_until(last + counts.interval) => {}
+                        biased;
                         _ = shutdown.changed() => return,
+                        () = tokio::time::sleep_until(last + counts.interval) => {}
                     }
                 }
                 let snapshot = hub.non_presence_counts();
