@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod backup;
 pub mod blobs;
 pub mod broadcast;
+pub mod channel_counts;
 pub mod config;
 pub mod cpu_lane;
 pub mod db;

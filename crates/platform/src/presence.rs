@@ -202,14 +202,17 @@ impl PresenceStore {
         Ok(true)
     }
 
-    /// Reaps every node (this one aside) whose heartbeat is older than `timeout`, and rows of
-    /// nodes that have no heartbeat row at all; returns the members that left everywhere.
+    /// Reaps every node (this one aside) whose heartbeat is older than `timeout`, and rows
+    /// (presence members, channel counts) of nodes that have no heartbeat row at all; returns
+    /// the members that left everywhere.
     pub async fn reap_expired(&self, timeout: Duration) -> PlatformResult<Vec<Departure>> {
         let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         let now = Backend::Postgres.now_ms_sql();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT node FROM realtime_nodes WHERE heartbeat_at < {now} - $1 AND node <> $2 \
              UNION SELECT DISTINCT node FROM realtime_presence \
+             WHERE node <> $2 AND node NOT IN (SELECT node FROM realtime_nodes) \
+             UNION SELECT DISTINCT node FROM realtime_channel_counts \
              WHERE node <> $2 AND node NOT IN (SELECT node FROM realtime_nodes)"
         )))
         .bind(timeout_ms)
@@ -225,8 +228,8 @@ impl PresenceStore {
         Ok(departures)
     }
 
-    /// Deletes every row of `node` (a dead one, or this one shutting down); returns the members
-    /// that left everywhere.
+    /// Deletes every row of `node` (a dead one, or this one shutting down): presence members,
+    /// channel counts and heartbeat; returns the members that left everywhere.
     pub async fn reap_node(&self, node: &str) -> PlatformResult<Vec<Departure>> {
         let mut tx = self.db.pool().begin().await?;
         let channels: Vec<String> = sqlx::query(
@@ -259,6 +262,11 @@ impl PresenceStore {
                 departures.push(Departure { channel, user_id });
             }
         }
+        // Its channel counts ([`crate::channel_counts`]) go with it.
+        sqlx::query("DELETE FROM realtime_channel_counts WHERE node = $1")
+            .bind(node)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM realtime_nodes WHERE node = $1")
             .bind(node)
             .execute(&mut *tx)

@@ -6,6 +6,7 @@ mod animate;
 mod backup;
 mod blobs;
 mod cascade_pack;
+mod channel_counts_nodes;
 mod classify;
 mod cluster;
 mod cluster_checks;

@@ -31,6 +31,10 @@ pub struct RealtimeConfig {
     /// dead and remove its presence members (announcing `member_removed`); it heartbeats every
     /// third of this.
     pub presence_node_timeout: Duration,
+    /// On PostgreSQL, the longest a node waits to publish its non-presence channel counts
+    /// after a socket joins or leaves, batching the joins and leaves in between into one write;
+    /// the HTTP API's counts of other nodes' sockets are at most this (plus one write) behind.
+    pub channel_counts_interval: Duration,
 }
 
 impl std::fmt::Debug for RealtimeConfig {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for RealtimeConfig {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("client_events_per_sec", &self.client_events_per_sec)
             .field("presence_node_timeout", &self.presence_node_timeout)
+            .field("channel_counts_interval", &self.channel_counts_interval)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +65,7 @@ impl Default for RealtimeConfig {
             max_channels_per_socket: 100,
             socket_queue: 1024,
             presence_node_timeout: Duration::from_secs(15),
+            channel_counts_interval: Duration::from_secs(1),
         }
     }
 }

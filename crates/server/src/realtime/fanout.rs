@@ -3,10 +3,11 @@
 //! once and, on PostgreSQL, broadcasts them to every other process. Events other processes
 //! publish (other API nodes, `atelier worker` job progress) arrive through [`Realtime::spawn_listener`].
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use atelier_platform::{
     PlatformResult,
+    channel_counts::ChannelCountStore,
     db::Db,
     events::{EventPublisher, LocalSink},
     presence::PresenceStore,
@@ -17,6 +18,7 @@ pub use atelier_platform::events::Event;
 
 use super::{
     config::RealtimeConfig,
+    counts::ClusterCounts,
     hub::{ChannelCounts, Hub},
     presence::ClusterPresence,
     protocol::{self, ChannelKind},
@@ -36,6 +38,8 @@ pub struct Realtime {
     events: EventPublisher,
     /// The cluster-wide presence roster (PostgreSQL); `None`: the hub's own (SQLite, one node).
     presence: Option<Arc<ClusterPresence>>,
+    /// Other channels' counts across the cluster (PostgreSQL); `None`: the hub's (SQLite).
+    counts: Option<Arc<ClusterCounts>>,
     /// Turns true when the node shuts down: every socket then closes with 4200.
     closing: tokio::sync::watch::Sender<bool>,
 }
@@ -90,6 +94,15 @@ impl Realtime {
             }
             None => None,
         };
+        let counts = ChannelCountStore::for_db(db, events.node(), config.presence_node_timeout)
+            .map(|store| {
+                let refresh = (config.presence_node_timeout / 3).max(Duration::from_millis(100));
+                Arc::new(ClusterCounts::new(
+                    store,
+                    config.channel_counts_interval,
+                    refresh,
+                ))
+            });
         let hub = Arc::new(hub);
         if !events.set_local_sink(Arc::new(HubSink(Arc::clone(&hub)))) {
             tracing::warn!("the event publisher already has a local sink");
@@ -102,6 +115,7 @@ impl Realtime {
             config,
             events,
             presence,
+            counts,
             closing: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -135,11 +149,13 @@ impl Realtime {
         self.presence.as_deref()
     }
 
-    /// One channel's counts: presence channels across the cluster on PostgreSQL, every other
-    /// channel on this node. `None` when the channel is empty.
+    /// One channel's counts, across the cluster on PostgreSQL (presence channels from their
+    /// roster, others from this node's sockets plus the other live nodes' published counts),
+    /// on this node on SQLite. `None` when the channel is empty.
     pub async fn channel_counts(&self, channel: &str) -> PlatformResult<Option<ChannelCounts>> {
+        let presence_channel = protocol::channel_kind(channel) == Ok(ChannelKind::Presence);
         if let Some(presence) = self.cluster_presence()
-            && protocol::channel_kind(channel) == Ok(ChannelKind::Presence)
+            && presence_channel
         {
             return Ok(presence
                 .store()
@@ -150,29 +166,44 @@ impl Realtime {
                     user_count: counts.users,
                 }));
         }
-        Ok(self.hub.channel_counts(channel))
+        let local = self.hub.channel_counts(channel);
+        match &self.counts {
+            Some(counts) if !presence_channel => {
+                let others = counts.store().others(channel).await?;
+                let mut total = local.unwrap_or_default();
+                total.subscription_count += others;
+                Ok((total.subscription_count > 0).then_some(total))
+            }
+            _ => Ok(local),
+        }
     }
 
-    /// Occupied channels whose names start with `prefix`, sorted by name: this node's, and on
-    /// PostgreSQL every node's presence channels.
-    pub async fn channels(&self, prefix: &str) -> PlatformResult<Vec<String>> {
-        let mut names: std::collections::BTreeSet<String> = self
-            .hub
-            .channels(prefix)
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+    /// Occupied channels whose names start with `prefix` with their counts, sorted by name:
+    /// on PostgreSQL every node's (as [`Realtime::channel_counts`] counts them), on SQLite this
+    /// node's.
+    pub async fn channels(&self, prefix: &str) -> PlatformResult<Vec<(String, ChannelCounts)>> {
+        let mut channels: BTreeMap<String, ChannelCounts> =
+            self.hub.channels(prefix).into_iter().collect();
         if let Some(presence) = self.cluster_presence() {
-            names.extend(
-                presence
-                    .store()
-                    .channels(prefix)
-                    .await?
-                    .into_iter()
-                    .map(|(name, _)| name),
-            );
+            channels.retain(|name, _| protocol::channel_kind(name) != Ok(ChannelKind::Presence));
+            channels.extend(presence.store().channels(prefix).await?.into_iter().map(
+                |(name, counts)| {
+                    let counts = ChannelCounts {
+                        subscription_count: counts.subscriptions,
+                        user_count: counts.users,
+                    };
+                    (name, counts)
+                },
+            ));
         }
-        Ok(names.into_iter().collect())
+        if let Some(counts) = &self.counts {
+            for (name, others) in counts.store().others_by_prefix(prefix).await? {
+                if protocol::channel_kind(&name) != Ok(ChannelKind::Presence) {
+                    channels.entry(name).or_default().subscription_count += others;
+                }
+            }
+        }
+        Ok(channels.into_iter().collect())
     }
 
     /// The members of a presence channel, by id (on every node, on PostgreSQL).
@@ -189,12 +220,15 @@ impl Realtime {
     }
 
     /// On PostgreSQL, listens for other processes' events and delivers them here, and keeps
-    /// this node's part of the presence roster (heartbeats, reaping, reconciling), until
-    /// `shutdown`. Nothing to do on SQLite.
+    /// this node's part of the presence roster (heartbeats, reaping, reconciling) and of the
+    /// channel counts (published in batches), until `shutdown`. Nothing to do on SQLite.
     pub fn spawn_listener(&self, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
         if let Some(presence) = &self.presence {
             tasks.push(presence.spawn(Arc::clone(&self.hub), shutdown.clone()));
+        }
+        if let Some(counts) = &self.counts {
+            tasks.push(counts.spawn(Arc::clone(&self.hub), shutdown.clone()));
         }
         if !self.events.is_local_only() {
             tasks.push(self.spawn_event_listener(shutdown));

@@ -3,10 +3,10 @@
 //!
 //! Bodies and errors follow Pusher's wire format (plain-text error bodies), not atelier's JSON
 //! error shape, because Pusher's server libraries are the clients; [`PusherApiError::status`] is
-//! the one place those errors meet status codes. Channel queries answer for presence channels
-//! across the cluster (the roster table, on PostgreSQL), and for other channels from this
-//! node's sockets (on a multi-node deployment, their subscribers on other nodes are not
-//! counted).
+//! the one place those errors meet status codes. Channel queries answer across the cluster on
+//! PostgreSQL: presence channels from the roster table, exact; other channels from this node's
+//! sockets plus the counts the other nodes publish (`counts`), at most
+//! `channel_counts_interval` (1 s by default) behind theirs. On SQLite, one node answers alone.
 
 use std::collections::BTreeMap;
 
@@ -218,7 +218,7 @@ fn parse_info(info: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// The info attributes of one channel, as asked.
+/// The info attributes of one channel, as asked (its counts looked up only when some are).
 async fn channel_info(
     realtime: &Realtime,
     channel: &str,
@@ -229,6 +229,15 @@ async fn channel_info(
     } else {
         realtime.channel_counts(channel).await?.unwrap_or_default()
     };
+    info_attributes(channel, counts, info)
+}
+
+/// The info attributes of one channel with `counts`, as asked.
+fn info_attributes(
+    channel: &str,
+    counts: ChannelCounts,
+    info: &[String],
+) -> PusherApiResult<Map<String, Value>> {
     let mut out = Map::new();
     for attribute in info {
         match attribute.as_str() {
@@ -349,8 +358,7 @@ pub async fn batch_events(
     }))
 }
 
-/// Occupied channels (presence channels of every node, others of this node), optionally
-/// filtered by prefix.
+/// Occupied channels of every API node, optionally filtered by prefix.
 #[utoipa::path(get, path = "/apps/{app_id}/channels", tag = "realtime",
     params(("app_id" = String, Path, description = "App id"),
         ("filter_by_prefix" = Option<String>, Query, description = "e.g. presence-"),
@@ -379,14 +387,14 @@ pub async fn channels(
         ));
     }
     let mut out = BTreeMap::new();
-    for name in realtime.channels(&prefix).await? {
-        let attributes = channel_info(realtime, &name, &info).await?;
+    for (name, counts) in realtime.channels(&prefix).await? {
+        let attributes = info_attributes(&name, counts, &info)?;
         out.insert(name, Value::Object(attributes));
     }
     Ok(axum::Json(json!({"channels": out})))
 }
 
-/// One channel's state (a presence channel's across every node, others' on this node).
+/// One channel's state across every API node.
 #[utoipa::path(get, path = "/apps/{app_id}/channels/{channel}", tag = "realtime",
     params(("app_id" = String, Path, description = "App id"),
         ("channel" = String, Path, description = "Channel name"),
@@ -408,11 +416,9 @@ pub async fn channel(
             .find(|(k, _)| k == "info")
             .map(|(_, v)| v.as_str()),
     );
-    let mut out = channel_info(realtime, &channel, &info).await?;
-    out.insert(
-        "occupied".into(),
-        json!(realtime.channel_counts(&channel).await?.is_some()),
-    );
+    let counts = realtime.channel_counts(&channel).await?;
+    let mut out = info_attributes(&channel, counts.unwrap_or_default(), &info)?;
+    out.insert("occupied".into(), json!(counts.is_some()));
     Ok(axum::Json(Value::Object(out)))
 }
 

@@ -14,7 +14,7 @@ use std::{
     sync::RwLock,
 };
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::protocol::{self, Member};
 
@@ -70,6 +70,9 @@ pub struct Hub {
     /// Whether this hub announces `member_added`/`member_removed` itself (one node) or leaves
     /// that to the cluster-wide roster.
     announce_presence: bool,
+    /// Woken when a non-presence channel gains or loses a socket (the cluster-wide counts
+    /// publish then; one stored permit, so a burst of joins wakes the publisher once).
+    counts_changed: Notify,
 }
 
 impl Hub {
@@ -80,6 +83,7 @@ impl Hub {
             queue: queue.max(1),
             max_channels: max_channels.max(1),
             announce_presence: true,
+            counts_changed: Notify::new(),
         }
     }
 
@@ -131,7 +135,9 @@ impl Hub {
             return;
         };
         for channel in entry.channels {
-            leave(&mut state, socket_id, &channel, self.announce_presence);
+            if leave(&mut state, socket_id, &channel, self.announce_presence) {
+                self.counts_changed.notify_one();
+            }
         }
     }
 
@@ -196,6 +202,9 @@ impl Hub {
             let mut added = None;
             if !already {
                 let member_id = member.as_ref().map(|m| m.user_id.clone());
+                if member_id.is_none() {
+                    self.counts_changed.notify_one();
+                }
                 ch.subscribers.insert(socket_id.to_owned(), member_id);
                 if let Some(member) = &member {
                     let slot = ch
@@ -251,8 +260,8 @@ impl Hub {
             .sockets
             .get_mut(socket_id)
             .is_some_and(|entry| entry.channels.remove(channel));
-        if removed {
-            leave(&mut state, socket_id, channel, self.announce_presence);
+        if removed && leave(&mut state, socket_id, channel, self.announce_presence) {
+            self.counts_changed.notify_one();
         }
     }
 
@@ -322,6 +331,23 @@ impl Hub {
         list
     }
 
+    /// Resolves when a non-presence channel has gained or lost a socket since the last time it
+    /// resolved (or since the hub was made).
+    pub async fn counts_changed(&self) {
+        self.counts_changed.notified().await;
+    }
+
+    /// Subscribed sockets of every occupied non-presence channel on this node, by name (what
+    /// this node publishes as its part of the cluster-wide counts).
+    pub fn non_presence_counts(&self) -> BTreeMap<String, usize> {
+        self.read()
+            .channels
+            .iter()
+            .filter(|(name, _)| protocol::channel_kind(name) != Ok(protocol::ChannelKind::Presence))
+            .map(|(name, ch)| (name.clone(), ch.subscribers.len()))
+            .collect()
+    }
+
     /// Every presence subscription on this node: (channel, socket id, member).
     pub fn presence_subscriptions(&self) -> Vec<(String, String, Member)> {
         let state = self.read();
@@ -364,12 +390,16 @@ fn counts(ch: &Channel) -> ChannelCounts {
 }
 
 /// Removes `socket_id` from `channel`'s bookkeeping; announces `member_removed` when it was the
-/// member's last socket there; forgets empty channels.
-fn leave(state: &mut State, socket_id: &str, channel: &str, announce: bool) {
+/// member's last socket there; forgets empty channels. Returns whether a socket of a
+/// non-presence channel left (the cluster-wide counts changed).
+fn leave(state: &mut State, socket_id: &str, channel: &str, announce: bool) -> bool {
     let Some(ch) = state.channels.get_mut(channel) else {
-        return;
+        return false;
     };
-    let member = ch.subscribers.remove(socket_id).flatten();
+    let Some(member) = ch.subscribers.remove(socket_id) else {
+        return false;
+    };
+    let counted = member.is_none();
     let mut removed = None;
     if let Some(user_id) = member
         && let Some(slot) = ch.members.get_mut(&user_id)
@@ -382,7 +412,7 @@ fn leave(state: &mut State, socket_id: &str, channel: &str, announce: bool) {
     }
     if ch.subscribers.is_empty() {
         state.channels.remove(channel);
-        return;
+        return counted;
     }
     if let Some(user_id) = removed.filter(|_| announce) {
         let frame: Frame = protocol::member_removed(channel, &user_id).into();
@@ -395,6 +425,7 @@ fn leave(state: &mut State, socket_id: &str, channel: &str, announce: bool) {
             }
         }
     }
+    counted
 }
 
 #[cfg(test)]
@@ -499,6 +530,45 @@ mod tests {
         assert_eq!(hub.socket_count(), 0);
         drain(&mut rx_a);
         assert!(rx_a.try_recv().is_err());
+    }
+
+    #[test]
+    fn non_presence_joins_and_leaves_wake_the_counts_publisher_once_per_burst() {
+        use futures::FutureExt;
+        let hub = Hub::new(16, 10);
+        assert!(hub.counts_changed().now_or_never().is_none(), "nothing yet");
+        let (a, _rx_a) = hub.register();
+        let (b, _rx_b) = hub.register();
+        hub.subscribe(&a, "presence-x", Some(member("1")));
+        assert!(
+            hub.counts_changed().now_or_never().is_none(),
+            "presence channels are counted from their roster"
+        );
+        hub.subscribe(&a, "room", None);
+        hub.subscribe(&b, "room", None);
+        hub.subscribe(&b, "private-other", None);
+        assert!(hub.counts_changed().now_or_never().is_some());
+        assert!(
+            hub.counts_changed().now_or_never().is_none(),
+            "three joins, one wake-up"
+        );
+        assert_eq!(
+            hub.non_presence_counts(),
+            BTreeMap::from([("private-other".to_owned(), 1), ("room".to_owned(), 2)])
+        );
+        hub.subscribe(&b, "room", None);
+        assert!(
+            hub.counts_changed().now_or_never().is_none(),
+            "subscribing again changes nothing"
+        );
+        hub.unregister(&b);
+        assert!(hub.counts_changed().now_or_never().is_some());
+        assert_eq!(
+            hub.non_presence_counts(),
+            BTreeMap::from([("room".to_owned(), 1)])
+        );
+        hub.unsubscribe(&a, "presence-x");
+        assert!(hub.counts_changed().now_or_never().is_none());
     }
 
     #[test]

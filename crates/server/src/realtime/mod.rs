@@ -10,12 +10,14 @@
 //! | `hub` | this node's sockets, subscriptions, presence rosters and delivery |
 //! | `fanout` | this node's hub wired to `atelier_platform::events` (local delivery + `NOTIFY`) |
 //! | `presence` | presence rosters across nodes on PostgreSQL (heartbeats, reaping dead nodes) |
+//! | `counts` | other channels' subscription counts across nodes on PostgreSQL (batched) |
 //! | `socket` | one WebSocket connection's life (`GET /app/{key}`) |
 //! | `http_api` | the signed HTTP API (`/apps/{app_id}/…`) |
 //! | `auth` | `POST /pusher/auth`: which atelier sessions may join which channels |
 
 pub mod auth;
 pub mod config;
+pub mod counts;
 pub mod fanout;
 pub mod http_api;
 pub mod hub;
