@@ -475,6 +475,11 @@ pub struct RealtimeArgs {
     /// presence members [default: 15].
     #[arg(long, env = "ATELIER_PRESENCE_NODE_TIMEOUT_SECS", value_name = "SECS")]
     pub presence_node_timeout_secs: Option<u64>,
+
+    /// PostgreSQL: shortest time in milliseconds between two writes of this node's channel
+    /// subscription counts, which other nodes add to theirs [default: 1000].
+    #[arg(long, env = "ATELIER_CHANNEL_COUNTS_INTERVAL_MS", value_name = "MS")]
+    pub channel_counts_interval_ms: Option<u64>,
 }
 
 /// Flags of `atelier worker`.

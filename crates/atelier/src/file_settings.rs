@@ -108,6 +108,8 @@ pub struct FileRealtime {
     pub max_message_bytes: Option<usize>,
     /// See `--presence-node-timeout-secs`.
     pub presence_node_timeout_secs: Option<u64>,
+    /// See `--channel-counts-interval-ms`.
+    pub channel_counts_interval_ms: Option<u64>,
 }
 
 /// `[models]` in the TOML file.

@@ -154,6 +154,16 @@ fn realtime_config(args: &RealtimeArgs, file: &FileRealtime) -> anyhow::Result<R
         anyhow::ensure!(secs >= 1, "the presence node timeout must be at least 1 s");
         config.presence_node_timeout = Duration::from_secs(secs);
     }
+    if let Some(ms) = args
+        .channel_counts_interval_ms
+        .or(file.channel_counts_interval_ms)
+    {
+        anyhow::ensure!(
+            (10..=60_000).contains(&ms),
+            "the channel counts interval must be 10 to 60000 ms"
+        );
+        config.channel_counts_interval = Duration::from_millis(ms);
+    }
     if let Some(bytes) = file.max_message_bytes {
         anyhow::ensure!(
             bytes >= 1024,
@@ -362,6 +372,31 @@ mod tests {
             "sqlite:///srv/atelier/atelier.db"
         );
         assert_eq!(settings.platform.jobs.max_attempts, 3, "default");
+    }
+
+    #[test]
+    fn the_channel_counts_interval_comes_from_the_flag_then_the_file_and_is_bounded() {
+        let file = "[realtime]\nchannel_counts_interval_ms = 250\n";
+        let interval = |args: &[&str]| {
+            load_for_test(file, args)
+                .server
+                .realtime
+                .channel_counts_interval
+        };
+        assert_eq!(interval(&["serve"]), Duration::from_millis(250), "file");
+        assert_eq!(
+            interval(&["serve", "--channel-counts-interval-ms", "40"]),
+            Duration::from_millis(40),
+            "flag wins"
+        );
+        let defaults = load_for_test("", &["serve"]);
+        assert_eq!(
+            defaults.server.realtime.channel_counts_interval,
+            Duration::from_secs(1)
+        );
+        let cli = Cli::try_parse_from(["atelier", "serve", "--channel-counts-interval-ms", "5"])
+            .expect("parse");
+        assert!(Settings::load(&cli).is_err(), "below 10 ms is refused");
     }
 
     #[test]
