@@ -229,6 +229,19 @@ pub struct TrainCascadeArgs {
     #[arg(long, value_name = "DIR")]
     pub images: PathBuf,
 
+    /// A folder of images without the object, for more negatives (not recursive).
+    #[arg(long, value_name = "DIR")]
+    pub backgrounds: Option<PathBuf>,
+
+    /// What to train and where to write it.
+    #[command(flatten)]
+    pub training: CascadeTrainingArgs,
+}
+
+/// The cascade training flags shared by `atelier train-cascade` (files here) and `atelier studio
+/// train-cascade` (a project on a server): the label, the output and how to train.
+#[derive(Debug, Args, Clone)]
+pub struct CascadeTrainingArgs {
     /// The label to detect; its boxes are the positives, the rest of every image the negatives.
     #[arg(long, value_name = "NAME")]
     pub label: String,
@@ -236,10 +249,6 @@ pub struct TrainCascadeArgs {
     /// The cascade XML to write (loads in `cv2.CascadeClassifier` and `atelier detect --cascade`).
     #[arg(short, long, value_name = "OUT.xml")]
     pub output: PathBuf,
-
-    /// A folder of images without the object, for more negatives (not recursive).
-    #[arg(long, value_name = "DIR")]
-    pub backgrounds: Option<PathBuf>,
 
     /// The detection window, the smallest object found (WIDTHxHEIGHT, 6–64 a side).
     #[arg(long, default_value = "24x24", value_name = "WxH")]

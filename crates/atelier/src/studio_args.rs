@@ -94,6 +94,9 @@ pub enum StudioAction {
     Detectors(DetectorsArgs),
     /// Download a detector as a zip (one ONNX model, labels, metrics, README).
     Download(DownloadArgs),
+    /// Train an LBP cascade (OpenCV cascade XML) for one label of a project, here, on its
+    /// annotated frames fetched from the server.
+    TrainCascade(Box<CascadeArgs>),
 }
 
 /// Flags of `atelier studio create`.
@@ -198,6 +201,22 @@ pub struct DownloadArgs {
     /// The zip to write.
     #[arg(short, long, value_name = "FILE.zip")]
     pub output: PathBuf,
+}
+
+/// Flags of `atelier studio train-cascade`.
+#[derive(Debug, Args)]
+pub struct CascadeArgs {
+    /// The project's id.
+    pub project: i64,
+
+    /// Most frames fetched and trained on: the annotated frames of every ready media, taken
+    /// evenly when there are more.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub max_frames: usize,
+
+    /// What to train and where to write it.
+    #[command(flatten)]
+    pub training: crate::cli::CascadeTrainingArgs,
 }
 
 #[cfg(test)]

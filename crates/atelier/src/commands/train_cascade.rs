@@ -13,9 +13,12 @@ use atelier_detector::formats::{coco, cvat_images};
 use atelier_detector::{Annotations, no_progress};
 use atelier_haar::Size;
 use atelier_imaging::{RgbImage, decode_image};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use crate::{cli::TrainCascadeArgs, settings::Settings};
+use crate::{
+    cli::{CascadeTrainingArgs, TrainCascadeArgs},
+    settings::Settings,
+};
 
 /// Reads the annotation file by its extension.
 fn annotations(path: &Path) -> anyhow::Result<Annotations> {
@@ -53,12 +56,12 @@ fn image_path(dir: &Path, name: &str) -> anyhow::Result<std::path::PathBuf> {
 }
 
 fn train_blocking(args: &TrainCascadeArgs, settings: &Settings) -> anyhow::Result<()> {
+    let label = &args.training.label;
     let doc = annotations(&args.annotations)?;
-    if doc.label(&args.label).is_err() {
+    if doc.label(label).is_err() {
         let names: Vec<&str> = doc.labels.iter().map(|l| l.name.as_str()).collect();
         anyhow::bail!(
-            "no label {:?} in {}; its labels: {}",
-            args.label,
+            "no label {label:?} in {}; its labels: {}",
             args.annotations.display(),
             names.join(", ")
         );
@@ -78,8 +81,8 @@ fn train_blocking(args: &TrainCascadeArgs, settings: &Settings) -> anyhow::Resul
         frames.push(TrainingFrame::from_boxes(
             &image,
             &boxes,
-            &args.label,
-            args.occluded,
+            label,
+            args.training.occluded,
         )?);
     }
     let mut backgrounds = 0;
@@ -99,6 +102,20 @@ fn train_blocking(args: &TrainCascadeArgs, settings: &Settings) -> anyhow::Resul
             backgrounds += 1;
         }
     }
+    let mut summary = Map::new();
+    summary.insert("images".into(), json!(doc.frames.len()));
+    summary.insert("backgrounds".into(), json!(backgrounds));
+    train_and_write(&frames, &args.training, summary)
+}
+
+/// Trains a cascade on `frames` as `args` say, writes its XML to `args.output` and prints one
+/// JSON line: `summary`'s fields (where the frames came from), then the label, the positives,
+/// the window, why training stopped, its time and each stage's figures.
+pub(crate) fn train_and_write(
+    frames: &[TrainingFrame],
+    args: &CascadeTrainingArgs,
+    mut summary: Map<String, Value>,
+) -> anyhow::Result<()> {
     let params = CascadeParams {
         window: window(&args.window)?,
         stages: args.stages,
@@ -111,7 +128,7 @@ fn train_blocking(args: &TrainCascadeArgs, settings: &Settings) -> anyhow::Resul
         seed: args.seed,
         ..CascadeParams::default()
     };
-    let cascade = train(&frames, &params, &mut no_progress())
+    let cascade = train(frames, &params, &mut no_progress())
         .with_context(|| format!("training a cascade for {:?}", args.label))?;
     std::fs::write(&args.output, cascade.to_xml())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
@@ -126,13 +143,18 @@ fn train_blocking(args: &TrainCascadeArgs, settings: &Settings) -> anyhow::Resul
                    "seconds": s.seconds})
         })
         .collect();
-    println!(
-        "{}",
-        json!({"output": args.output, "label": args.label, "images": doc.frames.len(),
-               "backgrounds": backgrounds, "positives": r.positives,
-               "window": [params.window.width, params.window.height],
-               "stop": format!("{:?}", r.stop), "seconds": r.seconds, "stages": stages})
-    );
+    for (key, value) in [
+        ("output", json!(args.output)),
+        ("label", json!(args.label)),
+        ("positives", json!(r.positives)),
+        ("window", json!([params.window.width, params.window.height])),
+        ("stop", json!(format!("{:?}", r.stop))),
+        ("seconds", json!(r.seconds)),
+        ("stages", json!(stages)),
+    ] {
+        summary.insert(key.into(), value);
+    }
+    println!("{}", Value::Object(summary));
     Ok(())
 }
 

@@ -137,14 +137,20 @@ impl Api {
         .await
     }
 
+    /// `GET path`: the answer's bytes (a zip, a JPEG).
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let response = checked(self.request(Method::GET, path).send().await, path).await?;
+        Ok(response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer of {path}"))?
+            .to_vec())
+    }
+
     /// `GET path` into the file `output` (written whole, then renamed into place); returns
     /// the bytes written.
     pub async fn download(&self, path: &str, output: &Path) -> anyhow::Result<u64> {
-        let response = checked(self.request(Method::GET, path).send().await, path).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .with_context(|| format!("reading the answer of {path}"))?;
+        let bytes = self.get_bytes(path).await?;
         let partial = output.with_extension("part");
         tokio::fs::write(&partial, &bytes)
             .await

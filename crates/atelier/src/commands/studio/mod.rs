@@ -1,11 +1,12 @@
 //! `atelier studio …`: a client of a running server's detector studio API, so a whole detector
 //! project can be scripted as cvat-cli scripts CVAT: projects and labels, media import,
-//! annotation import and export, training (each epoch's loss and eval mAP shown as it runs) and
-//! the detector's download. Results are JSON lines on stdout; progress goes to stderr (a bar on
+//! annotation import and export, training (each epoch's loss and eval mAP shown as it runs),
+//! the detector's download, and an LBP cascade trained here on a project's annotated frames. Results are JSON lines on stdout; progress goes to stderr (a bar on
 //! a terminal, plain lines otherwise); an error answer of the server is shown with its message
 //! and code, and the command exits non-zero.
 
 mod annotations;
+mod cascade;
 mod client;
 mod job;
 mod media;
@@ -40,6 +41,7 @@ pub async fn run(args: StudioArgs) -> anyhow::Result<()> {
         StudioAction::Train(args) => train::train(&api, args).await,
         StudioAction::Detectors(args) => train::list(&api, args.project).await,
         StudioAction::Download(args) => train::download(&api, args).await,
+        StudioAction::TrainCascade(args) => cascade::train(&api, *args).await,
     }
 }
 
