@@ -151,6 +151,30 @@ pub(crate) fn track_ops(video: &SynthVideo, labels: &[i64]) -> Vec<Value> {
         .collect()
 }
 
+/// Imports `video` into the project as `clip.mp4` and puts its tracks (key frames only) in
+/// one batch; returns the media id.
+pub(crate) async fn import_annotated(
+    app: &TestApp,
+    token: &str,
+    pid: i64,
+    video: &SynthVideo,
+    labels: &[i64],
+) -> i64 {
+    let media = import(app, token, pid, mp4(video), "clip.mp4").await;
+    let mid = media["id"].as_i64().expect("id");
+    json_of(
+        app.post_json(
+            token,
+            &format!("/api/v1/studio/media/{mid}/annotations"),
+            json!({"base_version": 0, "ops": track_ops(video, labels)}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    mid
+}
+
 /// A project trained on one annotated synthetic clip (60 frames, key frames every 3rd).
 pub(crate) struct TrainedProject {
     /// The project.
@@ -177,18 +201,7 @@ pub(crate) async fn trained_project(app: &TestApp, token: &str) -> TrainedProjec
         60,
         3,
     );
-    let media = import(app, token, pid, mp4(&video), "clip.mp4").await;
-    let mid = media["id"].as_i64().expect("id");
-    json_of(
-        app.post_json(
-            token,
-            &format!("/api/v1/studio/media/{mid}/annotations"),
-            json!({"base_version": 0, "ops": track_ops(&video, &labels)}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let mid = import_annotated(app, token, pid, &video, &labels).await;
     let started = json_of(
         app.post_json(
             token,

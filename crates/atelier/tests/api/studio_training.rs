@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{AppOptions, Backend, TestApp, error_code, spawn_app, spawn_on};
-use crate::studio::{clip, import, json_of, mp4, project, track_ops};
+use crate::studio::{clip, import_annotated, json_of, project};
 
 /// A project with one annotated clip; returns the app (without workers, so trainings stay
 /// queued), a token and the project id.
@@ -16,18 +16,7 @@ async fn annotated_project(backend: Backend) -> (TestApp, String, i64) {
     let token = app.user().await;
     let (pid, labels) = project(&app, &token).await;
     let video = clip(11);
-    let media = import(&app, &token, pid, mp4(&video), "clip.mp4").await;
-    let mid = media["id"].as_i64().expect("id");
-    json_of(
-        app.post_json(
-            &token,
-            &format!("/api/v1/studio/media/{mid}/annotations"),
-            json!({"base_version": 0, "ops": track_ops(&video, &labels)}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    import_annotated(&app, &token, pid, &video, &labels).await;
     let sandbox = app.sandbox.clone();
     app.stop().await;
     let idle = spawn_on(

@@ -10,11 +10,22 @@ use std::process::Command;
 use atelier_detector::formats::coco;
 use atelier_detector::synth::{self, SynthParams};
 use atelier_detector::{Annotations, BBox, Frame, Shape};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{Backend, binary, spawn_app};
-use crate::studio::{import, json_of, mp4, project, track_ops};
+use crate::studio::{import_annotated, project};
+
+/// Training flags small enough for a test (a few seconds on 2 cores).
+const QUICK: [&str; 8] = [
+    "--stages",
+    "10",
+    "--negatives",
+    "400",
+    "--max-weak-count",
+    "30",
+    "--budget",
+    "40",
+];
 
 fn synth_image(seed: u64) -> (image::RgbImage, Vec<synth::SynthObject>) {
     synth::image(&SynthParams {
@@ -118,24 +129,20 @@ fn a_trained_cascade_finds_its_object_with_atelier_detect() {
     let coco_path = dataset(dir.path());
     let xml = dir.path().join("disc.xml");
     let (ok, stdout, stderr) = run(&[
-        "train-cascade",
-        "--annotations",
-        coco_path.to_str().expect("utf-8"),
-        "--images",
-        dir.path().join("images").to_str().expect("utf-8"),
-        "--label",
-        "disc",
-        "-o",
-        xml.to_str().expect("utf-8"),
-        "--stages",
-        "10",
-        "--negatives",
-        "400",
-        "--max-weak-count",
-        "30",
-        "--budget",
-        "40",
-    ]);
+        &[
+            "train-cascade",
+            "--annotations",
+            coco_path.to_str().expect("utf-8"),
+            "--images",
+            dir.path().join("images").to_str().expect("utf-8"),
+            "--label",
+            "disc",
+            "-o",
+            xml.to_str().expect("utf-8"),
+        ][..],
+        &QUICK,
+    ]
+    .concat());
     assert!(ok, "train-cascade failed:\n{stdout}\n{stderr}");
     let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(summary["label"], "disc");
@@ -212,18 +219,7 @@ async fn a_cascade_trains_on_a_studio_projects_frames_fetched_from_the_server() 
         60,
         3,
     );
-    let media = import(&app, &token, pid, mp4(&video), "clip.mp4").await;
-    let mid = media["id"].as_i64().expect("media id");
-    json_of(
-        app.post_json(
-            &token,
-            &format!("/api/v1/studio/media/{mid}/annotations"),
-            json!({"base_version": 0, "ops": track_ops(&video, &labels)}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    import_annotated(&app, &token, pid, &video, &labels).await;
     // The class seen on most frames is the one trained for.
     let class = (0..synth::CLASSES.len())
         .max_by_key(|k| {
@@ -251,16 +247,8 @@ async fn a_cascade_trains_on_a_studio_projects_frames_fetched_from_the_server() 
             label,
             "-o",
             xml.to_str().expect("utf-8"),
-            "--stages",
-            "10",
-            "--negatives",
-            "400",
-            "--max-weak-count",
-            "30",
-            "--budget",
-            "40",
         ];
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let args: Vec<String> = args.iter().chain(&QUICK).map(|a| a.to_string()).collect();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
