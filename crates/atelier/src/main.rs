@@ -5,6 +5,7 @@
 //! and an S3-compatible store; `atelier migrate` applies database migrations and exits;
 //! `atelier studio …` scripts a detector project on a running server through its REST API.
 
+mod cascade_args;
 mod cli;
 mod commands;
 mod file_settings;

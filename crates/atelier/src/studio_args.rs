@@ -216,7 +216,7 @@ pub struct CascadeArgs {
 
     /// What to train and where to write it.
     #[command(flatten)]
-    pub training: crate::cli::CascadeTrainingArgs,
+    pub training: crate::cascade_args::CascadeTrainingArgs,
 }
 
 #[cfg(test)]

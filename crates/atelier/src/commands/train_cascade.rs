@@ -15,10 +15,7 @@ use atelier_haar::Size;
 use atelier_imaging::{RgbImage, decode_image};
 use serde_json::{Map, Value, json};
 
-use crate::{
-    cli::{CascadeTrainingArgs, TrainCascadeArgs},
-    settings::Settings,
-};
+use crate::{cascade_args::CascadeTrainingArgs, cli::TrainCascadeArgs, settings::Settings};
 
 /// Reads the annotation file by its extension.
 fn annotations(path: &Path) -> anyhow::Result<Annotations> {
