@@ -1,6 +1,6 @@
 //! Periodic housekeeping every `serve` and `worker` process runs: the blob collector (crash
 //! leftovers, see [`crate::blobs::collect`]), the purge of expired and revoked sessions, and
-//! the sweep of files canceled jobs stored (a job checks its state around each store, but a
+//! the sweep of what canceled jobs stored (files, detectors, a studio import's frames) (a job checks its state around each store, but a
 //! cancel can still land between its last check and its end). Every pass is safe to run on
 //! many nodes at once.
 
@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{Platform, PlatformError, PlatformResult, accounts, blobs, jobs::queue, uploads};
+use crate::{
+    Platform, PlatformError, PlatformResult, accounts, blobs, jobs::queue, studio, uploads,
+};
 
 /// Housekeeping settings (`[maintenance]` in the settings file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +59,13 @@ pub async fn run_once(platform: &Platform) -> PlatformResult<Swept> {
 /// Most outputs of canceled jobs one pass deletes (the next pass takes the rest).
 const SWEEP_BATCH: i64 = 1000;
 
-/// Deletes the outputs canceled jobs stored; returns how many went.
+/// Deletes what canceled jobs stored — their output files, the detectors of canceled
+/// trainings — and settles the studio media whose import was canceled or failed for good
+/// (`studio::media::settle_imports`: frames deleted, media `failed`); returns how many of
+/// these went.
 pub async fn sweep_canceled_outputs(platform: &Platform) -> PlatformResult<u64> {
-    let mut deleted = 0;
+    let mut deleted = studio::detectors::delete_of_canceled_jobs(platform.db()).await?;
+    deleted += studio::media::settle_imports(platform, None).await?;
     for (owner, id) in queue::canceled_outputs(platform.db(), SWEEP_BATCH).await? {
         match uploads::delete_owned(platform, owner, &id).await {
             // Another node's pass (or the owner) was first.

@@ -2,7 +2,8 @@
 //! and the processes' logs: every job not canceled succeeded and ran to completion at most once
 //! per attempt recorded, every canceled job ends canceled without outputs, every output a job
 //! records exists in the store, and the store holds exactly the blobs the upload rows reference
-//! (no orphan), with exact reference counts.
+//! (no orphan), with exact reference counts; the studio's imports and trainings are checked by
+//! [`crate::cluster_studio`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -15,6 +16,7 @@ use sqlx::Row;
 use crate::{
     cluster::Cluster,
     cluster_load::{Cancel, ServerError, Submitted},
+    cluster_studio::{self, JobRow, StudioFigures},
 };
 
 /// What the checks counted.
@@ -45,14 +47,18 @@ pub struct JobFigures {
     pub pending_orphans: usize,
     /// Blob rows whose count was off before the collector ran.
     pub pending_miscounts: usize,
+    /// The studio's imports, trainings and objects.
+    pub studio: StudioFigures,
 }
 
 /// The store's blobs and the rows about them.
 struct StoreState {
     /// sha256 → upload rows pointing to it.
     referenced: BTreeMap<String, i64>,
-    /// sha256 of every object in the store.
+    /// sha256 of every blob object in the store.
     stored: BTreeSet<String>,
+    /// Keys of the studio's objects (frames, thumbnails).
+    studio: BTreeSet<String>,
     /// sha256 → `refs` of the blob rows not being deleted.
     counted: BTreeMap<String, i64>,
 }
@@ -70,6 +76,9 @@ impl StoreState {
                 .or_default() += 1;
         }
         let keys = storage.list_keys("").await.expect("list the store");
+        let (studio, keys): (Vec<String>, Vec<String>) = keys
+            .into_iter()
+            .partition(|key| cluster_studio::is_studio_key(key));
         let stored = keys
             .iter()
             .map(|key| {
@@ -90,6 +99,7 @@ impl StoreState {
         StoreState {
             referenced,
             stored,
+            studio: studio.into_iter().collect(),
             counted,
         }
     }
@@ -134,10 +144,24 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
         .expect("connect");
 
     // The jobs: every one succeeded but those canceled, which are exactly the ones canceled.
-    let rows = sqlx::query("SELECT id, status, attempts, output FROM jobs ORDER BY id")
-        .fetch_all(&pool)
-        .await
-        .expect("jobs");
+    let json = |text: Option<String>| -> serde_json::Value {
+        serde_json::from_str(text.as_deref().unwrap_or("null")).expect("json")
+    };
+    let rows: Vec<JobRow> =
+        sqlx::query("SELECT id, kind, status, attempts, params, output FROM jobs ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("jobs")
+            .iter()
+            .map(|row| JobRow {
+                id: row.get("id"),
+                kind: row.get("kind"),
+                status: row.get("status"),
+                attempts: row.get("attempts"),
+                params: json(row.get("params")),
+                output: json(row.get("output")),
+            })
+            .collect();
     let canceled: BTreeSet<&str> = submitted
         .iter()
         .filter(|s| s.cancel == Cancel::Done)
@@ -147,9 +171,7 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
     let mut outputs_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut wrong = Vec::new();
     for row in &rows {
-        let id: String = row.get("id");
-        let status: String = row.get("status");
-        let attempts: i64 = row.get("attempts");
+        let (id, status, attempts) = (row.id.clone(), row.status.as_str(), row.attempts);
         let expected = if canceled.contains(id.as_str()) {
             "canceled"
         } else {
@@ -175,9 +197,10 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
         figures.retried += usize::from(attempts > 1);
         if status == "succeeded" {
             figures.succeeded += 1;
-            let output: Option<String> = row.get("output");
-            let output: serde_json::Value =
-                serde_json::from_str(output.as_deref().unwrap_or("null")).expect("output json");
+            if cluster_studio::is_studio(&row.kind) {
+                continue;
+            }
+            let output = &row.output;
             // Files by role under `outputs` (animate, photo3d), or the one file (thumbnail).
             let mut ids: BTreeSet<String> = output["outputs"]
                 .as_object()
@@ -201,7 +224,7 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
     assert!(wrong.is_empty(), "jobs: {wrong:#?}");
     for job in submitted {
         assert!(
-            rows.iter().any(|r| r.get::<String, _>("id") == job.id),
+            rows.iter().any(|r| r.id == job.id),
             "job {} is in the database",
             job.id
         );
@@ -215,7 +238,11 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
     let storage = Storage::open(&StorageLocation::parse(&cluster.sandbox.storage).expect("spec"))
         .expect("store");
     let before = StoreState::read(&pool, &storage).await;
-    figures.pending_orphans = before.stored.difference(&before.wanted()).count();
+    figures.pending_orphans = before.stored.difference(&before.wanted()).count()
+        + before
+            .studio
+            .difference(&cluster_studio::wanted_objects(&pool).await)
+            .count();
     figures.pending_miscounts = before
         .counted
         .iter()
@@ -285,6 +312,7 @@ pub async fn check(cluster: &Cluster, submitted: &[Submitted]) -> JobFigures {
         after.counted, referenced,
         "every blob counts its upload rows exactly"
     );
+    figures.studio = cluster_studio::check(&pool, &rows, &after.studio).await;
     let deleting: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM blobs WHERE deleting_since IS NOT NULL")
             .fetch_one(&pool)

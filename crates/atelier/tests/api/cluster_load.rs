@@ -1,8 +1,9 @@
 //! The job half of the cluster workload (issue #18 §1): requests sent through a stand-in load
 //! balancer over the two API nodes ([`Balancer`]: a refused or dropped connection goes to the
 //! other node, every 5xx is recorded with its time and code and retried), accounts with their
-//! uploads, and a mix of `thumbnail`, `animate` and `photo3d` jobs submitted at a steady pace,
-//! some canceled at once and some a moment later (queued or running by then).
+//! uploads and detector-studio projects, and a mix of `thumbnail`, `animate`, `photo3d`,
+//! `studio_import` and `train` jobs submitted at a steady pace, some canceled at once and some
+//! a moment later (queued or running by then).
 
 use std::{
     collections::HashMap,
@@ -148,10 +149,30 @@ pub struct Account {
     pub picture: String,
     /// A drawn figure (animations).
     pub figure: String,
+    /// A short synthetic H.264 clip (studio imports).
+    pub clip: String,
+    /// Detector-studio projects, each with labels and one imported, annotated clip: one per
+    /// training of the workload (a project trains once at a time).
+    pub projects: Vec<i64>,
 }
 
-/// Registers `count` accounts through alternating nodes, each with its uploads.
-pub async fn accounts(balancer: &Balancer, count: usize) -> Vec<Account> {
+/// Frames of the workload's studio clip (every other one a key frame: long enough that a
+/// training takes a few seconds, so a fault can meet one).
+pub const CLIP_FRAMES: i64 = 96;
+
+/// Registers `count` accounts through alternating nodes, each with its uploads and `projects`
+/// studio projects ready to train (their clips imported by the workers and annotated).
+pub async fn accounts(balancer: &Balancer, count: usize, projects: usize) -> Vec<Account> {
+    let video = atelier_detector::synth::video(
+        &atelier_detector::synth::SynthParams {
+            objects: 2,
+            seed: 5,
+            ..Default::default()
+        },
+        CLIP_FRAMES as u32,
+        2,
+    );
+    let clip = crate::studio::mp4(&video);
     let mut accounts = Vec::new();
     for n in 0..count {
         let name = format!("jobs{n}_{}", crate::helpers::random_suffix());
@@ -165,10 +186,14 @@ pub async fn accounts(balancer: &Balancer, count: usize) -> Vec<Account> {
             .await;
         let token = body["token"].as_str().expect("token").to_owned();
         let mut ids = Vec::new();
-        for bytes in [images::png(96, 72), drawing(160, 160, 1)] {
+        for (bytes, file) in [
+            (images::png(96, 72), "a.png"),
+            (drawing(160, 160, 1), "a.png"),
+            (clip.clone(), "clip.mp4"),
+        ] {
             let body = balancer
                 .json(n, "upload", 201, |base| {
-                    let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name("a.png");
+                    let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(file);
                     balancer
                         .client
                         .post(format!("{base}/api/v1/uploads"))
@@ -178,15 +203,94 @@ pub async fn accounts(balancer: &Balancer, count: usize) -> Vec<Account> {
                 .await;
             ids.push(body["id"].as_str().expect("upload id").to_owned());
         }
-        let figure = ids.pop().expect("figure");
-        let picture = ids.pop().expect("picture");
-        accounts.push(Account {
+        let [picture, figure, clip] = <[String; 3]>::try_from(ids).expect("three uploads");
+        let mut account = Account {
             token,
             picture,
             figure,
-        });
+            clip,
+            projects: Vec::new(),
+        };
+        account.projects = trainable_projects(balancer, &account, n, projects, &video).await;
+        accounts.push(account);
     }
     accounts
+}
+
+/// `count` projects of `account`'s with a label per synthetic class, each with the clip
+/// imported (all imports queued first, then awaited) and its tracks put.
+async fn trainable_projects(
+    balancer: &Balancer,
+    account: &Account,
+    n: usize,
+    count: usize,
+    video: &atelier_detector::synth::SynthVideo,
+) -> Vec<i64> {
+    let client = &balancer.client;
+    let token = &account.token;
+    let mut imported = Vec::new();
+    for p in 0..count {
+        let project = balancer
+            .json(n + p, "POST project", 201, |base| {
+                client
+                    .post(format!("{base}/api/v1/studio/projects"))
+                    .bearer_auth(token)
+                    .json(&json!({"name": format!("shapes {p}")}))
+            })
+            .await;
+        let pid = project["id"].as_i64().expect("project id");
+        let mut labels = Vec::new();
+        for name in atelier_detector::synth::CLASSES {
+            let label = balancer
+                .json(n + p, "POST label", 201, |base| {
+                    client
+                        .post(format!("{base}/api/v1/studio/projects/{pid}/labels"))
+                        .bearer_auth(token)
+                        .json(&json!({"name": name}))
+                })
+                .await;
+            labels.push(label["id"].as_i64().expect("label id"));
+        }
+        let media = balancer
+            .json(n + p, "POST media", 202, |base| {
+                client
+                    .post(format!("{base}/api/v1/studio/projects/{pid}/media"))
+                    .bearer_auth(token)
+                    .json(&json!({"upload_id": account.clip}))
+            })
+            .await;
+        imported.push((pid, media["id"].as_i64().expect("media id"), labels));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (pid, mid, labels) in &imported {
+        loop {
+            let media = balancer
+                .json(n, "GET media", 200, |base| {
+                    client
+                        .get(format!("{base}/api/v1/studio/media/{mid}"))
+                        .bearer_auth(token)
+                })
+                .await;
+            match media["status"].as_str() {
+                Some("ready") => break,
+                Some("importing") if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => panic!("the clip of project {pid} did not import: {media}"),
+            }
+        }
+        balancer
+            .json(n, "POST annotations", 200, |base| {
+                client
+                    .post(format!("{base}/api/v1/studio/media/{mid}/annotations"))
+                    .bearer_auth(token)
+                    .json(
+                        &json!({"base_version": 0, "ops": crate::studio::track_ops(video, labels)}),
+                    )
+            })
+            .await;
+    }
+    imported.iter().map(|(pid, _, _)| *pid).collect()
 }
 
 /// The kinds of job in the workload.
@@ -198,27 +302,29 @@ pub enum Kind {
     Animate,
     /// `POST /api/v1/photo3d`.
     Photo3d,
+    /// `POST /api/v1/studio/projects/{pid}/media` (a `studio_import` job).
+    Import,
+    /// `POST /api/v1/studio/projects/{pid}/train` (a `train` job).
+    Train,
 }
 
-/// `thumbnails`, `animations` and `photos` jobs spread evenly through one sequence.
-pub fn plan(thumbnails: usize, animations: usize, photos: usize) -> Vec<Kind> {
-    let total = thumbnails + animations + photos;
-    let mut placed = [0usize; 3];
-    let wanted = [thumbnails, animations, photos];
-    let kinds = [Kind::Thumbnail, Kind::Animate, Kind::Photo3d];
+/// Jobs of each kind (`(kind, how many)`) spread evenly through one sequence.
+pub fn plan(wanted: &[(Kind, usize)]) -> Vec<Kind> {
+    let total: usize = wanted.iter().map(|(_, count)| count).sum();
+    let mut placed = vec![0usize; wanted.len()];
     (0..total)
         .map(|n| {
             // The kind furthest behind its share of the first n + 1 jobs goes next.
-            let pick = (0..3)
-                .filter(|k| placed[*k] < wanted[*k])
+            let pick = (0..wanted.len())
+                .filter(|k| placed[*k] < wanted[*k].1)
                 .max_by(|a, b| {
                     let lag =
-                        |k: usize| (wanted[k] * (n + 1)) as f64 / total as f64 - placed[k] as f64;
+                        |k: usize| (wanted[k].1 * (n + 1)) as f64 / total as f64 - placed[k] as f64;
                     lag(*a).total_cmp(&lag(*b)).then(b.cmp(a))
                 })
                 .expect("a kind left");
             placed[pick] += 1;
-            kinds[pick]
+            wanted[pick].0
         })
         .collect()
 }
@@ -247,8 +353,15 @@ pub struct Submitted {
     pub cancel: Cancel,
 }
 
-/// Submits job `n` of kind `kind` for `account` through node `n % 2`; the job id.
-pub async fn submit(balancer: &Balancer, account: &Account, n: usize, kind: Kind) -> String {
+/// Submits job `n` of kind `kind` for `account` through node `n % 2`; the job id. A training
+/// goes to the account's project `project` (one training per project).
+pub async fn submit(
+    balancer: &Balancer,
+    account: &Account,
+    n: usize,
+    kind: Kind,
+    project: usize,
+) -> String {
     let token = &account.token;
     let client = &balancer.client;
     let body = match kind {
@@ -290,6 +403,19 @@ pub async fn submit(balancer: &Balancer, account: &Account, n: usize, kind: Kind
                 })
                 .await
         }
+        Kind::Import => {
+            let pid = account.projects[0];
+            let media = balancer
+                .json(n, "POST media", 202, |base| {
+                    client
+                        .post(format!("{base}/api/v1/studio/projects/{pid}/media"))
+                        .bearer_auth(token)
+                        .json(&json!({"upload_id": account.clip}))
+                })
+                .await;
+            return media["job_id"].as_str().expect("job id").to_owned();
+        }
+        Kind::Train => return train(balancer, account, n, account.projects[project]).await,
     };
     let job = if body["job"].is_object() {
         &body["job"]
@@ -297,6 +423,43 @@ pub async fn submit(balancer: &Balancer, account: &Account, n: usize, kind: Kind
         &body
     };
     job["id"].as_str().expect("job id").to_owned()
+}
+
+/// Starts a short training of project `pid`; the `train` job's id. A 409 `training_running`
+/// is this very request sent again after its connection broke (each project trains once in
+/// the workload): the job is the project's training in the account's job list.
+async fn train(balancer: &Balancer, account: &Account, n: usize, pid: i64) -> String {
+    let client = &balancer.client;
+    let response = balancer
+        .send(n, "POST train", |base| {
+            client
+                .post(format!("{base}/api/v1/studio/projects/{pid}/train"))
+                .bearer_auth(&account.token)
+                .json(&json!({"max_epochs": 4, "time_budget_secs": 4}))
+        })
+        .await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    match status {
+        202 => body["job_id"].as_str().expect("job id").to_owned(),
+        409 if body["error"]["code"] == "training_running" => {
+            let jobs = balancer
+                .json(n, "GET jobs", 200, |base| {
+                    client
+                        .get(format!("{base}/api/v1/jobs?limit=500"))
+                        .bearer_auth(&account.token)
+                })
+                .await;
+            jobs.as_array()
+                .expect("job list")
+                .iter()
+                .find(|job| job["kind"] == "train" && job["params"]["project_id"] == pid)
+                .and_then(|job| job["id"].as_str())
+                .expect("the project's training")
+                .to_owned()
+        }
+        other => panic!("POST train: {other} {body}"),
+    }
 }
 
 /// Cancels `id`: `Done` when it ends canceled, `TooLate` when it had already finished.

@@ -1,6 +1,7 @@
 //! The cluster run of issue #18 §1: PostgreSQL + S3, two `atelier serve --workers 0` API nodes
 //! and two `atelier worker` processes (the topology of `cluster.rs`), under a workload sent
-//! through both nodes at once — `thumbnail`, `animate` and `photo3d` jobs, some canceled, and
+//! through both nodes at once — `thumbnail`, `animate` and `photo3d` jobs and the detector
+//! studio's `studio_import` and `train` jobs, some canceled, and
 //! drawing rooms whose pusher-js clients on node A and node B draw together while others join
 //! late — and these faults, one after the other: `kill -9` of one worker (restarted), SIGTERM
 //! of the other (it hands its running jobs back; restarted), PostgreSQL cut off for a few
@@ -9,8 +10,9 @@
 //!
 //! At the end, exactly: every job not canceled succeeded and ran to completion at most once per
 //! attempt recorded; the canceled ones end canceled with no outputs; every output is in the
-//! store and the store holds nothing no row references; every client's stroke log is the
-//! server's; the only 5xx are 503 `database-unavailable` during the outage.
+//! store and the store holds nothing no row references; each import stored its clip's frames
+//! once and each training one detector; every client's stroke log is the server's; the only
+//! 5xx are 503 `database-unavailable` during the outage.
 //!
 //! The CI variant runs in well under 3 minutes. `ATELIER_CLUSTER_FULL=1` scales it to a few
 //! hundred jobs and more rooms (`bench/cluster/run.sh` runs it and prints the figures).
@@ -25,7 +27,7 @@ use crate::{
     cluster_checks::{self, check_server_errors},
     cluster_load::{self, Balancer, Cancel, Kind, Submitted, epoch_ms},
     cluster_rooms::{self, Clients},
-    node,
+    cluster_studio, node,
 };
 
 /// The size of a run.
@@ -33,6 +35,9 @@ struct Scale {
     thumbnails: usize,
     animations: usize,
     photos: usize,
+    imports: usize,
+    /// Trainings, spread over the accounts (one project each).
+    trains: usize,
     accounts: usize,
     /// Every `cancel_every`-th job is canceled (alternately at once and a moment later).
     cancel_every: usize,
@@ -52,6 +57,8 @@ impl Scale {
                 thumbnails: 240,
                 animations: 60,
                 photos: 30,
+                imports: 20,
+                trains: 12,
                 accounts: 4,
                 cancel_every: 6,
                 rooms: 3,
@@ -67,6 +74,8 @@ impl Scale {
                 thumbnails: 24,
                 animations: 10,
                 photos: 6,
+                imports: 4,
+                trains: 4,
                 accounts: 2,
                 cancel_every: 5,
                 rooms: 1,
@@ -92,10 +101,17 @@ async fn submit_all(
     let pace = span / u32::try_from(kinds.len().max(1)).unwrap_or(u32::MAX);
     let mut submitted: Vec<Submitted> = Vec::new();
     let mut later: Option<usize> = None;
+    let mut trains = 0;
     for (n, kind) in kinds.into_iter().enumerate() {
         let started = Instant::now();
-        let account = n % accounts.len();
-        let id = cluster_load::submit(&balancer, &accounts[account], n, kind).await;
+        // Training t goes to project t / accounts of account t % accounts: each project once.
+        let (account, project) = if kind == Kind::Train {
+            trains += 1;
+            ((trains - 1) % accounts.len(), (trains - 1) / accounts.len())
+        } else {
+            (n % accounts.len(), 0)
+        };
+        let id = cluster_load::submit(&balancer, &accounts[account], n, kind, project).await;
         submitted.push(Submitted {
             id,
             kind,
@@ -169,7 +185,14 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     crate::presence_nodes::wait_for_fanout(&a, &b).await;
     crate::presence_nodes::wait_for_fanout(&b, &a).await;
 
-    let accounts = Arc::new(cluster_load::accounts(&balancer, scale.accounts).await);
+    let accounts = Arc::new(
+        cluster_load::accounts(
+            &balancer,
+            scale.accounts,
+            scale.trains.div_ceil(scale.accounts),
+        )
+        .await,
+    );
     let rooms = cluster_rooms::open(&balancer, scale.rooms, scale.members, scale.late).await;
     let mut clients = Clients::start(
         &rooms,
@@ -181,7 +204,13 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     eprintln!("cluster run ({variant}): set up in {:?}", started.elapsed());
 
     // The jobs go in over six and a half phases, while the faults happen.
-    let kinds = cluster_load::plan(scale.thumbnails, scale.animations, scale.photos);
+    let kinds = cluster_load::plan(&[
+        (Kind::Thumbnail, scale.thumbnails),
+        (Kind::Animate, scale.animations),
+        (Kind::Photo3d, scale.photos),
+        (Kind::Import, scale.imports),
+        (Kind::Train, scale.trains),
+    ]);
     let submitter = tokio::spawn(submit_all(
         Arc::clone(&balancer),
         Arc::clone(&accounts),
@@ -193,9 +222,21 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
     tokio::time::sleep(phase).await;
     clients.late().await;
     tokio::time::sleep(phase / 2).await;
+    // The kill -9 lands on a training: it waits for one to be past the claim stall, and the
+    // worker running it is the one killed.
+    let (training_worker, interrupted) = cluster_studio::running_training(
+        &cluster,
+        Duration::from_millis(1200),
+        Duration::from_secs(90),
+    )
+    .await
+    .expect("a training ran within 90 s");
+    if training_worker == stopped_worker.label {
+        std::mem::swap(&mut killed_worker, &mut stopped_worker);
+    }
     killed_worker.kill9().await;
     eprintln!(
-        "kill -9 of {} at {:?}",
+        "kill -9 of {} (running training {interrupted}) at {:?}",
         killed_worker.label,
         started.elapsed()
     );
@@ -264,10 +305,13 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         .filter(|s| s.cancel == Cancel::TooLate)
         .count();
     eprintln!(
-        "cluster figures ({variant}): {} jobs ({} thumbnail, {} animate, {} photo3d; {} seen \
-         finished by their owners): {} succeeded, {} canceled ({too_late} more cancels came too \
-         late), {} retried, {} attempts handed back on SIGTERM, {} superseded results dropped; \
-         lost jobs 0 | files: {} outputs, {} objects in the store, lost 0, orphaned 0 (crash \
+        "cluster figures ({variant}): {} jobs ({} thumbnail, {} animate, {} photo3d, {} \
+         studio_import, {} train; {} seen finished by their owners): {} succeeded, {} canceled \
+         ({too_late} more cancels came too late), {} retried, {} attempts handed back on \
+         SIGTERM, {} superseded results dropped; lost jobs 0 | studio: {} imports ready with \
+         {} frames each stored once, {} canceled with none, {} trainings with one detector \
+         each ({} detectors), {} trainings interrupted by a fault and run again | files: {} \
+         outputs, {} objects in the store ({} studio frames and thumbnails), lost 0, orphaned 0 (crash \
          leftovers before the final collector pass: {} unreferenced objects, {} miscounted \
          blobs; the pass: {:?}; the sweep removed {} outputs of canceled jobs) | \
          rooms: {}, clients {} ({} late, {} moved to the other node), {} log entries, {} live \
@@ -279,14 +323,23 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         count(Kind::Thumbnail),
         count(Kind::Animate),
         count(Kind::Photo3d),
+        count(Kind::Import),
+        count(Kind::Train),
         finished.len(),
         jobs.succeeded,
         jobs.canceled,
         jobs.retried,
         jobs.handed_back,
         jobs.superseded,
+        jobs.studio.imports_ready,
+        cluster_load::CLIP_FRAMES,
+        jobs.studio.imports_canceled,
+        jobs.studio.trainings,
+        jobs.studio.detectors,
+        jobs.studio.trainings_retried,
         jobs.outputs,
         jobs.objects,
+        jobs.studio.objects,
         jobs.pending_orphans,
         jobs.pending_miscounts,
         jobs.collected,
@@ -306,6 +359,11 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         tally.refused,
         tally.dropped,
         started.elapsed()
+    );
+    let interrupted = &finished[&interrupted];
+    assert!(
+        interrupted["attempts"].as_i64() >= Some(2) || interrupted["status"] == "canceled",
+        "the training the kill -9 met ran again: {interrupted}"
     );
     assert!(
         rooms_figures.reconnected >= 1,

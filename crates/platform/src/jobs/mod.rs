@@ -19,6 +19,23 @@ use utoipa::ToSchema;
 pub use observer::JobObserver;
 pub use registry::{JobContext, JobFailure, JobHandler, JobKind, JobRegistry, Progress};
 
+/// Cancels a queued or running job of `owner_id`'s (409 when it already finished) and settles
+/// what it leaves at once: a studio import's media ends `failed`, without frames. (A settling
+/// that fails here is left to the housekeeping sweep: the cancel itself stands.)
+pub async fn cancel(
+    platform: &crate::Platform,
+    owner_id: i64,
+    id: &str,
+) -> crate::PlatformResult<Job> {
+    let job = queue::cancel(platform.db(), owner_id, id).await?;
+    if job.kind == <studio_import::StudioImport as JobKind>::KIND
+        && let Err(err) = crate::studio::media::settle_imports(platform, Some(id)).await
+    {
+        tracing::warn!(job_id = %id, error = %err, "the canceled import's media is left to the sweep");
+    }
+    Ok(job)
+}
+
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

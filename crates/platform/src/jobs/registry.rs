@@ -282,6 +282,17 @@ impl JobContext {
         Ok(upload)
     }
 
+    /// The worker whose lease this attempt runs under.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Where this attempt's lease stands now (for jobs that write rows or objects of their
+    /// own, outside [`JobContext::store_output`]).
+    pub async fn lease(&self) -> PlatformResult<super::queue::LeaseState> {
+        super::queue::lease_state(self.platform.db(), &self.job.id, &self.worker_id).await
+    }
+
     /// Whether this attempt still holds the job's lease; if not, what it must not leave behind
     /// is deleted, the progress is marked canceled, and the attempt ends.
     async fn ensure_leased(&self) -> Result<(), JobFailure> {

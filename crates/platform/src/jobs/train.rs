@@ -378,6 +378,12 @@ async fn run(ctx: JobContext, params: TrainParams) -> Result<TrainOutput, JobFai
         },
     )
     .await?;
+    // A cancel that landed while the detector was stored takes it back (what slips past this
+    // check is the housekeeping sweep's: `detectors::delete_of_canceled_jobs`).
+    if ctx.lease().await? == super::queue::LeaseState::Gone {
+        detectors::delete_of_canceled_jobs(platform.db()).await?;
+        return Err(JobFailure::abort("canceled", "the job was canceled"));
+    }
     Ok(TrainOutput {
         detector_id: detector.id,
         map50: detector.metrics.map50,

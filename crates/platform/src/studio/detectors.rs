@@ -273,6 +273,18 @@ pub async fn delete(db: &Db, viewer: &User, id: i64) -> PlatformResult<()> {
     Ok(())
 }
 
+/// Deletes the detectors of canceled `train` jobs (a cancel that landed after the training
+/// stored its detector, before the job ended); how many went.
+pub async fn delete_of_canceled_jobs(db: &Db) -> PlatformResult<u64> {
+    let deleted = sqlx::query(
+        "DELETE FROM studio_detectors WHERE job_id IN \
+         (SELECT id FROM jobs WHERE status = 'canceled')",
+    )
+    .execute(db.pool())
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
 /// The head of detector `id` as served, loaded once per process (after an access check).
 pub async fn loaded(
     platform: &Platform,

@@ -318,10 +318,19 @@ pub struct Imported {
 }
 
 /// Marks a media ready with what its import found.
-pub(crate) async fn mark_ready(db: &Db, media_id: i64, found: &Imported) -> PlatformResult<()> {
-    sqlx::query(
+pub(crate) async fn mark_ready(
+    db: &Db,
+    media_id: i64,
+    found: &Imported,
+    attempt: (&str, &str),
+) -> PlatformResult<bool> {
+    let (job_id, worker_id) = attempt;
+    // One statement with the lease test, so a cancel is either seen here (nothing marked) or
+    // lands after (and `settle_imports` then undoes the import).
+    let marked = sqlx::query(
         "UPDATE studio_media SET status = 'ready', error = NULL, frame_count = $1, width = $2, \
-         height = $3, fps_milli = $4, duration_ms = $5 WHERE id = $6",
+         height = $3, fps_milli = $4, duration_ms = $5 WHERE id = $6 AND EXISTS (SELECT 1 \
+         FROM jobs j WHERE j.id = $7 AND j.status = 'running' AND j.lease_owner = $8)",
     )
     .bind(found.frame_count)
     .bind(i64::from(found.width))
@@ -329,9 +338,58 @@ pub(crate) async fn mark_ready(db: &Db, media_id: i64, found: &Imported) -> Plat
     .bind((found.fps * 1000.0).round() as i64)
     .bind(found.duration_ms)
     .bind(media_id)
+    .bind(job_id)
+    .bind(worker_id)
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(marked.rows_affected() == 1)
+}
+
+/// Most media one [`settle_imports`] pass settles (the next pass takes the rest).
+const SETTLE_BATCH: i64 = 500;
+
+/// Settles the media whose `studio_import` job ended without them: a canceled import (queued
+/// or running when canceled, or canceled just as it finished) and an import that failed for
+/// good without cleaning up (its worker died on the last attempt) lose their stored frames
+/// and end `failed`, with the reason. `job_id` limits the pass to one job (a cancel settles
+/// its media at once); `None` is the housekeeping pass. Returns how many media were settled.
+pub async fn settle_imports(platform: &Platform, job_id: Option<&str>) -> PlatformResult<u64> {
+    let unsettled = "SELECT m.id, j.status, j.error FROM studio_media m \
+         JOIN jobs j ON j.id = m.job_id WHERE ((j.status = 'canceled' AND m.status <> 'failed') \
+         OR (j.status = 'failed' AND m.status = 'importing'))";
+    let rows = match job_id {
+        Some(job_id) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{unsettled} AND j.id = $1")))
+                .bind(job_id)
+                .fetch_all(platform.db().pool())
+                .await?
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{unsettled} ORDER BY m.id LIMIT $1"
+            )))
+            .bind(SETTLE_BATCH)
+            .fetch_all(platform.db().pool())
+            .await?
+        }
+    };
+    let mut settled = 0;
+    for row in &rows {
+        let media_id: i64 = row.try_get("id")?;
+        let status: String = row.try_get("status")?;
+        let error: Option<String> = row.try_get("error")?;
+        clear_frames(platform, media_id).await?;
+        let reason = if status == "canceled" {
+            "the import was canceled".to_owned()
+        } else {
+            error
+                .and_then(|e| serde_json::from_str::<crate::jobs::JobErrorRecord>(&e).ok())
+                .map_or_else(|| "the import failed".to_owned(), |e| e.message)
+        };
+        mark_failed(platform.db(), media_id, &reason).await?;
+        settled += 1;
+    }
+    Ok(settled)
 }
 
 /// Marks a media failed with the reason.

@@ -97,7 +97,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Job>> {
     Ok(Json(
-        queue::cancel(state.platform.db(), user.id, &id).await?,
+        atelier_platform::jobs::cancel(&state.platform, user.id, &id).await?,
     ))
 }
 

@@ -121,19 +121,47 @@ impl JobKind for StudioImport {
         Box::pin(async move {
             let media_id = params.media_id;
             let result = import(&ctx, &params).await;
+            // Nothing half-written stays: the frames stored so far go — unless another attempt
+            // holds the lease now (they are its frames) or this one will be retried.
             if let Err(failure) = &result
                 && !failure.retryable
+                && failure.code != LEASE_LOST
             {
-                // Nothing half-written stays: the frames stored so far go.
                 if let Err(err) = media::clear_frames(&ctx.platform, media_id).await {
                     tracing::warn!(media_id, error = %err, "frames of a failed import left");
                 }
-                if failure.code != "canceled" {
-                    let _ = media::mark_failed(ctx.platform.db(), media_id, &failure.message).await;
-                }
+                let reason = if failure.code == "canceled" {
+                    "the import was canceled"
+                } else {
+                    &failure.message
+                };
+                let _ = media::mark_failed(ctx.platform.db(), media_id, reason).await;
             }
             result
         })
+    }
+}
+
+/// The failure code of an attempt whose lease went to another attempt: it stops and leaves
+/// the media's frames to the attempt that holds the lease.
+const LEASE_LOST: &str = "lease-lost";
+
+/// Whether this attempt still holds its lease: a canceled job stops (and its frames go), a
+/// lease gone to another attempt stops quietly.
+async fn still_leased(ctx: &JobContext) -> Result<(), JobFailure> {
+    match ctx.lease().await? {
+        queue::LeaseState::Held => Ok(()),
+        queue::LeaseState::Gone => {
+            ctx.progress.cancel();
+            Err(JobFailure::abort("canceled", "the job was canceled"))
+        }
+        queue::LeaseState::Elsewhere => {
+            ctx.progress.cancel();
+            Err(JobFailure::abort(
+                LEASE_LOST,
+                "another attempt of the job holds its lease",
+            ))
+        }
     }
 }
 
@@ -205,9 +233,8 @@ async fn import(
             )
             .await?;
         media::insert_frame(db, params.media_id, number, frame.timestamp_ms).await?;
-        if stored.names.len() % 25 == 0 && !super::queue::is_running(db, &ctx.job.id).await? {
-            ctx.progress.cancel();
-            return Err(JobFailure::abort("canceled", "the job was canceled"));
+        if stored.names.len() % 25 == 0 {
+            still_leased(ctx).await?;
         }
     }
     let panicked = |err: tokio::task::JoinError| JobFailure::abort("panic", err.to_string());
@@ -249,18 +276,21 @@ async fn import(
         .collect();
     let labels = studio::labels_of(db, row.project_id).await?;
     studio::annotations::create_empty(db, params.media_id, &row.name, &labels, frames).await?;
-    media::mark_ready(
-        db,
-        params.media_id,
-        &media::Imported {
-            frame_count: count,
-            width: size.0,
-            height: size.1,
-            fps: found.fps,
-            duration_ms: (found.duration * 1000.0).round() as i64,
-        },
-    )
-    .await?;
+    let imported = media::Imported {
+        frame_count: count,
+        width: size.0,
+        height: size.1,
+        fps: found.fps,
+        duration_ms: (found.duration * 1000.0).round() as i64,
+    };
+    let attempt = (ctx.job.id.as_str(), ctx.worker_id());
+    if !media::mark_ready(db, params.media_id, &imported, attempt).await? {
+        still_leased(ctx).await?;
+        return Err(JobFailure::abort(
+            LEASE_LOST,
+            "the media was not marked ready",
+        ));
+    }
     Ok(StudioImportOutput {
         media_id: params.media_id,
         frame_count: count,
