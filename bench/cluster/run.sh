@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full cluster run of issue #18 §1 (crates/atelier/tests/api/cluster_run.rs at full scale):
-# PostgreSQL + S3, two API nodes and two workers on loopback; a few hundred thumbnail, animate
-# and photo3d jobs (every sixth canceled), three drawing rooms of eight pusher-js clients; kill -9
-# of a worker, SIGTERM of the other, PostgreSQL cut off for 3 s, kill -9 of an API node. Prints
+# PostgreSQL + S3, two API nodes and two workers on loopback; a few hundred thumbnail, animate,
+# photo3d, studio import and train jobs (every sixth canceled), three drawing rooms of eight
+# pusher-js clients; kill -9 of a worker (while it trains a detector), SIGTERM of the other, PostgreSQL cut off for 3 s, kill -9 of an API node. Prints
 # the figures line (jobs, strokes, clients, faults, losses). See README.md.
 #
 #   bench/cluster/run.sh            the full run (ATELIER_CLUSTER_FULL=1)

@@ -100,7 +100,8 @@ async fn submit_all(
 ) -> Vec<Submitted> {
     let pace = span / u32::try_from(kinds.len().max(1)).unwrap_or(u32::MAX);
     let mut submitted: Vec<Submitted> = Vec::new();
-    let mut later: Option<usize> = None;
+    // Cancels to send later: (at job number, the job's index).
+    let mut later: Vec<(usize, usize)> = Vec::new();
     let mut trains = 0;
     for (n, kind) in kinds.into_iter().enumerate() {
         let started = Instant::now();
@@ -118,8 +119,8 @@ async fn submit_all(
             account,
             cancel: Cancel::No,
         });
-        // The job canceled "a moment later" (one job ago) may be queued, running or done.
-        if let Some(index) = later.take() {
+        // A job canceled "a moment later" may be queued, running or done by then.
+        for (_, index) in later.extract_if(.., |(at, _)| *at <= n) {
             let job = &submitted[index];
             let outcome = cluster_load::cancel(&balancer, &accounts[job.account], n, &job.id).await;
             submitted[index].cancel = outcome;
@@ -130,12 +131,15 @@ async fn submit_all(
                     cluster_load::cancel(&balancer, &accounts[account], n, &submitted[n].id).await;
                 submitted[n].cancel = outcome;
             } else {
-                later = Some(n);
+                later.push((n + 1, n));
             }
+        } else if kind == Kind::Train && trains % 3 == 2 {
+            // Every third training is canceled six jobs later: queued still, or training.
+            later.push((n + 6, n));
         }
         tokio::time::sleep(pace.saturating_sub(started.elapsed())).await;
     }
-    if let Some(index) = later {
+    for (_, index) in later {
         let job = &submitted[index];
         submitted[index].cancel =
             cluster_load::cancel(&balancer, &accounts[job.account], index, &job.id).await;
@@ -310,7 +314,8 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
          ({too_late} more cancels came too late), {} retried, {} attempts handed back on \
          SIGTERM, {} superseded results dropped; lost jobs 0 | studio: {} imports ready with \
          {} frames each stored once, {} canceled with none, {} trainings with one detector \
-         each ({} detectors), {} trainings interrupted by a fault and run again | files: {} \
+         each ({} detectors), {} canceled with none, {} trainings interrupted by a fault and run \
+         again | files: {} \
          outputs, {} objects in the store ({} studio frames and thumbnails), lost 0, orphaned 0 (crash \
          leftovers before the final collector pass: {} unreferenced objects, {} miscounted \
          blobs; the pass: {:?}; the sweep removed {} outputs of canceled jobs) | \
@@ -336,6 +341,7 @@ async fn a_cluster_under_faults_loses_no_job_no_file_and_no_stroke() {
         jobs.studio.imports_canceled,
         jobs.studio.trainings,
         jobs.studio.detectors,
+        jobs.studio.trainings_canceled,
         jobs.studio.trainings_retried,
         jobs.outputs,
         jobs.objects,

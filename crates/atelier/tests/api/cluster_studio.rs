@@ -54,6 +54,8 @@ pub struct StudioFigures {
     pub imports_canceled: usize,
     /// Trainings that succeeded.
     pub trainings: usize,
+    /// Trainings canceled (no detector).
+    pub trainings_canceled: usize,
     /// Detectors in the database.
     pub detectors: usize,
     /// Trainings that took more than one attempt (a fault met them).
@@ -153,6 +155,7 @@ pub async fn check(
                     ));
                 }
             }
+            "canceled" if detectors.is_empty() => figures.trainings_canceled += 1,
             _ if !detectors.is_empty() => wrong.push(format!(
                 "training {} ({}): detectors {detectors:?}",
                 job.id, job.status
