@@ -217,6 +217,19 @@ pub async fn accounts(balancer: &Balancer, count: usize, projects: usize) -> Vec
     accounts
 }
 
+/// Adds the account's clip to project `pid` (a `studio_import` job); the media JSON.
+async fn add_clip(balancer: &Balancer, account: &Account, n: usize, pid: i64) -> Value {
+    balancer
+        .json(n, "POST media", 202, |base| {
+            balancer
+                .client
+                .post(format!("{base}/api/v1/studio/projects/{pid}/media"))
+                .bearer_auth(&account.token)
+                .json(&json!({"upload_id": account.clip}))
+        })
+        .await
+}
+
 /// `count` projects of `account`'s with a label per synthetic class, each with the clip
 /// imported (all imports queued first, then awaited) and its tracks put.
 async fn trainable_projects(
@@ -251,14 +264,7 @@ async fn trainable_projects(
                 .await;
             labels.push(label["id"].as_i64().expect("label id"));
         }
-        let media = balancer
-            .json(n + p, "POST media", 202, |base| {
-                client
-                    .post(format!("{base}/api/v1/studio/projects/{pid}/media"))
-                    .bearer_auth(token)
-                    .json(&json!({"upload_id": account.clip}))
-            })
-            .await;
+        let media = add_clip(balancer, account, n + p, pid).await;
         imported.push((pid, media["id"].as_i64().expect("media id"), labels));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -404,15 +410,7 @@ pub async fn submit(
                 .await
         }
         Kind::Import => {
-            let pid = account.projects[0];
-            let media = balancer
-                .json(n, "POST media", 202, |base| {
-                    client
-                        .post(format!("{base}/api/v1/studio/projects/{pid}/media"))
-                        .bearer_auth(token)
-                        .json(&json!({"upload_id": account.clip}))
-                })
-                .await;
+            let media = add_clip(balancer, account, n, account.projects[0]).await;
             return media["job_id"].as_str().expect("job id").to_owned();
         }
         Kind::Train => return train(balancer, account, n, account.projects[project]).await,

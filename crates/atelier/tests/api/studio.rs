@@ -94,6 +94,20 @@ pub(crate) async fn project(app: &TestApp, token: &str) -> (i64, Vec<i64>) {
     (pid, labels)
 }
 
+/// Adds an upload to the project as a media (202); the media JSON, its import queued.
+pub(crate) async fn add_media(app: &TestApp, token: &str, pid: i64, upload: &Value) -> Value {
+    json_of(
+        app.post_json(
+            token,
+            &format!("/api/v1/studio/projects/{pid}/media"),
+            json!({"upload_id": upload["id"]}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await
+}
+
 /// Uploads `bytes` and imports it into the project; returns the media JSON once ready.
 pub(crate) async fn import(
     app: &TestApp,
@@ -104,16 +118,7 @@ pub(crate) async fn import(
 ) -> Value {
     let upload = app.upload(token, bytes, name).await;
     let upload = json_of(upload, StatusCode::CREATED).await;
-    let media = json_of(
-        app.post_json(
-            token,
-            &format!("/api/v1/studio/projects/{pid}/media"),
-            json!({"upload_id": upload["id"]}),
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let media = add_media(app, token, pid, &upload).await;
     assert_eq!(media["status"], "importing");
     let job_id = media["job_id"].as_str().expect("job id");
     let job = app

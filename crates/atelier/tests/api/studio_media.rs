@@ -136,16 +136,7 @@ async fn import_any(
     name: &str,
 ) -> (Value, Value) {
     let upload = json_of(app.upload(token, bytes, name).await, StatusCode::CREATED).await;
-    let media = json_of(
-        app.post_json(
-            token,
-            &format!("/api/v1/studio/projects/{pid}/media"),
-            json!({"upload_id": upload["id"]}),
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let media = crate::studio::add_media(app, token, pid, &upload).await;
     let job = app
         .wait_job(token, media["job_id"].as_str().expect("job"), WAIT, |j| {
             !matches!(j["status"].as_str(), Some("queued" | "running"))

@@ -17,16 +17,7 @@ use crate::{
 /// Adds the upload to the project as a media; (media id, import job id), the job queued (the
 /// app has no worker).
 async fn queued_import(app: &TestApp, token: &str, pid: i64, upload: &Value) -> (i64, String) {
-    let media = json_of(
-        app.post_json(
-            token,
-            &format!("/api/v1/studio/projects/{pid}/media"),
-            json!({"upload_id": upload["id"]}),
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    let media = studio::add_media(app, token, pid, upload).await;
     (
         media["id"].as_i64().expect("media id"),
         media["job_id"].as_str().expect("job id").to_owned(),
@@ -94,6 +85,18 @@ async fn left_of(app: &TestApp, token: &str, mid: i64) -> (Value, usize, usize) 
     )
 }
 
+/// An app with no worker: jobs stay queued until a test claims them.
+async fn without_workers(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        AppOptions {
+            workers: 0,
+            ..AppOptions::default()
+        },
+    )
+    .await
+}
+
 async fn cancel(app: &TestApp, token: &str, job: &str) {
     json_of(
         app.post_json(token, &format!("/api/v1/jobs/{job}/cancel"), json!({}))
@@ -104,14 +107,7 @@ async fn cancel(app: &TestApp, token: &str, job: &str) {
 }
 
 async fn an_import_that_does_not_finish_ends_failed_without_frames(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            workers: 0,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = without_workers(backend).await;
     let token = app.user().await;
     let (pid, _) = studio::project(&app, &token).await;
     let clip = studio::mp4(&studio::clip(2));
@@ -182,14 +178,7 @@ async fn an_import_that_does_not_finish_ends_failed_without_frames(backend: Back
 crate::on_both_backends!(an_import_that_does_not_finish_ends_failed_without_frames);
 
 async fn a_detector_stored_for_a_canceled_training_is_swept(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        AppOptions {
-            workers: 0,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = without_workers(backend).await;
     let token = app.user().await;
     let (pid, _) = studio::project(&app, &token).await;
     // Two queued jobs stand for trainings (the sweep goes by the job's status): one is
