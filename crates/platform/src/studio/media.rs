@@ -383,8 +383,10 @@ pub async fn settle_imports(platform: &Platform, job_id: Option<&str>) -> Platfo
             "the import was canceled".to_owned()
         } else {
             error
-                .and_then(|e| serde_json::from_str::<crate::jobs::JobErrorRecord>(&e).ok())
-                .map_or_else(|| "the import failed".to_owned(), |e| e.message)
+                // The job's error record (`jobs::JobErrorRecord`): its message.
+                .and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok())
+                .and_then(|e| e["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "the import failed".to_owned())
         };
         mark_failed(platform.db(), media_id, &reason).await?;
         settled += 1;
