@@ -87,7 +87,8 @@ pub async fn get(
     ))
 }
 
-/// Cancels a queued or running job (409 if it already finished).
+/// Cancels a queued or running job (409 if it already finished); a studio import's media ends
+/// `failed` at once, without frames.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Job), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
