@@ -1,8 +1,8 @@
 //! What a studio job leaves when it does not finish is settled, found by the cluster run (issue
 //! #18 §1): an import canceled while queued, or after a worker that died had stored frames, ends
 //! `failed` ("the import was canceled") at once with no frame row and no object; an import whose
-//! last attempt's worker died is settled by the housekeeping sweep the same way (with the job's
-//! reason); and a detector stored for a training that was then canceled is swept.
+//! last attempt's worker died is settled the same way (with the job's reason) by the worker
+//! that reaps it, or else by the housekeeping sweep; and a detector stored for a training that was then canceled is swept.
 
 use atelier_platform::{jobs::queue, maintenance, studio::media::frame_key};
 
@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{AppOptions, Backend, TestApp, spawn_app_with},
+    helpers::{AppOptions, Backend, TestApp, spawn_app_with, spawn_on},
     studio::{self, json_of},
 };
 
@@ -136,21 +136,12 @@ async fn an_import_that_does_not_finish_ends_failed_without_frames(backend: Back
     assert_eq!(left_of(&app, &token, orphaned).await, (canceled, 0, 0));
 
     // Its last attempt's worker died: the job fails for good, and the sweep settles the media.
-    let (failed, job) = queued_import(&app, &token, pid, &upload).await;
-    let db = app.platform.db();
-    sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE id = $1")
-        .bind(&job)
-        .execute(db.pool())
-        .await
-        .expect("one attempt");
-    claimed_by_a_dying_worker(&app, &job, failed, 4).await;
-    sqlx::query("UPDATE jobs SET lease_expires_at = 0 WHERE id = $1")
-        .bind(&job)
-        .execute(db.pool())
-        .await
-        .expect("expire the lease");
-    assert_eq!(queue::reap_expired(db).await.expect("reap"), 1);
-    assert_eq!(left_of(&app, &token, failed).await.1, 4);
+    let (failed, job) = last_attempt_claimed(&app, &token, pid, &upload, 4).await;
+    expire_lease(&app, &job).await;
+    assert_eq!(
+        queue::reap_expired(app.platform.db()).await.expect("reap"),
+        1
+    );
     assert_eq!(
         maintenance::sweep_canceled_outputs(&app.platform)
             .await
@@ -173,7 +164,58 @@ async fn an_import_that_does_not_finish_ends_failed_without_frames(backend: Back
             .expect("sweep"),
         0
     );
+
+    // The same, met by a worker of another node: it reaps the job and settles the media at
+    // once (its node's housekeeping pass ran at its start, before the lease ran out, and the
+    // next is 10 minutes away).
+    let (reaped, job) = last_attempt_claimed(&app, &token, pid, &upload, 2).await;
+    let worker = spawn_on(app.sandbox.clone(), AppOptions::default()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    expire_lease(&app, &job).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (media, frames, objects) = loop {
+        let left = left_of(&app, &token, reaped).await;
+        if left.0["status"] != "importing" || std::time::Instant::now() > deadline {
+            break left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (&media["status"], frames, objects),
+        (&json!("failed"), 0, 0)
+    );
+    worker.stop().await;
     app.stop().await;
+}
+
+/// Queues an import with one attempt, claimed by a worker that dies after storing `frames`
+/// frames: (media id, job id).
+async fn last_attempt_claimed(
+    app: &TestApp,
+    token: &str,
+    pid: i64,
+    upload: &Value,
+    frames: i64,
+) -> (i64, String) {
+    let (mid, job) = queued_import(app, token, pid, upload).await;
+    let db = app.platform.db();
+    sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE id = $1")
+        .bind(&job)
+        .execute(db.pool())
+        .await
+        .expect("one attempt");
+    claimed_by_a_dying_worker(app, &job, mid, frames).await;
+    assert_eq!(left_of(app, token, mid).await.1, frames as usize);
+    (mid, job)
+}
+
+/// Ends the lease of job `job` (its worker is gone).
+async fn expire_lease(app: &TestApp, job: &str) {
+    sqlx::query("UPDATE jobs SET lease_expires_at = 0 WHERE id = $1")
+        .bind(job)
+        .execute(app.platform.db().pool())
+        .await
+        .expect("expire the lease");
 }
 crate::on_both_backends!(an_import_that_does_not_finish_ends_failed_without_frames);
 

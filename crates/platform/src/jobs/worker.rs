@@ -121,7 +121,11 @@ async fn run_worker(
     tracing::info!(%worker_id, ?kinds, "worker started");
     while !*shutdown.borrow() {
         let claimed = async {
-            queue::reap_expired(platform.db()).await?;
+            if queue::reap_expired(platform.db()).await? > 0 {
+                // An import whose last attempt's worker died has failed for good: its media
+                // is settled now rather than at the next housekeeping pass.
+                crate::studio::media::settle_imports(&platform, None).await?;
+            }
             queue::claim(platform.db(), &platform.config().jobs, &worker_id, &kinds).await
         }
         .await;
