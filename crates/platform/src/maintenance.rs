@@ -1,8 +1,8 @@
 //! Periodic housekeeping every `serve` and `worker` process runs: the blob collector (crash
 //! leftovers, see [`crate::blobs::collect`]), the purge of expired and revoked sessions, and
-//! the sweep of what canceled jobs stored (files, detectors, a studio import's frames) (a job checks its state around each store, but a
-//! cancel can still land between its last check and its end). Every pass is safe to run on
-//! many nodes at once.
+//! the sweep of what canceled jobs stored — files, detectors, a studio import's frames (a job
+//! checks its state around each store, but a cancel can still land between its last check and
+//! its end). Every pass is safe to run on many nodes at once.
 
 use std::time::Duration;
 

@@ -294,8 +294,11 @@ impl JobContext {
     }
 
     /// Whether this attempt still holds the job's lease; if not, what it must not leave behind
-    /// is deleted, the progress is marked canceled, and the attempt ends.
-    async fn ensure_leased(&self) -> Result<(), JobFailure> {
+    /// is deleted, the progress is marked canceled, and the attempt ends: `canceled` when the
+    /// job was canceled or deleted, [`LEASE_LOST`] when another attempt holds the lease (what
+    /// that attempt stored is its own). Jobs that write rows or objects of their own check it
+    /// between chunks of work.
+    pub async fn ensure_leased(&self) -> Result<(), JobFailure> {
         let db = self.platform.db();
         let lease = super::queue::lease_state(db, &self.job.id, &self.worker_id).await?;
         if lease == super::queue::LeaseState::Held {
@@ -323,11 +326,14 @@ impl JobContext {
         }
         tracing::info!(job_id = %self.job.id, removed = mine.len(), "the lease went to another attempt: this attempt's outputs are deleted");
         Err(JobFailure::abort(
-            "lease-lost",
+            LEASE_LOST,
             "another attempt of the job holds its lease",
         ))
     }
 }
+
+/// The failure code of an attempt whose lease went to another attempt of the same job.
+pub const LEASE_LOST: &str = "lease-lost";
 
 /// The job kinds this process knows, by name.
 #[derive(Debug, Default)]

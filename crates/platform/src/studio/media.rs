@@ -345,6 +345,9 @@ pub(crate) async fn mark_ready(
     Ok(marked.rows_affected() == 1)
 }
 
+/// The error of a media whose import was canceled.
+pub const IMPORT_CANCELED: &str = "the import was canceled";
+
 /// Most media one [`settle_imports`] pass settles (the next pass takes the rest).
 const SETTLE_BATCH: i64 = 500;
 
@@ -380,7 +383,7 @@ pub async fn settle_imports(platform: &Platform, job_id: Option<&str>) -> Platfo
         let error: Option<String> = row.try_get("error")?;
         clear_frames(platform, media_id).await?;
         let reason = if status == "canceled" {
-            "the import was canceled".to_owned()
+            IMPORT_CANCELED.to_owned()
         } else {
             error
                 // The job's error record (`jobs::JobErrorRecord`): its message.

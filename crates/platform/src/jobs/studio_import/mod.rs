@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use self::decode::{Decoded, Message, Source};
 
-use super::{Job, JobContext, JobFailure, JobKind, queue};
+use super::{Job, JobContext, JobFailure, JobKind, queue, registry::LEASE_LOST};
 use crate::{
     Platform, PlatformResult,
     accounts::User,
@@ -131,7 +131,7 @@ impl JobKind for StudioImport {
                     tracing::warn!(media_id, error = %err, "frames of a failed import left");
                 }
                 let reason = if failure.code == "canceled" {
-                    "the import was canceled"
+                    media::IMPORT_CANCELED
                 } else {
                     &failure.message
                 };
@@ -139,29 +139,6 @@ impl JobKind for StudioImport {
             }
             result
         })
-    }
-}
-
-/// The failure code of an attempt whose lease went to another attempt: it stops and leaves
-/// the media's frames to the attempt that holds the lease.
-const LEASE_LOST: &str = "lease-lost";
-
-/// Whether this attempt still holds its lease: a canceled job stops (and its frames go), a
-/// lease gone to another attempt stops quietly.
-async fn still_leased(ctx: &JobContext) -> Result<(), JobFailure> {
-    match ctx.lease().await? {
-        queue::LeaseState::Held => Ok(()),
-        queue::LeaseState::Gone => {
-            ctx.progress.cancel();
-            Err(JobFailure::abort("canceled", "the job was canceled"))
-        }
-        queue::LeaseState::Elsewhere => {
-            ctx.progress.cancel();
-            Err(JobFailure::abort(
-                LEASE_LOST,
-                "another attempt of the job holds its lease",
-            ))
-        }
     }
 }
 
@@ -234,7 +211,7 @@ async fn import(
             .await?;
         media::insert_frame(db, params.media_id, number, frame.timestamp_ms).await?;
         if stored.names.len() % 25 == 0 {
-            still_leased(ctx).await?;
+            ctx.ensure_leased().await?;
         }
     }
     let panicked = |err: tokio::task::JoinError| JobFailure::abort("panic", err.to_string());
@@ -285,7 +262,7 @@ async fn import(
     };
     let attempt = (ctx.job.id.as_str(), ctx.worker_id());
     if !media::mark_ready(db, params.media_id, &imported, attempt).await? {
-        still_leased(ctx).await?;
+        ctx.ensure_leased().await?;
         return Err(JobFailure::abort(
             LEASE_LOST,
             "the media was not marked ready",
