@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use observer::JobObserver;
-pub use registry::{JobContext, JobFailure, JobHandler, JobKind, JobRegistry, Progress};
+pub use registry::{
+    JobContext, JobFailure, JobHandler, JobKind, JobRegistry, LEASE_LOST, Progress,
+};
 
 /// Cancels a queued or running job of `owner_id`'s (409 when it already finished) and settles
 /// what it leaves at once: a studio import's media ends `failed`, without frames. (A settling

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use self::decode::{Decoded, Message, Source};
 
-use super::{Job, JobContext, JobFailure, JobKind, queue, registry::LEASE_LOST};
+use super::{Job, JobContext, JobFailure, JobKind, LEASE_LOST, queue};
 use crate::{
     Platform, PlatformResult,
     accounts::User,
