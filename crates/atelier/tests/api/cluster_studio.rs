@@ -39,8 +39,8 @@ pub fn is_studio(kind: &str) -> bool {
     matches!(kind, "studio_import" | "train")
 }
 
-/// Where an object key belongs: under `studio/media/` (true) or a blob (false); panics on
-/// anything else.
+/// Whether an object key is the studio's (under `studio/media/`); every other key is checked
+/// as a blob.
 pub fn is_studio_key(key: &str) -> bool {
     key.starts_with("studio/media/")
 }
